@@ -1,0 +1,53 @@
+"""The ``fapiao`` command line: the same operations and JSON as the HTTP API.
+
+Each group of commands lives in its own module with a ``register(subparsers)`` function,
+so that the entry point stays a list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from api.cli.common import BAD_INPUT, CliError, print_json
+
+COMMAND_MODULES = (
+    "api.cli.admin_cmds",  # init, serve, users, audit
+    "api.cli.invoice_cmds",  # parse, verify, import
+    "api.cli.accounting_cmds",  # claim, voucher
+    "api.cli.archive_cmds",  # archive
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fapiao", description="Electronic invoices to an electronic accounting archive")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except CliError as exc:
+        if getattr(args, "json", False):
+            print_json({"error": {"code": exc.code, "message": exc.message, "details": exc.details}})
+        else:
+            print(f"fapiao: {exc.message}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("fapiao: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,58 @@
+"""Who may do what: one table that both the HTTP routes and the CLI consult.
+
+Every operation names its allowed roles here; the role-matrix test walks every route and
+fails on one that declares no rule.
+"""
+
+from __future__ import annotations
+
+from core.users import Role, User
+
+C, AP, AC, AR, AU, AD = (Role.CLERK, Role.APPROVER, Role.ACCOUNTANT, Role.ARCHIVIST,
+                         Role.AUDITOR, Role.ADMIN)
+EVERYONE = frozenset(Role)
+
+RULES: dict[str, frozenset[Role]] = {
+    "invoice.upload": frozenset({C, AC, AD}),
+    "invoice.read": EVERYONE,
+    "invoice.verify": EVERYONE,  # parse/verify without storing
+    "claim.create": frozenset({C, AD}),
+    "claim.submit": frozenset({C, AD}),
+    "claim.review": frozenset({AP, AD}),
+    "claim.approve": frozenset({AP, AD}),
+    "claim.reject": frozenset({AP, AD}),
+    "claim.read": EVERYONE,
+    "voucher.create": frozenset({AC, AD}),
+    "voucher.post": frozenset({AC, AD}),
+    "voucher.reverse": frozenset({AC, AD}),
+    "voucher.import": frozenset({AC, AD}),
+    "voucher.read": EVERYONE,
+    "archive.package": frozenset({AR, AD}),
+    "archive.check": frozenset({AR, AU, AD}),
+    "archive.export": frozenset({AR, AD}),
+    "archive.override": frozenset({AR, AD}),
+    "archive.destroy": frozenset({AR, AD}),
+    "archive.read": EVERYONE,
+    "audit.verify": frozenset({AU, AD}),
+    "audit.read": frozenset({AU, AD}),
+    "users.manage": frozenset({AD}),
+    "me": EVERYONE,
+}
+
+
+class Forbidden(Exception):
+    def __init__(self, operation: str, user: User) -> None:
+        allowed = ", ".join(sorted(r.value for r in RULES[operation]))
+        self.message = f"role {user.role!r} may not {operation}; allowed: {allowed}"
+        super().__init__(self.message)
+
+
+def allowed(user: User, operation: str) -> bool:
+    return Role(user.role) in RULES[operation]
+
+
+def require(user: User, operation: str) -> None:
+    if operation not in RULES:
+        raise KeyError(f"no permission rule for {operation!r}")
+    if not allowed(user, operation):
+        raise Forbidden(operation, user)

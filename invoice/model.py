@@ -1,0 +1,149 @@
+"""The normalised invoice: the contract between parsers, verification, registry and API.
+
+Every parser (OFD, PDF, XML) produces this one shape (DESIGN §4) so that the rest of the
+service never needs to know which format an invoice arrived in. Money is ``Decimal``; a
+field the file does not carry is ``None`` rather than an empty string, so that "absent" and
+"printed as empty" never get confused downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class InvoiceKind(StrEnum):
+    VAT_E_ORDINARY = "vat_e_ordinary"
+    VAT_E_SPECIAL = "vat_e_special"
+    DIGITAL_ORDINARY = "digital_ordinary"
+    DIGITAL_SPECIAL = "digital_special"
+    RAILWAY_TICKET = "railway_ticket"
+    AIR_ITINERARY = "air_itinerary"
+    UNKNOWN = "unknown"
+
+
+class SourceFormat(StrEnum):
+    OFD = "ofd"
+    PDF = "pdf"
+    XML = "xml"
+
+
+class FieldSource(StrEnum):
+    """Where a field's value was read, best first (DESIGN §3)."""
+
+    ATTACHMENT_XML = "attachment_xml"  # OFD Attachs/original_invoice.xml
+    CUSTOM_TAG = "custom_tag"  # OFD Tags/CustomTag.xml -> TextObject ids
+    CUSTOM_DATA = "custom_data"  # OFD.xml CustomData
+    PAGE_TEXT = "page_text"  # text on the page (OFD TextCode or PDF text)
+    QR_CODE = "qr_code"  # the QR payload
+    XML = "xml"  # 数电票 XML element
+    DERIVED = "derived"  # computed from other fields (e.g. total - amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    name: str | None = None
+    tax_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "tax_id": self.tax_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    name: str | None = None
+    spec: str | None = None
+    unit: str | None = None
+    quantity: str | None = None  # kept as printed (may be empty or "1.5")
+    unit_price: str | None = None  # kept as printed: often more than 2 decimals
+    amount: Decimal | None = None
+    tax_rate: str | None = None  # as printed: "6%", "免税", "不征税"
+    tax: Decimal | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "unit": self.unit,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price,
+            "amount": money_str(self.amount),
+            "tax_rate": self.tax_rate,
+            "tax": money_str(self.tax),
+        }
+
+
+@dataclass(slots=True)
+class Invoice:
+    """One invoice read from one file."""
+
+    kind: InvoiceKind
+    source_format: SourceFormat
+    number: str | None
+    code: str | None = None
+    issue_date: str | None = None  # YYYY-MM-DD
+    check_code: str | None = None
+    buyer: Party = field(default_factory=Party)
+    seller: Party = field(default_factory=Party)
+    amount: Decimal | None = None  # excluding tax
+    tax: Decimal | None = None
+    total: Decimal | None = None  # including tax
+    items: list[Item] = field(default_factory=list)
+    drawer: str | None = None
+    remarks: str | None = None
+    sha256: str = ""
+    field_sources: dict[str, str] = field(default_factory=dict)
+    # Extra facts that do not fit the common shape (QR payload, machine number, passenger,
+    # red-letter reference, ...). Kept so that checks can use them; shown in the API as-is.
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str | None:
+        """The duplicate key: ``<code>:<number>`` for old-style invoices, else the number.
+
+        A 数电票 number is 20 digits and unique on its own; old VAT e-invoice numbers are only
+        8 digits and unique together with the 10/12-digit code.
+        """
+        return invoice_key(self.code, self.number)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "source_format": self.source_format.value,
+            "code": self.code,
+            "number": self.number,
+            "issue_date": self.issue_date,
+            "check_code": self.check_code,
+            "buyer": self.buyer.to_dict(),
+            "seller": self.seller.to_dict(),
+            "amount": money_str(self.amount),
+            "tax": money_str(self.tax),
+            "total": money_str(self.total),
+            "items": [i.to_dict() for i in self.items],
+            "drawer": self.drawer,
+            "remarks": self.remarks,
+            "key": self.key,
+            "sha256": self.sha256,
+            "field_sources": dict(self.field_sources),
+            "extra": dict(self.extra),
+        }
+
+
+def invoice_key(code: str | None, number: str | None) -> str | None:
+    if not number:
+        return None
+    return f"{code}:{number}" if code else number
+
+
+def money_str(value: Decimal | None) -> str | None:
+    """Format money as a two-decimal string ("181.14"), the API's money format."""
+    if value is None:
+        return None
+    return str(value.quantize(Decimal("0.01")))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,95 @@
+"""Shared fixtures: settings in a temporary home, and databases on SQLite and PostgreSQL.
+
+``db`` is parametrised over a SQLite file and the real PostgreSQL server that
+``scripts/postgres.sh`` starts (``.ci/run`` starts it too); each test gets a fresh,
+migrated database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from core import db as core_db
+from core.settings import Settings, override_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    s = Settings(home=tmp_path / "home", environment="test")
+    s.home.mkdir(parents=True, exist_ok=True)
+    override_settings(s)
+    yield s
+    override_settings(None)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    url = os.environ.get("FAPIAO_TEST_PG_URL")
+    if url:
+        return url
+    out = subprocess.run([str(ROOT / "scripts" / "postgres.sh")], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _fresh_pg_database(server_url: str) -> tuple[str, str]:
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def _drop_pg_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
+    """A fresh, migrated database URL on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{settings.home / 'test.sqlite3'}"
+        name = None
+    else:
+        server = request.getfixturevalue("pg_server_url")
+        url, name = _fresh_pg_database(server)
+    yield url
+    if name is not None:
+        core_db.set_engine(None)
+        _drop_pg_database(request.getfixturevalue("pg_server_url"), name)
+
+
+@pytest.fixture
+def engine(db_url: str, settings: Settings) -> Iterator[Engine]:
+    """The process engine pointed at a fresh migrated database (both backends)."""
+    settings.database_url = db_url
+    eng = core_db.make_engine(db_url)
+    core_db.migrate(eng)
+    core_db.set_engine(eng)
+    yield eng
+    core_db.set_engine(None)
+
+
+@pytest.fixture
+def sqlite_engine(settings: Settings) -> Iterator[Engine]:
+    """A migrated SQLite database only, for tests where the backend does not matter."""
+    url = f"sqlite:///{settings.home / 'unit.sqlite3'}"
+    settings.database_url = url
+    eng = core_db.make_engine(url)
+    core_db.migrate(eng)
+    core_db.set_engine(eng)
+    yield eng
+    core_db.set_engine(None)
