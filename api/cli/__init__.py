@@ -10,11 +10,13 @@ import argparse
 import importlib
 import sys
 
-from api.cli.common import BAD_INPUT, CliError, print_json
+from api.cli.common import CliError, print_json
 
 COMMAND_MODULES = (
     "api.cli.admin_cmds",  # init, serve, users, audit
-    "api.cli.invoice_cmds",  # parse, verify, import
+    "api.cli.parse_cmds",  # parse
+    "api.cli.verify_cmds",  # verify
+    "api.cli.import_cmds",  # import
     "api.cli.accounting_cmds",  # claim, voucher
     "api.cli.archive_cmds",  # archive
 )
