@@ -1,0 +1,58 @@
+"""The audit chain holds under appends and names the first entry that was changed."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from core import audit
+from core.db import session_scope
+
+
+def _append(n: int) -> None:
+    with session_scope() as s:
+        audit.append(s, "alice", "test.action", "thing", f"id-{n}", {"n": n, "金额": "1.00"})
+
+
+def test_chain_verifies_after_appends(engine: Engine) -> None:
+    for i in range(5):
+        _append(i)
+    with session_scope() as s:
+        report = audit.verify_chain(s)
+    assert report.ok and report.entries == 5 and report.first_broken is None
+
+
+def test_concurrent_appends_never_fork_the_chain(engine: Engine) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(_append, range(40)))
+    with session_scope() as s:
+        report = audit.verify_chain(s)
+    assert report.ok, report.first_broken
+    assert report.entries == 40
+
+
+def test_changed_row_is_named(engine: Engine) -> None:
+    for i in range(4):
+        _append(i)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
+    with session_scope() as s:
+        report = audit.verify_chain(s)
+    assert not report.ok
+    assert report.first_broken is not None
+    assert report.first_broken["seq"] == 3
+    assert "changed" in report.first_broken["reason"]
+
+
+def test_deleted_row_is_named(engine: Engine) -> None:
+    for i in range(4):
+        _append(i)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    with session_scope() as s:
+        report = audit.verify_chain(s)
+    assert not report.ok and report.first_broken is not None
+    assert report.first_broken["seq"] == 3
+    assert "missing entry" in report.first_broken["reason"]
