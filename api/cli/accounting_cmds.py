@@ -1,9 +1,309 @@
-"""CLI commands (being written)."""
+"""``fapiao claim …`` and ``fapiao voucher …``: reimbursement claims, vouchers, posting.
+
+The same operations and JSON as the HTTP API (API.md). Commands that change data act as a
+user (``--as`` or ``FAPIAO_USER``) under the same role rules. Exit status: 0 done, 1 refused by
+a rule (wrong state, own claim, invoice already posted, ...), 2 bad input or usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from api.cli.common import (
+    BAD_INPUT,
+    OK,
+    REFUSED,
+    CliError,
+    acting_user,
+    add_as_flag,
+    add_json_flag,
+    open_db,
+    print_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this module's commands."""
+    """Add ``claim`` and ``voucher`` with their sub-commands."""
+    claim = sub.add_parser("claim", help="reimbursement claims (报销单)").add_subparsers(
+        dest="claim_command", required=True, metavar="ACTION")
+    p = claim.add_parser("create", help="create a draft claim from invoices")
+    p.add_argument("--title", required=True)
+    p.add_argument("--invoice", action="append", required=True, metavar="ID[:CATEGORY[:AMOUNT]]",
+                   help="an invoice id, its expense category (default 其他) and the amount claimed "
+                        "(default the invoice total); repeat for more invoices")
+    p.add_argument("--department")
+    p.add_argument("--purpose")
+    _common(p, _claim_create)
+    for action, help_text in (("submit", "hand a draft (or rejected) claim in"),
+                              ("review", "审核: first approval"), ("approve", "审批: approve"),
+                              ("reject", "reject, back to the claimant (give the reason as --comment)")):
+        p = claim.add_parser(action, help=help_text)
+        p.add_argument("id", metavar="ID")
+        p.add_argument("--comment")
+        _common(p, _claim_step(action))
+    p = claim.add_parser("list", help="list claims")
+    p.add_argument("--state", choices=["draft", "submitted", "reviewed", "approved", "rejected"])
+    _paging(p)
+    _common(p, _claim_list, acting=False)
+    p = claim.add_parser("show", help="show one claim with its lines and steps")
+    p.add_argument("id", metavar="ID")
+    _common(p, _claim_show, acting=False)
+
+    voucher = sub.add_parser("voucher", help="ledger vouchers (记账凭证), posting, reversal").add_subparsers(
+        dest="voucher_command", required=True, metavar="ACTION")
+    p = voucher.add_parser("create", help="build a voucher from approved claims")
+    p.add_argument("--claim", action="extend", nargs="+", required=True, metavar="ID", dest="claims")
+    p.add_argument("--date", help="voucher date YYYY-MM-DD (default today, China time)")
+    _common(p, _voucher_create)
+    p = voucher.add_parser("post", help="post (入账) a voucher: its invoices are marked as booked")
+    p.add_argument("id", metavar="ID", help="voucher id or number (记-2025-11-0007)")
+    p.add_argument("--not-deductible", action="store_true",
+                   help="入账标识 03 (企业所得税不扣除) instead of 02 (税前扣除)")
+    _common(p, _voucher_post)
+    p = voucher.add_parser("reverse", help="reverse a posted voucher with a red-figure voucher (红字冲销)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--date", help="date of the reversing voucher (default today)")
+    _common(p, _voucher_reverse)
+    p = voucher.add_parser("list", help="list vouchers")
+    p.add_argument("--period", metavar="YYYY-MM")
+    _paging(p)
+    _common(p, _voucher_list, acting=False)
+    p = voucher.add_parser("show", help="show one voucher")
+    p.add_argument("id", metavar="ID")
+    _common(p, _voucher_show, acting=False)
+    p = voucher.add_parser("export", help="write a period's journal and voucher list as .xlsx")
+    p.add_argument("--period", required=True, metavar="YYYY-MM")
+    p.add_argument("--out", required=True, metavar="FILE")
+    _common(p, _voucher_export, acting=False)
+    p = voucher.add_parser("import", help="create vouchers from an .xlsx sheet (all or none)")
+    p.add_argument("file", metavar="FILE")
+    _common(p, _voucher_import)
+
+
+def _common(p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], acting: bool = True) -> None:
+    add_json_flag(p)
+    if acting:
+        add_as_flag(p)
+    p.set_defaults(handler=handler)
+
+
+def _paging(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--page-size", type=int, default=50)
+
+
+@contextmanager
+def _service() -> Iterator[Any]:
+    """A transaction; service errors become CLI errors with the right exit status."""
+    from accounting.errors import AccountingError
+    from core.db import session_scope
+    from core.errors import ErrorKind
+
+    try:
+        with session_scope() as s:
+            yield s
+    except AccountingError as exc:
+        status = BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED
+        raise CliError(status, exc.code, exc.message, exc.details) from None
+
+
+def parse_invoice_spec(spec: str) -> dict[str, str]:
+    """``ID[:CATEGORY[:AMOUNT]]`` → a claim line."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0].strip():
+        raise CliError(BAD_INPUT, "bad_invoice_spec", f"--invoice {spec!r}: expected ID[:CATEGORY[:AMOUNT]]")
+    line = {"invoice_id": parts[0].strip()}
+    if len(parts) > 1 and parts[1].strip():
+        line["category"] = parts[1].strip()
+    if len(parts) > 2 and parts[2].strip():
+        line["amount"] = parts[2].strip()
+    return line
+
+
+# --- claims -------------------------------------------------------------------------------------
+
+def _print_claim(d: dict[str, Any]) -> None:
+    print(f"claim {d['id']}  {d['state']}  {d['total']}  {d['title']}  (claimant {d['claimant']})")
+    for line in d["lines"]:
+        print(f"  {line['line_no']}. invoice {line['invoice_key'] or line['invoice_id']}  {line['category']}  "
+              f"{line['amount']}")
+    for st in d["steps"]:
+        comment = f"  {st['comment']}" if st["comment"] else ""
+        print(f"  {st['at']}  {st['actor']}  {st['action']} → {st['to_state']}{comment}")
+    for w in d["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _claim_create(args: argparse.Namespace) -> int:
+    from accounting.claims import claim_to_dict, create_claim
+
+    lines = [parse_invoice_spec(spec) for spec in args.invoice]
+    open_db()
+    user = acting_user(args, "claim.create")
+    with _service() as s:
+        claim = create_claim(s, user, args.title, args.department, args.purpose, lines)
+        d = claim_to_dict(s, claim)
+    print_json(d) if args.json else _print_claim(d)
+    return OK
+
+
+def _claim_step(action: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from accounting import claims
+
+        fn = {"submit": claims.submit_claim, "review": claims.review_claim,
+              "approve": claims.approve_claim, "reject": claims.reject_claim}[action]
+        open_db()
+        user = acting_user(args, f"claim.{action}")
+        with _service() as s:
+            claim = fn(s, user, args.id, args.comment)
+            d = claims.claim_to_dict(s, claim)
+        print_json(d) if args.json else _print_claim(d)
+        return OK
+
+    return run
+
+
+def _claim_list(args: argparse.Namespace) -> int:
+    from accounting.claims import claim_to_dict, list_claims
+
+    open_db()
+    with _service() as s:
+        items, total = list_claims(s, args.page, args.page_size, args.state)
+        out = {"items": [claim_to_dict(s, c) for c in items], "total": total, "page": args.page,
+               "page_size": args.page_size}
+    if args.json:
+        print_json(out)
+    else:
+        for c in out["items"]:
+            print(f"{c['id']}  {c['state']:<9}  {c['total']:>12}  {c['claimant']}  {c['title']}")
+        print(f"{total} claim(s)")
+    return OK
+
+
+def _claim_show(args: argparse.Namespace) -> int:
+    from accounting.claims import claim_to_dict, get_claim
+
+    open_db()
+    with _service() as s:
+        d = claim_to_dict(s, get_claim(s, args.id))
+    print_json(d) if args.json else _print_claim(d)
+    return OK
+
+
+# --- vouchers -----------------------------------------------------------------------------------
+
+def _print_voucher(d: dict[str, Any]) -> None:
+    extra = ""
+    if d["reverses"]:
+        extra = f"  reverses {d['reverses']['number']}"
+    elif d["reversed_by"]:
+        extra = f"  reversed by {d['reversed_by']['number']}"
+    print(f"{d['number']}  {d['date']}  {d['state']}  {d['summary']}  (id {d['id']}){extra}")
+    for line in d["lines"]:
+        aux = " ".join(f"{k}={v}" for k, v in line["aux"].items())
+        print(f"  {line['account_code']:<10} {line['account_name']:<24} {line['debit']:>12} {line['credit']:>12}  {aux}")
+    print(f"  {'':<35} {d['total_debit']:>12} {d['total_credit']:>12}  invoices: {d['attachments']}")
+
+
+def _voucher_create(args: argparse.Namespace) -> int:
+    from accounting.ledger import create_voucher_from_claims, voucher_to_dict
+
+    open_db()
+    user = acting_user(args, "voucher.create")
+    with _service() as s:
+        v = create_voucher_from_claims(s, user, args.claims, args.date)
+        d = voucher_to_dict(s, v)
+    print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_post(args: argparse.Namespace) -> int:
+    from accounting.ledger import get_voucher, post_voucher, voucher_to_dict
+
+    open_db()
+    user = acting_user(args, "voucher.post")
+    with _service() as s:
+        v = post_voucher(s, user, get_voucher(s, args.id).id, deductible=not args.not_deductible)
+        d = voucher_to_dict(s, v)
+    print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_reverse(args: argparse.Namespace) -> int:
+    from accounting.ledger import get_voucher, reverse_voucher, voucher_to_dict
+
+    open_db()
+    user = acting_user(args, "voucher.reverse")
+    with _service() as s:
+        v = reverse_voucher(s, user, get_voucher(s, args.id).id, args.date)
+        d = voucher_to_dict(s, v)
+    print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_list(args: argparse.Namespace) -> int:
+    from accounting.ledger import list_vouchers, voucher_to_dict
+
+    open_db()
+    with _service() as s:
+        items, total = list_vouchers(s, args.period, args.page, args.page_size)
+        out = {"items": [voucher_to_dict(s, v) for v in items], "total": total, "page": args.page,
+               "page_size": args.page_size}
+    if args.json:
+        print_json(out)
+    else:
+        for v in out["items"]:
+            print(f"{v['number']}  {v['date']}  {v['state']:<6}  {v['total_debit']:>12}  {v['summary']}")
+        print(f"{total} voucher(s)")
+    return OK
+
+
+def _voucher_show(args: argparse.Namespace) -> int:
+    from accounting.ledger import get_voucher, voucher_to_dict
+
+    open_db()
+    with _service() as s:
+        d = voucher_to_dict(s, get_voucher(s, args.id))
+    print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_export(args: argparse.Namespace) -> int:
+    from accounting.excel import export_journal
+
+    open_db()
+    with _service() as s:
+        data = export_journal(s, args.period)
+    Path(args.out).write_bytes(data)
+    if args.json:
+        print_json({"file": args.out, "period": args.period, "size": len(data)})
+    else:
+        print(f"wrote {args.out} ({len(data)} bytes)")
+    return OK
+
+
+def _voucher_import(args: argparse.Namespace) -> int:
+    from accounting.excel import import_vouchers
+    from accounting.ledger import voucher_to_dict
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(BAD_INPUT, "no_such_file", f"no such file: {args.file}")
+    open_db()
+    user = acting_user(args, "voucher.import")
+    with _service() as s:
+        created = import_vouchers(s, user, path.read_bytes())
+        items = [voucher_to_dict(s, v) for v in created]
+    if args.json:
+        print_json({"created": items})
+    else:
+        for d in items:
+            print(f"{d['number']}  {d['date']}  {d['total_debit']:>12}  {d['summary']}")
+        print(f"{len(items)} voucher(s)")
+    return OK

@@ -1,9 +1,222 @@
-"""CLI commands (being written)."""
+"""``fapiao init``, ``fapiao serve``, ``fapiao users add``, ``fapiao audit verify``.
+
+``init`` creates the data folder, the database and the first admin (a random password for the
+web page and an API token, both printed once). ``serve`` runs the app with uvicorn; on an empty
+data folder it first does what ``init`` does and prints how to log in, so one command starts
+a working service.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import secrets
+import sys
+from typing import Any
+
+from api.cli.common import (
+    BAD_INPUT,
+    OK,
+    REFUSED,
+    CliError,
+    acting_user,
+    add_as_flag,
+    add_json_flag,
+    open_db,
+    print_json,
+)
+
+ADMIN_NAME = "admin"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this module's commands."""
+    """Add ``init``, ``serve``, ``users`` and ``audit``."""
+    p = sub.add_parser("init", help="create the data folder, the database and the first admin",
+                       description="Create the data folder ($FAPIAO_HOME), migrate the database, record "
+                                   "the organisation (the buyer its invoices must name) and create the "
+                                   "first admin; prints the admin's password and API token once.")
+    p.add_argument("--org-name", metavar="NAME", help="the organisation's name, as invoices print it")
+    p.add_argument("--org-tax-id", metavar="ID", help="the organisation's unified social credit code")
+    add_json_flag(p)
+    p.set_defaults(handler=run_init)
+
+    p = sub.add_parser("serve", help="run the web page and the JSON API",
+                       description="Serve the app (uvicorn). On an empty data folder it initialises it "
+                                   "first, as `fapiao init` does, and prints how to log in.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(handler=run_serve)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True,
+                                                                        metavar="COMMAND")
+    p = users.add_parser("add", help="add a user and print its API token",
+                         description="Add a user; prints its API token once. --password asks for a "
+                                     "password for the web page (read from stdin when it is not a terminal).")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", required=True,
+                   choices=["clerk", "approver", "accountant", "archivist", "auditor", "admin"])
+    p.add_argument("--password", action="store_true", help="set a password for the web page")
+    add_json_flag(p)
+    add_as_flag(p)
+    p.set_defaults(handler=run_users_add)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="COMMAND")
+    p = audit.add_parser("verify", help="recompute the hash chain and name the first broken entry")
+    add_json_flag(p)
+    p.set_defaults(handler=run_audit_verify)
+
+
+def _prepare(org_name: str | None = None, org_tax_id: str | None = None) -> None:
+    from api import homefile
+    from core.settings import get_settings
+
+    home = get_settings().home
+    values = {}
+    if org_name is not None:
+        values["FAPIAO_ORG_NAME"] = org_name.strip()
+    if org_tax_id is not None:
+        values["FAPIAO_ORG_TAX_ID"] = org_tax_id.strip()
+    if values:
+        try:
+            homefile.write(home, values)
+        except ValueError as exc:
+            raise CliError(BAD_INPUT, "bad_setting", str(exc)) from None
+    homefile.load()
+    open_db()
+
+
+def _has_users() -> bool:
+    from sqlmodel import select
+
+    from core.db import session_scope
+    from core.users import User
+
+    with session_scope() as s:
+        return s.exec(select(User.id).limit(1)).first() is not None
+
+
+def initialise() -> dict[str, Any]:
+    """Create the first admin; returns its name, role, password and token (shown once)."""
+    from core import audit
+    from core.db import session_scope
+    from core.users import Role, create_user, issue_token
+
+    password = secrets.token_urlsafe(12)
+    with session_scope() as s:
+        user = create_user(s, ADMIN_NAME, Role.ADMIN, password)
+        _, token = issue_token(s, user)
+        audit.append(s, "system", "user.created", "user", user.id,
+                     {"username": user.username, "role": user.role, "by": "fapiao init"})
+    from archive.signing import ensure_archive_key  # the organisation archive key (SM2), made once
+
+    ensure_archive_key()
+    return {"username": ADMIN_NAME, "role": "admin", "token": token, "password": password}
+
+
+def _print_login(info: dict[str, Any], url: str | None = None) -> None:
+    from core.settings import get_settings
+
+    s = get_settings()
+    print(f"data folder: {s.home.resolve()}")
+    if s.org_name or s.org_tax_id:
+        print(f"organisation: {s.org_name or '?'} ({s.org_tax_id or 'no tax id'})")
+    else:
+        print("organisation: not set — run `fapiao init --org-name NAME --org-tax-id ID` so that "
+              "invoices are checked against the buyer")
+    print(f"first admin: {info['username']}")
+    print(f"  password (web page): {info['password']}")
+    print(f"  API token:           {info['token']}")
+    print("These are shown once; keep them safe.")
+    if url:
+        print(f"Log in at {url}/login as {info['username']} with the password above.")
+
+
+def run_init(args: argparse.Namespace) -> int:
+    _prepare(args.org_name, args.org_tax_id)
+    if _has_users():
+        if args.org_name is not None or args.org_tax_id is not None:
+            if args.json:
+                print_json({"initialised": True, "updated": "organisation"})
+            else:
+                print("already initialised; the organisation was updated")
+            return OK
+        raise CliError(REFUSED, "already_initialised",
+                       "the data folder already has users; add more with `fapiao users add`")
+    info = initialise()
+    if args.json:
+        print_json(info)
+    else:
+        _print_login(info)
+    return OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _prepare()
+    if not _has_users():
+        info = initialise()
+        _print_login(info, f"http://{args.host}:{args.port}")
+        sys.stdout.flush()
+    if args.workers < 1:
+        raise CliError(BAD_INPUT, "bad_workers", "--workers must be at least 1")
+    uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info", proxy_headers=False)
+    return OK
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("password for the web page: ")
+        if getpass.getpass("again: ") != first:
+            raise CliError(BAD_INPUT, "password_mismatch", "the two passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 8:
+        raise CliError(BAD_INPUT, "weak_password", "the password must have at least 8 characters")
+    return first
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    from core import audit
+    from core.db import session_scope
+    from core.users import UserError, create_user, issue_token
+
+    _prepare()
+    actor = acting_user(args, "users.manage")
+    password = _read_password() if args.password else None
+    try:
+        with session_scope() as s:
+            user = create_user(s, args.name, args.role, password)
+            _, token = issue_token(s, user)
+            audit.append(s, actor.username, "user.created", "user", user.id,
+                         {"username": user.username, "role": user.role, "password_set": bool(password)})
+    except UserError as exc:
+        raise CliError(REFUSED if exc.code == "user_exists" else BAD_INPUT, exc.code, exc.message) from None
+    out = {"username": user.username, "role": user.role, "token": token}
+    if args.json:
+        print_json(out)
+    else:
+        print(f"user {user.username} ({user.role}) added")
+        print(f"API token (shown once): {token}")
+    return OK
+
+
+def run_audit_verify(args: argparse.Namespace) -> int:
+    from core.audit import verify_chain
+    from core.db import session_scope
+
+    _prepare()
+    with session_scope() as s:
+        report = verify_chain(s)
+    if args.json:
+        print_json(report.to_dict())
+    elif report.ok:
+        print(f"audit log intact: {report.entries} entries")
+    else:
+        b = report.first_broken or {}
+        print(f"audit log BROKEN at entry {b.get('seq')} ({b.get('action')} {b.get('object_id')}, "
+              f"{b.get('at')}): {b.get('reason')}")
+    return OK if report.ok else REFUSED

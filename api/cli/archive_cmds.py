@@ -1,9 +1,321 @@
-"""CLI commands (being written)."""
+"""``fapiao archive …``: packages, the four-property check, year-end export, retention.
+
+The same operations and JSON as the HTTP API (API.md). Exit status: 0 done (check passed,
+export valid), 1 refused or a check/verification that failed, 2 bad input or usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from api.cli.common import (
+    BAD_INPUT,
+    OK,
+    REFUSED,
+    CliError,
+    acting_user,
+    add_as_flag,
+    add_json_flag,
+    open_db,
+    print_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this module's commands."""
+    """Add ``archive`` and its sub-commands."""
+    arc = sub.add_parser("archive", help="electronic accounting archive (packages, 四性检测, 移交, retention)")
+    a = arc.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
+    p = a.add_parser("package", help="archive a posted voucher as one package (件)")
+    p.add_argument("voucher_id", metavar="VOUCHER_ID", help="voucher id or number (记-2025-11-0007)")
+    _common(p, _package)
+    p = a.add_parser("supersede", help="re-file a package as a new version, saying why")
+    p.add_argument("package_id", metavar="PACKAGE_ID")
+    p.add_argument("--reason", required=True)
+    _common(p, _supersede)
+    p = a.add_parser("show", help="show one package with its latest check")
+    p.add_argument("package_id", metavar="PACKAGE_ID")
+    _common(p, _show, acting=False)
+    p = a.add_parser("list", help="list packages")
+    p.add_argument("--year", type=int)
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--page-size", type=int, default=50)
+    _common(p, _list, acting=False)
+    p = a.add_parser("check", help="run the four-property check (四性检测) on a year, a package, or everything")
+    p.add_argument("--year", type=int)
+    p.add_argument("--package", metavar="PACKAGE_ID")
+    p.add_argument("--report", metavar="FILE.html", help="also write the readable report here")
+    _common(p, _check)
+    p = a.add_parser("export", help="year-end export (移交): BagIt bag with the 移交清册")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--override-reason", help="export although the check failed (archivist; logged)")
+    p.add_argument("--zip", action="store_true", help="also write the bag as one .zip")
+    _common(p, _export)
+    p = a.add_parser("verify-export", help="check a received export as the receiving archive would")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--report", metavar="FILE.html", help="also write the readable report here")
+    add_json_flag(p)
+    p.set_defaults(handler=_verify_export)
+    p = a.add_parser("due", help="list packages whose retention has ended (due for appraisal)")
+    p.add_argument("--today", type=date.fromisoformat, help="as of this date (default today)")
+    _common(p, _due, acting=False)
+    p = a.add_parser("unsettled", help="flag (or --clear) a package as an unsettled matter (never destroyed)")
+    p.add_argument("package_id", metavar="PACKAGE_ID")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--clear", action="store_true")
+    _common(p, _unsettled)
+    p = a.add_parser("destroy-request", help="request destruction of expired packages with the 鉴定意见书")
+    p.add_argument("package_ids", nargs="+", metavar="PACKAGE_ID")
+    p.add_argument("--opinion", required=True, help="the appraisal opinion (鉴定意见书) text")
+    _common(p, _destroy_request)
+    p = a.add_parser("destroy-sign", help="sign a destruction request in one of the five roles")
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.add_argument("--role", required=True, choices=["unit_head", "archive_head", "accounting_head",
+                                                     "archive_clerk", "accounting_clerk"])
+    p.add_argument("--comment")
+    _common(p, _destroy_sign)
+    p = a.add_parser("destroy", help="carry out a fully signed destruction (content removed, metadata kept)")
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    _common(p, _destroy)
+
+
+def _common(p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], acting: bool = True) -> None:
+    add_json_flag(p)
+    if acting:
+        add_as_flag(p)
+    p.set_defaults(handler=handler)
+
+
+@contextmanager
+def _service() -> Iterator[Any]:
+    """A transaction; service errors become CLI errors with the right exit status."""
+    from core.db import session_scope
+    from core.errors import ErrorKind, ServiceError
+
+    try:
+        with session_scope() as s:
+            yield s
+    except ServiceError as exc:
+        status = BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED
+        raise CliError(status, exc.code, exc.message, exc.details) from None
+
+
+def _print_report(d: dict[str, Any]) -> None:
+    print(f"{d.get('subject', '')}: {d['status'].upper()}  {d.get('summary', '')}")
+    for i in d["items"]:
+        print(f"  {i['id']:<3} {i['result']:<14} {i['name']}: {i['evidence']}")
+
+
+def _write_report(path: str | None, d: dict[str, Any], title: str) -> None:
+    if path:
+        from archive.check import report_html
+
+        Path(path).write_text(report_html(d, title), encoding="utf-8")
+
+
+def _package(args: argparse.Namespace) -> int:
+    from archive.package import build_package, package_to_dict
+
+    open_db()
+    user = acting_user(args, "archive.package")
+    with _service() as s:
+        pkg = build_package(s, user, args.voucher_id)
+        d = package_to_dict(s, pkg)
+    if args.json:
+        print_json(d)
+    else:
+        print(f"{d['archival_code']}  package {d['id']}  {d['file_count']} files, {d['total_size']} bytes, "
+              f"kept until {d['retention']['until']}  check {d['check']['status'] if d['check'] else '-'}")
+    return OK
+
+
+def _supersede(args: argparse.Namespace) -> int:
+    from archive.package import package_to_dict, supersede_package
+
+    open_db()
+    user = acting_user(args, "archive.package")
+    with _service() as s:
+        d = package_to_dict(s, supersede_package(s, user, args.package_id, args.reason))
+    print_json(d) if args.json else print(f"{d['archival_code']} v{d['version']}  package {d['id']}")
+    return OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from archive.package import get_package, package_to_dict
+
+    open_db()
+    with _service() as s:
+        d = package_to_dict(s, get_package(s, args.package_id))
+    if args.json:
+        print_json(d)
+    else:
+        print(f"{d['archival_code']} v{d['version']}  {d['status']}  {d['title']}  {d['amount']}")
+        for f in d["files"]:
+            print(f"  {f['path']}  {f.get('size', '')}")
+    return OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from archive.package import list_packages, package_to_dict
+
+    open_db()
+    with _service() as s:
+        items, total = list_packages(s, args.year, args.page, args.page_size)
+        out = {"items": [package_to_dict(s, p, with_check=False) for p in items], "total": total,
+               "page": args.page, "page_size": args.page_size}
+    if args.json:
+        print_json(out)
+    else:
+        for p in out["items"]:
+            print(f"{p['archival_code']}  v{p['version']}  {p['status']:<10} {p['amount']:>12}  {p['title']}")
+        print(f"{total} package(s)")
+    return OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from archive.check import check_package, check_year, year_series
+    from archive.store import ArchivePackage
+
+    open_db()
+    user = acting_user(args, "archive.check")
+    reports = []
+    with _service() as s:
+        if args.package:
+            reports.append(check_package(s, args.package, user).to_dict())
+        else:
+            years = [args.year] if args.year else sorted(set(s.exec(select(ArchivePackage.year)).all()))
+            for y in years:
+                if not year_series(s, y):
+                    raise CliError(BAD_INPUT, "nothing_to_check", f"no archived packages for {y}")
+                reports.append(check_year(s, y, user).to_dict())
+    if not reports:
+        raise CliError(BAD_INPUT, "nothing_to_check", "no archived packages yet")
+    out: dict[str, Any] = reports[0] if len(reports) == 1 else {
+        "status": "fail" if any(r["status"] == "fail" for r in reports) else "pass", "reports": reports}
+    if args.json:
+        print_json(out)
+    else:
+        for r in reports:
+            _print_report(r)
+    if args.report:
+        _write_report(args.report, reports[0], "四性检测报告")
+    return OK if out["status"] == "pass" else REFUSED
+
+
+def _export(args: argparse.Namespace) -> int:
+    from archive.export import export_to_dict, export_year
+
+    open_db()
+    user = acting_user(args, "archive.export")
+    if args.override_reason:
+        acting_user(args, "archive.override")
+    from core.errors import ErrorKind, ServiceError
+
+    try:
+        job = export_year(args.year, Path(args.out), user, args.override_reason, make_zip=args.zip)
+    except ServiceError as exc:
+        raise CliError(BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED, exc.code, exc.message,
+                       exc.details) from None
+    d = export_to_dict(job)
+    if args.json:
+        print_json(d)
+    elif job.status == "done":
+        print(f"exported {d['package_count']} packages ({d['total_size']} bytes) to {d['bag_path']}")
+    else:
+        print(f"fapiao: export failed: {(d['error'] or {}).get('message')}", file=sys.stderr)
+    return OK if job.status == "done" else REFUSED
+
+
+def _verify_export(args: argparse.Namespace) -> int:
+    from archive.export import verify_export
+    from core.errors import ErrorKind, ServiceError
+
+    try:
+        d = verify_export(Path(args.dir))
+    except ServiceError as exc:
+        raise CliError(BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED, exc.code, exc.message,
+                       exc.details) from None
+    if args.json:
+        print_json(d)
+    else:
+        print(f"{d['bag']}: {d['status'].upper()}  {d['packages']} packages  {d['summary']}")
+        for i in d["items"]:
+            print(f"  {i['id']:<3} {i['result']:<14} {i['name']}: {i['evidence']}")
+    _write_report(args.report, d, "移交接收检测报告")
+    return OK if d["status"] == "pass" else REFUSED
+
+
+def _due(args: argparse.Namespace) -> int:
+    from archive.package import package_to_dict
+    from archive.retention import due_for_appraisal
+
+    open_db()
+    with _service() as s:
+        items = [package_to_dict(s, p, with_check=False) for p in due_for_appraisal(s, args.today)]
+    if args.json:
+        print_json({"items": items, "total": len(items)})
+    else:
+        for p in items:
+            print(f"{p['archival_code']}  kept until {p['retention']['until']}  {p['title']}"
+                  + ("  (unsettled)" if p["unsettled"] else ""))
+        print(f"{len(items)} package(s) due for appraisal")
+    return OK
+
+
+def _unsettled(args: argparse.Namespace) -> int:
+    from archive.retention import set_unsettled
+
+    open_db()
+    user = acting_user(args, "archive.destroy")
+    with _service() as s:
+        p = set_unsettled(s, user, args.package_id, not args.clear, args.reason)
+        d = {"id": p.id, "archival_code": p.archival_code, "unsettled": p.unsettled}
+    print_json(d) if args.json else print(f"{d['archival_code']}: unsettled={d['unsettled']}")
+    return OK
+
+
+def _destruction_dict(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "status": r.status, "package_ids": r.package_ids, "signoffs": r.signoffs,
+            "appraisal_opinion": r.appraisal_opinion, "list_path": r.list_path,
+            "destroyed_at": r.destroyed_at.isoformat() if r.destroyed_at else None}
+
+
+def _destroy_request(args: argparse.Namespace) -> int:
+    from archive.retention import request_destruction
+
+    open_db()
+    user = acting_user(args, "archive.destroy")
+    with _service() as s:
+        d = _destruction_dict(request_destruction(s, user, args.package_ids, args.opinion))
+    print_json(d) if args.json else print(f"destruction request {d['id']}: {len(d['package_ids'])} package(s)")
+    return OK
+
+
+def _destroy_sign(args: argparse.Namespace) -> int:
+    from archive.retention import sign_destruction
+
+    open_db()
+    user = acting_user(args, "archive.destroy")
+    with _service() as s:
+        d = _destruction_dict(sign_destruction(s, user, args.request_id, args.role, args.comment))
+    print_json(d) if args.json else print(f"destruction {d['id']}: {len(d['signoffs'])}/5 signed, {d['status']}")
+    return OK
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    from archive.retention import destroy
+
+    open_db()
+    user = acting_user(args, "archive.destroy")
+    with _service() as s:
+        d = _destruction_dict(destroy(s, user, args.request_id))
+    print_json(d) if args.json else print(f"destroyed {len(d['package_ids'])} package(s); 销毁清册 {d['list_path']}")
+    return OK

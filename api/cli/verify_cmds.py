@@ -1,9 +1,76 @@
-"""CLI commands (being written)."""
+"""``fapiao verify FILE... [--json]``: are these files genuine, tampered, unsigned, or unjudgeable?
+
+``--json`` prints a JSON array with one report per file (``file``, ``sha256``, ``status``,
+``signatures``, ``checks``, ``problems``); a file that cannot be read at all gives
+``{"file", "error": {"code", "message"}}``. Otherwise a few readable lines per file.
+
+Exit status: 2 when any file is unreadable; else 1 when any is ``invalid`` (or
+``indeterminate``: not every file is shown genuine); else 0 (every file ``valid`` or
+``unsigned``). Cross-check failures are listed but do not change the exit status: the verdict
+is about the signature.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.cli.common import BAD_INPUT, OK, REFUSED, add_json_flag, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add this module's commands."""
+    p = sub.add_parser(
+        "verify",
+        help="verify e-seals and signatures of invoice files and cross-check their content",
+        description="Verify OFD e-seals / PDF signatures and cross-check invoice content.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="invoice files (OFD, PDF, XML)")
+    add_json_flag(p)
+    p.set_defaults(handler=run_verify)
+
+
+def verify_file(path: str) -> dict[str, Any]:
+    """One file's report as a dict, or ``{"file", "error"}`` when it cannot be read."""
+    from core.settings import get_settings
+    from invoice.errors import InvoiceError
+    from invoice.verify import verify
+
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        return {"file": path, "error": {"code": "unreadable", "message": "is a directory"}}
+    except OSError as exc:
+        return {"file": path, "error": {"code": "unreadable", "message": exc.strerror or str(exc)}}
+    settings = get_settings()
+    try:
+        report = verify(data, org_name=settings.org_name, org_tax_id=settings.org_tax_id, file=path)
+    except InvoiceError as exc:
+        return {"file": path, "error": exc.to_dict()}
+    d = report.to_dict()
+    d["_summary"] = report.summary()
+    return d
+
+
+def exit_status(results: list[dict[str, Any]]) -> int:
+    if any("error" in r for r in results):
+        return BAD_INPUT
+    if any(r["status"] not in ("valid", "unsigned") for r in results):
+        return REFUSED
+    return OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    results = [verify_file(f) for f in args.files]
+    summaries = [r.pop("_summary", None) for r in results]
+    if args.json:
+        print_json(results)
+    else:
+        for r, text in zip(results, summaries, strict=True):
+            if "error" in r:
+                print(f"{r['file']}: unreadable: {r['error']['message']}", file=sys.stdout)
+            else:
+                print(text)
+    return exit_status(results)

@@ -1,0 +1,31 @@
+"""The FastAPI application: errors, middleware, routers, pages. No logic of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import core.tables  # noqa: F401  (every table, and the hooks the services register on import)
+from api import errors
+from api.middleware import RequestContextMiddleware
+from api.routes import archive, audit, auth, claims, health, invoices, pages, users, vouchers
+from core.settings import get_settings
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="fapiao-archive", version="0.1.0", openapi_url=f"{API_PREFIX}/openapi.json",
+                  docs_url="/docs", redoc_url=None,
+                  description="Electronic invoices from upload to the electronic accounting archive. "
+                              "Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
+    errors.install(app)
+    for module in (health, auth, users, invoices, claims, vouchers, archive, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(RequestContextMiddleware, max_body=lambda: get_settings().max_upload_bytes)
+    return app

@@ -1,0 +1,125 @@
+"""Request ids, the request size limit, security headers, and the last-resort 500.
+
+Written as plain ASGI middleware (not ``BaseHTTPMiddleware``) so that the body is counted as
+it streams in: an upload larger than ``settings.max_upload_bytes`` is refused with a JSON 413
+without being read into memory, whether or not it announces a ``Content-Length``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("fapiao.api")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Room for the multipart envelope and form fields around a file of the maximum size.
+ENVELOPE_BYTES = 64 * 1024
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"referrer-policy", b"same-origin"),
+]
+_CSP = (b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; object-src 'self'; frame-src 'self'; frame-ancestors 'self'; "
+        b"form-action 'self'; base-uri 'none'")
+
+
+def _json_message(status: int, code: str, message: str, details: dict[str, Any]) -> tuple[Message, Message]:
+    body = json.dumps({"error": {"code": code, "message": message, "details": details}},
+                      ensure_ascii=False).encode("utf-8")
+    start: Message = {"type": "http.response.start", "status": status,
+                      "headers": [(b"content-type", b"application/json"),
+                                  (b"content-length", str(len(body)).encode())]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class RequestContextMiddleware:
+    """Gives every response an ``X-Request-Id`` and enforces the body size limit."""
+
+    def __init__(self, app: ASGIApp, max_body: Callable[[], int]) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        length: int | None = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = None
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope.get("path", "")
+        extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
+        if not path.startswith(("/docs", "/redoc")):
+            extra.append(_CSP)
+        limit = self.max_body() + ENVELOPE_BYTES
+        state = {"started": False, "received": 0, "too_large": False}
+
+        async def send_extra(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        async def refuse_too_large() -> None:
+            start, body = _json_message(
+                413, "too_large",
+                f"the request body is larger than the limit of {limit - ENVELOPE_BYTES} bytes per upload",
+                {"limit_bytes": limit - ENVELOPE_BYTES})
+            await send_extra(start)
+            await send(body)
+
+        if length is not None and length > limit:
+            await refuse_too_large()
+            return
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > limit:
+                    state["too_large"] = True
+                    # End the body here: whatever the app makes of it, we answer 413.
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["too_large"]:
+                if message["type"] == "http.response.start" and not state["started"]:
+                    await refuse_too_large()
+                return
+            await send_extra(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if state["too_large"] and not state["started"]:
+                await refuse_too_large()
+                return
+            log.exception("unhandled error in %s %s (request %s)", scope.get("method"), path, request_id)
+            if not state["started"]:
+                start, body = _json_message(
+                    500, "internal_error",
+                    "an unexpected error occurred; quote the request id to the administrator",
+                    {"request_id": request_id})
+                await send_extra(start)
+                await send(body)

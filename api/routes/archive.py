@@ -1,0 +1,108 @@
+"""Archive packages, the four-property check, and the year-end export (``archive`` package)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from api.deps import ReadSessionDep, Requires, SessionDep
+from core.users import User
+
+router = APIRouter(tags=["archive"])
+
+PackageId = Annotated[str, Path(max_length=64)]
+ExportId = Annotated[str, Path(max_length=64)]
+
+
+class PackageIn(BaseModel):
+    voucher_id: str = Field(max_length=64)
+
+
+class ExportIn(BaseModel):
+    year: int = Field(ge=1990, le=2200)
+
+
+def export_dict(s: Session, job: Any) -> dict[str, Any]:
+    """The job, plus the four-property report of its pre-export check once there is one."""
+    from archive import export
+    from archive.store import CheckRun
+
+    d = dict(export.export_to_dict(job))
+    run = s.get(CheckRun, job.check_run_id) if job.check_run_id else None
+    d["check"] = ({"status": run.status, "run_id": run.id, "at": run.at.isoformat(), "items": run.items}
+                  if run is not None else None)
+    d.pop("bag_path", None)  # server paths are not the caller's business
+    d.pop("zip_path", None)
+    return d
+
+
+@router.get("/archive/packages", summary="List archive packages (by year)")
+def list_packages(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
+                  year: Annotated[int | None, Query(ge=1990, le=2200)] = None,
+                  page: Annotated[int, Query(ge=1)] = 1,
+                  page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    from archive import package
+
+    rows, total = package.list_packages(s, year=year, page=page, page_size=page_size)
+    return {"items": [package.package_to_dict(s, p, with_check=False) for p in rows], "total": total,
+            "page": page, "page_size": page_size}
+
+
+@router.post("/archive/packages", status_code=201, summary="Build the archive package of a posted voucher")
+def create_package(body: PackageIn, user: Annotated[User, Depends(Requires("archive.package"))],
+                   s: SessionDep) -> dict[str, Any]:
+    from archive import package
+
+    pkg = package.build_package(s, user, body.voucher_id)
+    return dict(package.package_to_dict(s, pkg))
+
+
+@router.get("/archive/packages/{package_id}", summary="One archive package")
+def get_package(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
+                package_id: PackageId) -> dict[str, Any]:
+    from archive import package
+
+    return dict(package.package_to_dict(s, package.get_package(s, package_id)))
+
+
+@router.get("/archive/packages/{package_id}/check", summary="Run the four-property check (四性检测)")
+def check_package(user: Annotated[User, Depends(Requires("archive.check"))], s: SessionDep,
+                  package_id: PackageId) -> dict[str, Any]:
+    from archive import check
+
+    return dict(check.check_package(s, package_id, user).to_dict())
+
+
+@router.post("/archive/exports", status_code=202, summary="Start the year-end export (移交) of a year")
+def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive.export"))],
+                 s: SessionDep) -> dict[str, Any]:
+    from archive import export
+
+    job = export.start_export(s, user, body.year)
+    s.commit()  # the worker thread reads the job row
+    threading.Thread(target=export.run_export, args=(job.id,), name=f"export-{job.id}", daemon=True).start()
+    return export_dict(s, job)
+
+
+@router.get("/archive/exports/{export_id}", summary="An export job: running, done or failed, and its check")
+def get_export(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
+               export_id: ExportId) -> dict[str, Any]:
+    from archive import export
+
+    return export_dict(s, export.get_export(s, export_id))
+
+
+@router.get("/archive/exports/{export_id}/download", summary="The exported bag as a zip",
+            response_class=FileResponse,
+            responses={200: {"content": {"application/zip": {}}}})
+def download_export(_: Annotated[User, Depends(Requires("archive.export"))], s: ReadSessionDep,
+                    export_id: ExportId) -> FileResponse:
+    from archive import export
+
+    path = export.export_zip(s, export_id)
+    return FileResponse(path, media_type="application/zip", filename=path.name)

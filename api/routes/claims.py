@@ -1,0 +1,109 @@
+"""Reimbursement claims (报销单) and their sign-off steps; rules live in ``accounting.claims``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from api.deps import ReadSessionDep, Requires, SessionDep
+from core.users import User
+
+router = APIRouter(tags=["claims"])
+
+ClaimId = Annotated[str, Path(max_length=64)]
+
+
+class ClaimLineIn(BaseModel):
+    invoice_id: str = Field(max_length=64)
+    category: str | None = Field(default=None, max_length=64, description="expense category, e.g. 差旅费")
+    amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2,
+                                   description="amount claimed; defaults to the invoice total")
+
+
+class ClaimCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=100)
+    purpose: str | None = Field(default=None, max_length=500)
+    lines: list[ClaimLineIn] = Field(min_length=1, max_length=500)
+
+
+class StepIn(BaseModel):
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+def _lines(body: ClaimCreate) -> list[dict[str, Any]]:
+    out = []
+    for line in body.lines:
+        d: dict[str, Any] = {"invoice_id": line.invoice_id}
+        if line.category is not None:
+            d["category"] = line.category
+        if line.amount is not None:
+            d["amount"] = line.amount
+        out.append(d)
+    return out
+
+
+@router.post("/claims", status_code=201, summary="Create a claim (draft) from invoices")
+def create(body: ClaimCreate, user: Annotated[User, Depends(Requires("claim.create"))],
+           s: SessionDep) -> dict[str, Any]:
+    from accounting import claims
+
+    claim = claims.create_claim(s, user, body.title, body.department, body.purpose, lines=_lines(body))
+    return claims.claim_to_dict(s, claim)
+
+
+@router.get("/claims", summary="List claims, optionally by state")
+def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
+                state: Annotated[Literal["draft", "submitted", "reviewed", "approved", "rejected"] | None,
+                                 Query()] = None,
+                page: Annotated[int, Query(ge=1)] = 1,
+                page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    from accounting import claims
+
+    rows, total = claims.list_claims(s, page=page, page_size=page_size, state=state)
+    return {"items": [claims.claim_to_dict(s, c) for c in rows], "total": total, "page": page,
+            "page_size": page_size}
+
+
+@router.get("/claims/{claim_id}", summary="One claim with its lines and steps")
+def get_claim(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
+              claim_id: ClaimId) -> dict[str, Any]:
+    from accounting import claims
+
+    return claims.claim_to_dict(s, claims.get_claim(s, claim_id))
+
+
+def _step(action: str, user: User, s: Any, claim_id: str, body: StepIn | None) -> dict[str, Any]:
+    from accounting import claims
+
+    fn = {"submit": claims.submit_claim, "review": claims.review_claim,
+          "approve": claims.approve_claim, "reject": claims.reject_claim}[action]
+    claim = fn(s, user, claim_id, comment=body.comment if body else None)
+    return claims.claim_to_dict(s, claim)
+
+
+@router.post("/claims/{claim_id}/submit", summary="Submit a draft claim for review")
+def submit(user: Annotated[User, Depends(Requires("claim.submit"))], s: SessionDep, claim_id: ClaimId,
+           body: StepIn | None = None) -> dict[str, Any]:
+    return _step("submit", user, s, claim_id, body)
+
+
+@router.post("/claims/{claim_id}/review", summary="Review (审核) a submitted claim")
+def review(user: Annotated[User, Depends(Requires("claim.review"))], s: SessionDep, claim_id: ClaimId,
+           body: StepIn | None = None) -> dict[str, Any]:
+    return _step("review", user, s, claim_id, body)
+
+
+@router.post("/claims/{claim_id}/approve", summary="Approve (审批) a claim")
+def approve(user: Annotated[User, Depends(Requires("claim.approve"))], s: SessionDep, claim_id: ClaimId,
+            body: StepIn | None = None) -> dict[str, Any]:
+    return _step("approve", user, s, claim_id, body)
+
+
+@router.post("/claims/{claim_id}/reject", summary="Reject a claim, with a comment")
+def reject(user: Annotated[User, Depends(Requires("claim.reject"))], s: SessionDep, claim_id: ClaimId,
+           body: StepIn | None = None) -> dict[str, Any]:
+    return _step("reject", user, s, claim_id, body)

@@ -1,0 +1,161 @@
+"""Invoices: upload, list, one invoice with its verification, posting flag and history, original.
+
+Routes only translate HTTP to ``invoice.importer`` / ``invoice.registry`` calls; the duplicate
+rule, verification and storage live there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session, col, select
+
+from api.deps import ReadSessionDep, Requires
+from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
+from core.audit import AuditEntry
+from core.blobstore import get_blobstore
+from core.users import User
+from invoice import registry
+from invoice.registry import CONTENT_TYPES, InvoiceRecord
+
+router = APIRouter(tags=["invoices"])
+
+Reader = Annotated[User, Depends(Requires("invoice.read"))]
+InvoiceId = Annotated[str, Path(max_length=64, description="the invoice id")]
+
+
+def posting(s: Session, invoice_id: str) -> dict[str, Any]:
+    """The 入账标识 of an invoice, from the ledger."""
+    from accounting.ledger import posting_status
+
+    return dict(posting_status(s, invoice_id))
+
+
+def history(s: Session, invoice_id: str, posting_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What happened to the invoice, oldest first: its audit entries and its 入账标识 marks."""
+    rows = s.exec(select(AuditEntry).where(AuditEntry.object_id == invoice_id)
+                  .order_by(col(AuditEntry.seq))).all()
+    out: list[dict[str, Any]] = [
+        {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "details": e.details} for e in rows]
+    for mark in posting_history:  # postings are audited on the voucher; show them here too
+        out.append({"at": mark.get("at"), "actor": mark.get("by"),
+                    "action": "voucher.reverse" if mark.get("flag") == "06" else "voucher.post",
+                    "details": {"flag": mark.get("flag"), "voucher_id": mark.get("voucher_id"),
+                                "voucher_number": mark.get("voucher_number")}})
+    out.sort(key=lambda h: str(h["at"]))
+    return out
+
+
+def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
+    d = registry.record_to_dict(record)
+    d["posting"] = posting(s, record.id)
+    d["usage"] = registry.invoice_summary(record, s)
+    if record.duplicate_of:
+        earlier = s.get(InvoiceRecord, record.duplicate_of)
+        d["duplicate_of"] = registry.invoice_summary(earlier, s) if earlier else record.duplicate_of
+    d["history"] = history(s, record.id, list(d["posting"].get("history") or []))
+    return d
+
+
+def postings(s: Session, invoice_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The 入账标识 of a page of invoices in one query (the list shows posted or not).
+
+    ``accounting.ledger.posting_status`` answers for one invoice with its whole history;
+    a list needs only the active mark of each row, so it reads the ledger's postings once.
+    """
+    from accounting.ledger import InvoicePosting
+
+    found: dict[str, dict[str, Any]] = {}
+    if invoice_ids:
+        rows = s.exec(select(InvoicePosting).where(col(InvoicePosting.active_key).in_(invoice_ids))).all()
+        for p in rows:
+            found[p.invoice_id] = {"posted": True, "flag": p.flag, "voucher_id": p.voucher_id,
+                                   "posted_at": p.at.isoformat(), "posted_by": p.by}
+    empty = {"posted": False, "flag": None, "voucher_id": None, "posted_at": None, "posted_by": None}
+    return {i: found.get(i, empty) for i in invoice_ids}
+
+
+def invoice_row(record: InvoiceRecord, posting_mark: dict[str, Any]) -> dict[str, Any]:
+    d = registry.record_to_dict(record)
+    for heavy in ("items", "field_sources", "verification", "extra"):
+        d.pop(heavy, None)
+    d["signature_status"] = record.verification_status
+    d["posting"] = posting_mark
+    return d
+
+
+def invoice_rows(s: Session, records: list[InvoiceRecord]) -> list[dict[str, Any]]:
+    marks = postings(s, [r.id for r in records])
+    return [invoice_row(r, marks[r.id]) for r in records]
+
+
+@router.post("/invoices", summary="Upload one or many invoice files (multipart field 'files')",
+             responses={200: {"description": '{"imported": [...], "duplicates": [...], "rejected": [...]}'},
+                        413: {"description": "a file or the request is larger than the upload limit"}})
+def upload(request: Request, user: Annotated[User, Depends(Requires("invoice.upload"))],
+           files: Annotated[list[UploadFile], File(description="OFD, PDF or XML invoice files")],
+           idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    from invoice.importer import ingest_files
+
+    items: list[tuple[str, bytes]] = []
+    for f in files:
+        items.append((f.filename or "upload", f.file.read()))
+    fp = fingerprint([(name, hashlib.sha256(data).hexdigest()) for name, data in items])
+
+    def op() -> tuple[int, Any]:
+        result = ingest_files(items, user.username)
+        return 200, result.to_dict()
+
+    return run_reserved(user, idempotency_key, "POST", request.url.path, fp, op)
+
+
+@router.get("/invoices", summary="List and filter invoices")
+def list_invoices(
+    _: Reader, s: ReadSessionDep,
+    number: Annotated[str | None, Query(max_length=32, description="invoice number")] = None,
+    key: Annotated[str | None, Query(max_length=64, description="duplicate key")] = None,
+    seller_tax_id: Annotated[str | None, Query(max_length=32)] = None,
+    date_from: Annotated[date | None, Query(description="issue date from (YYYY-MM-DD)")] = None,
+    date_to: Annotated[date | None, Query(description="issue date to (YYYY-MM-DD)")] = None,
+    status: Annotated[Literal["ok", "invalid", "duplicate"] | None, Query()] = None,
+    posted: Annotated[bool | None, Query(description="入账 or not")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    rows, total = registry.list_invoices(s, number=number, key=key, seller_tax_id=seller_tax_id,
+                                         date_from=date_from, date_to=date_to, status=status,
+                                         posted=posted, page=page, page_size=page_size)
+    return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/invoices/by-key/{key}", summary="One invoice by its key (<code>:<number> or the 20-digit number)")
+def get_by_key(_: Reader, s: ReadSessionDep, key: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
+    return invoice_detail(s, registry.get_by_key(s, key))
+
+
+@router.get("/invoices/{invoice_id}", summary="One invoice: fields, verification, 入账标识, history")
+def get_invoice(_: Reader, s: ReadSessionDep, invoice_id: InvoiceId) -> dict[str, Any]:
+    return invoice_detail(s, registry.get_invoice(s, invoice_id))
+
+
+@router.get("/invoices/{invoice_id}/original", summary="The original file, byte for byte",
+            response_class=Response,
+            responses={200: {"content": {"application/pdf": {}, "application/ofd": {}, "application/xml": {}}}})
+def original(_: Reader, s: ReadSessionDep, invoice_id: InvoiceId,
+             download: Annotated[bool, Query(description="force a download")] = False) -> Response:
+    record = registry.get_invoice(s, invoice_id)
+    data = get_blobstore().get(record.sha256, verify=True)
+    ctype = CONTENT_TYPES.get(record.source_format, "application/octet-stream")
+    disposition = "inline" if ctype == "application/pdf" and not download else "attachment"
+    name = record.original_filename or f"{record.key}.{record.source_format}"
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return Response(data, media_type=ctype, headers={
+        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, max-age=3600",
+        "ETag": f'"{record.sha256}"',
+    })

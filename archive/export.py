@@ -1,0 +1,552 @@
+"""Year-end export (移交): a BagIt bag (RFC 8493) of every package of a fiscal year.
+
+The bag holds the packages byte for byte, the transfer list 移交清册 (.xlsx), the four-
+property check report (JSON and HTML), the archive certificate and public key, and the bag
+manifests. It is written streaming — packages read from the database in batches, files
+copied and hashed in chunks, the manifest and the 移交清册 appended row by row
+(openpyxl write-only mode) — so memory stays flat however large the year. It is built in
+``DIR/.partial-<id>`` and renamed only when complete: an interrupted export never leaves a
+bag that looks finished. ``verify_export`` checks a received bag the way a receiving
+archive would, with nothing but the bag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from sqlmodel import Session, col, func, select
+
+from archive import metadata as md
+from archive import signing
+from archive.check import (
+    ITEMS,
+    CheckContext,
+    CheckItem,
+    CheckReport,
+    Property,
+    Result,
+    aggregate,
+    check_dir,
+    check_year,
+    malware_scan,
+    report_html,
+)
+from archive.codes import dir_name, parse_code
+from archive.errors import ArchiveError, bad_input, not_found, refused
+from archive.store import (
+    ArchivePackage,
+    CheckRun,
+    ExportJob,
+    PackageStatus,
+    archive_root,
+    iter_year_packages,
+    package_dir,
+)
+from core import audit
+from core.db import session_scope, utcnow
+from core.settings import get_settings
+from core.users import User
+
+CHUNK = 1 << 20
+LIST_HEADER = ["序号", "档号", "题名", "年度", "凭证号", "金额", "附件数", "保管期限", "文件数", "大小(字节)",
+               "清单SHA-256"]
+LIST_SHEET = "移交清册"
+EXPORT_ITEMS: dict[str, tuple[Property, str]] = {
+    "E1": (Property.INTEGRITY, "BagIt bag valid (RFC 8493: manifests, Payload-Oxum)"),
+    "E2": (Property.INTEGRITY, "移交清册 matches the packages"),
+    "E3": (Property.AUTHENTICITY, "archive certificate self-signature and key"),
+}
+
+
+def list_name(year: int) -> str:
+    return f"移交清册-{year}.xlsx"
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def start_export(session: Session, user: User, year: int, override_reason: str | None = None,
+                 out_dir: Path | str | None = None) -> ExportJob:
+    """Record an export job (status running); ``run_export(job.id)`` does the work."""
+    if not isinstance(year, int) or not 1900 <= year <= 2200:
+        raise bad_input("bad_year", f"year {year!r} is not a 4-digit fiscal year")
+    n = session.exec(select(func.count()).select_from(ArchivePackage)
+                     .where(ArchivePackage.year == year, ArchivePackage.status == PackageStatus.LIVE)).one()
+    if not n:
+        raise refused("nothing_to_export", f"no archived packages for {year}: package the posted vouchers first")
+    running = session.exec(select(ExportJob).where(ExportJob.year == year, ExportJob.status == "running")).first()
+    if running is not None:
+        raise refused("export_running", f"an export of {year} is already running ({running.id})",
+                      {"export_id": running.id})
+    job = ExportJob(year=year, created_by=user.username, out_dir="", override_reason=(override_reason or None))
+    job.out_dir = str(Path(out_dir) if out_dir else archive_root() / "exports" / job.id)
+    session.add(job)
+    session.flush()
+    audit.append(session, user.username, "archive.export_started", "archive_export", job.id,
+                 {"year": year, "out_dir": job.out_dir, "override_reason": job.override_reason})
+    return job
+
+
+def get_export(session: Session, job_id: str) -> ExportJob:
+    job = session.get(ExportJob, job_id)
+    if job is None:
+        raise not_found("export", job_id)
+    return job
+
+
+def export_to_dict(job: ExportJob) -> dict[str, Any]:
+    return {"id": job.id, "year": job.year, "status": job.status, "created_by": job.created_by,
+            "created_at": job.created_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "bag_path": job.bag_path, "zip_path": job.zip_path, "package_count": job.package_count,
+            "total_size": job.total_size, "check_run_id": job.check_run_id,
+            "override_reason": job.override_reason, "error": job.error}
+
+
+def export_zip(session: Session, job_id: str) -> Path:
+    """The finished export as one zip (for ``GET /archive/exports/{id}/download``)."""
+    job = get_export(session, job_id)
+    if job.status != "done" or not job.zip_path:
+        raise refused("export_not_ready", f"export {job_id} is {job.status}; no zip to download")
+    return Path(job.zip_path)
+
+
+def run_export(job_id: str, make_zip: bool = True) -> ExportJob:
+    """Do the export of a recorded job; never raises for a failed export (the job says why)."""
+    try:
+        return _run(job_id, make_zip)
+    except Exception as exc:
+        err = exc.to_dict() if isinstance(exc, ArchiveError) else {"code": "export_failed",
+                                                                     "message": f"{type(exc).__name__}: {exc}"}
+        with session_scope() as s:
+            job = get_export(s, job_id)
+            job.status = "failed"
+            job.finished_at = utcnow()
+            job.error = err
+            s.add(job)
+            audit.append(s, job.created_by, "archive.export_failed", "archive_export", job.id, err)
+        return job
+
+
+def export_year(year: int, out_dir: Path | str, user: User, override_reason: str | None = None,
+                make_zip: bool = False) -> ExportJob:
+    """The CLI's ``fapiao archive export``: start and run in this process."""
+    with session_scope() as s:
+        job = start_export(s, user, year, override_reason, out_dir)
+    return run_export(job.id, make_zip=make_zip)
+
+
+def _run(job_id: str, make_zip: bool) -> ExportJob:
+    with session_scope() as s:
+        job = get_export(s, job_id)
+        year, out_dir, by, override = job.year, Path(job.out_dir), job.created_by, job.override_reason
+        from core.users import get_user
+
+        user = get_user(s, by)
+        report = check_year(s, year, user, trigger="export")
+        job.check_run_id = report.run_id
+        s.add(job)
+        if report.status == "fail":
+            failed = [f"{i.id} {i.name}" for i in report.failed]
+            if not override:
+                raise refused("check_failed", f"the four-property check of {year} failed ({', '.join(failed)}); "
+                                              "fix it, or an archivist overrides with a reason",
+                              {"check_run_id": report.run_id, "failed": failed})
+            run = s.get(CheckRun, report.run_id)
+            assert run is not None
+            run.override_reason = override
+            run.overridden_by = by
+            s.add(run)
+            audit.append(s, by, "archive.check_override", "archive_check_run", run.id,
+                         {"year": year, "failed": failed, "reason": override, "export_id": job_id})
+    report_dict = report.to_dict()
+    if override and report.status == "fail":
+        report_dict["override"] = {"reason": override, "by": by}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    s_ = get_settings()
+    bag_name = f"{s_.fonds_code}-{year}-移交-{job_id[:8]}"
+    partial = out_dir / f".partial-{job_id}"
+    final = out_dir / bag_name
+    if final.exists():
+        raise refused("export_exists", f"{final} already exists")
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        stats = write_bag(partial, year, report_dict)
+        os.rename(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    zip_path = None
+    if make_zip:
+        zip_path = out_dir / f"{bag_name}.zip"
+        tmp_zip = out_dir / f".partial-{job_id}.zip"
+        _zip_dir(final, tmp_zip, bag_name)
+        os.rename(tmp_zip, zip_path)
+    with session_scope() as s:
+        job = get_export(s, job_id)
+        job.status = "done"
+        job.finished_at = utcnow()
+        job.bag_path = str(final)
+        job.zip_path = str(zip_path) if zip_path else None
+        job.package_count = stats.packages
+        job.total_size = stats.payload_bytes
+        s.add(job)
+        audit.append(s, by, "archive.export", "archive_export", job.id,
+                     {"year": year, "bag": str(final), "packages": stats.packages, "payload_bytes": stats.payload_bytes,
+                      "payload_files": stats.payload_files, "tagmanifest_sha256": stats.tagmanifest_sha256})
+    return job
+
+
+# --- the bag ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Totals:
+    n: int = 0
+    amount: Decimal = Decimal("0.00")
+    attachments: int = 0
+    files: int = 0
+    size: int = 0
+
+
+@dataclass
+class BagStats:
+    packages: int = 0
+    payload_files: int = 0
+    payload_bytes: int = 0
+    tagmanifest_sha256: str = ""
+
+
+class _Manifest:
+    """manifest-sha256.txt written line by line while files are copied."""
+
+    def __init__(self, path: Path) -> None:
+        self.f = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
+        self.stats = BagStats()
+
+    def add(self, rel: str, sha: str, size: int) -> None:
+        enc = rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        self.f.write(f"{sha}  {enc}\n")
+        self.stats.payload_files += 1
+        self.stats.payload_bytes += size
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _copy(src: Path, dst: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(src, "rb") as fi, open(dst, "xb") as fo:
+        while chunk := fi.read(CHUNK):
+            h.update(chunk)
+            fo.write(chunk)
+            size += len(chunk)
+        fo.flush()
+        os.fsync(fo.fileno())
+    return h.hexdigest(), size
+
+
+def _write_payload(bag: Path, man: _Manifest, rel: str, data: bytes) -> None:
+    p = bag / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    man.add(rel, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _sha_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
+    """Write the bag for ``year`` into ``bag`` (which must not exist)."""
+    s = get_settings()
+    key = signing.load_archive_key()
+    (bag / "data" / "packages").mkdir(parents=True)
+    man = _Manifest(bag / "manifest-sha256.txt")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(LIST_SHEET)
+    ws.append(["会计档案移交清册"])
+    ws.append(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
+               utcnow().isoformat()])
+    ws.append(LIST_HEADER)
+    totals = _Totals()
+    try:
+        with session_scope() as session:
+            for pkg in iter_year_packages(session, year):
+                src = package_dir(pkg)
+                name = dir_name(pkg.archival_code, pkg.version)
+                files = 0
+                size = 0
+                for path in sorted(src.rglob("*")):
+                    if not path.is_file():
+                        continue
+                    rel = f"data/packages/{name}/{path.relative_to(src).as_posix()}"
+                    dst = bag / rel
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    sha, n = _copy(path, dst)
+                    man.add(rel, sha, n)
+                    files += 1
+                    size += n
+                totals.n += 1
+                totals.amount += pkg.amount
+                totals.attachments += pkg.attachments
+                totals.files += files
+                totals.size += size
+                ws.append([totals.n, pkg.archival_code, pkg.title, pkg.year, pkg.voucher_number, str(pkg.amount),
+                           pkg.attachments, pkg.retention, files, size, pkg.manifest_sha256])
+    except BaseException:
+        # close the streaming workbook (its writer is a generator that must not be left open),
+        # then let the caller remove the partial bag
+        with contextlib.suppress(Exception):
+            wb.save(bag / "discarded.xlsx")
+        man.close()
+        raise
+    ws.append(["合计", totals.n, "", "", "", str(totals.amount), totals.attachments, "",
+               totals.files, totals.size, ""])
+    ws.append([])
+    ws.append(["移交人（签名）", "", "移交日期", ""])
+    ws.append(["接收人（签名）", "", "接收日期", ""])
+    ws.append(["监交人（签名）", "", "", ""])
+    list_path = bag / "data" / list_name(year)
+    wb.save(list_path)
+    man.add(f"data/{list_name(year)}", _sha_file(list_path), list_path.stat().st_size)
+    rep = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+    _write_payload(bag, man, "data/check-report.json", rep)
+    _write_payload(bag, man, "data/check-report.html", report_html(report, f"四性检测报告 {year}").encode("utf-8"))
+    for fname, data in signing.public_materials(key).items():
+        _write_payload(bag, man, f"data/archive-key/{fname}", data)
+    info = {"year": year, "fonds_code": s.fonds_code, "organisation": s.org_name, "packages": totals.n,
+            "amount": str(totals.amount), "key_fingerprint": key.fingerprint, "created_at": utcnow().isoformat()}
+    _write_payload(bag, man, "data/export-info.json",
+                   json.dumps(info, ensure_ascii=False, indent=2).encode("utf-8"))
+    man.close()
+    stats = man.stats
+    stats.packages = totals.n
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", encoding="utf-8")
+    info_lines = [
+        f"Source-Organization: {s.org_name or 'unknown'}",
+        f"Bagging-Date: {date.today().isoformat()}",
+        f"Payload-Oxum: {stats.payload_bytes}.{stats.payload_files}",
+        f"External-Identifier: {s.fonds_code}-{year}",
+        f"External-Description: 会计档案移交 {year} — {totals.n} 件 (DA/T 94-2022 electronic accounting records)",
+        "Bag-Software-Agent: fapiao-archive",
+    ]
+    (bag / "bag-info.txt").write_text("\n".join(info_lines) + "\n", encoding="utf-8")
+    tag_lines = [f"{_sha_file(bag / t)}  {t}\n" for t in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")]
+    (bag / "tagmanifest-sha256.txt").write_text("".join(tag_lines), encoding="utf-8")
+    stats.tagmanifest_sha256 = _sha_file(bag / "tagmanifest-sha256.txt")
+    return stats
+
+
+def _zip_dir(root: Path, out: Path, arc_root: str) -> None:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                z.write(p, f"{arc_root}/{p.relative_to(root).as_posix()}")
+
+
+# --- verify a received export --------------------------------------------------------------------
+
+
+def _find_bag(path: Path) -> Path:
+    if (path / "bagit.txt").is_file():
+        return path
+    bags = [p for p in path.iterdir() if p.is_dir() and (p / "bagit.txt").is_file()
+            and not p.name.startswith(".partial-")] if path.is_dir() else []
+    if len(bags) != 1:
+        raise bad_input("no_bag", f"{path} holds {'no' if not bags else len(bags)} complete BagIt bag(s) "
+                                  "(a folder with bagit.txt); point at one")
+    return bags[0]
+
+
+def _export_item(item_id: str, problems: list[str], ok: str) -> CheckItem:
+    prop, name = EXPORT_ITEMS[item_id]
+    if problems:
+        more = len(problems) - 20
+        ev = "; ".join(problems[:20]) + (f"; … and {more} more" if more > 0 else "")
+        return CheckItem(item_id, prop.value, name, Result.FAIL, ev)
+    return CheckItem(item_id, prop.value, name, Result.PASS, ok)
+
+
+def _read_list(path: Path) -> tuple[dict[str, list[Any]], list[Any] | None, list[str]]:
+    rows: dict[str, list[Any]] = {}
+    totals: list[Any] | None = None
+    problems: list[str] = []
+    wb = load_workbook(path, read_only=True)
+    try:
+        ws = wb[LIST_SHEET]
+        header_seen = False
+        for r in ws.iter_rows(values_only=True):
+            vals = list(r)
+            if not header_seen:
+                header_seen = vals[:len(LIST_HEADER)] == LIST_HEADER
+                continue
+            if vals and vals[0] == "合计":
+                totals = vals
+                break
+            if not vals or vals[0] is None:
+                continue
+            code = str(vals[1])
+            if code in rows:
+                problems.append(f"移交清册 lists {code} twice")
+            rows[code] = vals
+        if not header_seen:
+            problems.append("移交清册 has no header row")
+    finally:
+        wb.close()
+    return rows, totals, problems
+
+
+def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
+    """Check a received export like a receiving archive: bag, signatures, digests, 移交清册."""
+    import bagit
+
+    bag_root = _find_bag(Path(path))
+    items: list[CheckItem] = []
+    try:
+        bagit.Bag(str(bag_root)).validate(processes=1)
+        e1: list[str] = []
+    except bagit.BagValidationError as exc:
+        details = [str(d) for d in getattr(exc, "details", [])]
+        e1 = [str(exc.message) if hasattr(exc, "message") else str(exc), *details]
+    except bagit.BagError as exc:
+        e1 = [str(exc)]
+    items.append(_export_item("E1", e1, "bag valid: every payload file matches manifest-sha256.txt, "
+                                        "tag manifest and Payload-Oxum hold"))
+    key_dir = bag_root / "data" / "archive-key"
+    e3: list[str] = []
+    pub = None
+    try:
+        cert = (key_dir / signing.CERT_NAME).read_bytes()
+        pub = signing.public_from_certificate(cert)
+        from invoice.verify import sm2
+
+        if not sm2.verify_certificate_signature(cert, pub):
+            e3.append("the archive certificate's self-signature does not verify")
+    except (OSError, ValueError) as exc:
+        e3.append(f"archive certificate unreadable: {exc}")
+    items.append(_export_item("E3", e3, "self-issued SM2 certificate verifies; its key checks the packages"))
+
+    pkg_root = bag_root / "data" / "packages"
+    years = [p for p in (bag_root / "data").glob("移交清册-*.xlsx")]
+    rows: dict[str, list[Any]] = {}
+    totals: list[Any] | None = None
+    e2: list[str] = []
+    if len(years) != 1:
+        e2.append(f"expected one 移交清册-YYYY.xlsx, found {len(years)}")
+    else:
+        rows, totals, e2 = _read_list(years[0])
+    seen_codes: set[str] = set()
+    seen_invoices: dict[str, str] = {}
+    series_numbers: dict[str, set[int]] = {}
+    sums = _Totals()
+    cache: dict[str, tuple[str | None, str]] = {}
+    year_scan = malware_scan(pkg_root) if scan and pkg_root.exists() else None
+
+    def reports() -> Iterator[tuple[str, CheckReport]]:
+        for d in sorted(p for p in pkg_root.iterdir() if p.is_dir()) if pkg_root.exists() else []:
+            meta_b = (d / md.METADATA_NAME).read_bytes() if (d / md.METADATA_NAME).is_file() else b""
+            try:
+                meta = md.read_metadata(meta_b) if meta_b else md.Metadata()
+            except Exception:
+                meta = md.Metadata()
+            code = meta.package.get("档号", d.name)
+            dup: list[str] = []
+            if code in seen_codes:
+                dup.append(f"档号 {code} appears twice in the bag")
+            seen_codes.add(code)
+            for inv in meta.invoices:
+                k = f"{inv.get('发票代码', '')}:{inv.get('发票号码', '')}"
+                if k in seen_invoices:
+                    dup.append(f"invoice {k} also in {seen_invoices[k]}")
+                seen_invoices[k] = code
+            try:
+                c = parse_code(code)
+                series_numbers.setdefault(c.series, set()).add(c.item_no)
+            except ArchiveError:
+                pass
+            row = rows.get(code)
+            files = [p for p in d.rglob("*") if p.is_file()]
+            size = sum(p.stat().st_size for p in files)
+            if row is None:
+                e2.append(f"{d.name}: package not in the 移交清册")
+            else:
+                expect = {"题名": (row[2], meta.package.get("题名")), "凭证号": (row[4], meta.package.get("凭证号")),
+                          "金额": (str(row[5]), meta.package.get("金额")),
+                          "附件数": (str(row[6]), meta.package.get("附件数")),
+                          "保管期限": (row[7], meta.package.get("保管期限")),
+                          "文件数": (row[8], len(files)), "大小": (row[9], size)}
+                for label, (a, b) in expect.items():
+                    if a != b:
+                        e2.append(f"{code}: 移交清册 {label} {a!r}, package {b!r}")
+                sums.n += 1
+                sums.amount += Decimal(str(row[5]))
+                sums.attachments += int(row[6])
+                sums.files += int(row[8])
+                sums.size += int(row[9])
+            ctx = CheckContext(public_key=pub, expected_code=code if row is not None else None,
+                               recorded_manifest_sha256=(row[10] if row is not None else None),
+                               duplicate_problems=dup, gap_problems=[], write_once=False, scan=False,
+                               invoice_cache=cache)
+            if pub is None:
+                continue
+            if len(cache) > 5000:
+                cache.clear()
+            rep = check_dir(d, ctx, code)
+            if year_scan is not None:
+                rep = CheckReport(rep.subject, tuple(year_scan if i.id == "S1" else i for i in rep.items))
+            yield code, rep
+
+    agg = aggregate(f"export {bag_root.name}", reports())
+    missing = [c for c in rows if c not in seen_codes]
+    e2 += [f"{c}: in the 移交清册 but not in the bag" for c in missing]
+    if totals is None:
+        e2.append("移交清册 has no 合计 row")
+    else:
+        got = [totals[1], str(totals[5]), totals[6], totals[8], totals[9]]
+        want = [sums.n, str(sums.amount), sums.attachments, sums.files, sums.size]
+        if got != want:
+            e2.append(f"移交清册 合计 {got} ≠ rows {want}")
+    gaps = [f"{s}: 件号 {n:04d} missing" for s, nums in series_numbers.items()
+            for n in range(1, max(nums) + 1) if n not in nums]
+    items.append(_export_item("E2", e2, f"{len(rows)} rows match {len(seen_codes)} packages; totals hold"))
+    pkg_items = []
+    for it in agg.items:
+        if it.id == "I2":
+            prop, name = ITEMS["I2"]
+            it = CheckItem("I2", prop.value, name, Result.FAIL if gaps else Result.PASS,
+                           "; ".join(gaps[:20]) if gaps else f"件号 contiguous in {len(series_numbers)} series")
+        if it.id == "S3":
+            it = CheckItem("S3", it.property, it.name, Result.NOT_APPLICABLE,
+                           "a received copy: write-once storage is the receiver's to provide")
+        pkg_items.append(it)
+    all_items = sorted(items, key=lambda i: i.id) + pkg_items
+    status = "fail" if any(i.result is Result.FAIL for i in all_items) else "pass"
+    return {"status": status, "bag": str(bag_root), "packages": len(seen_codes),
+            "summary": {r.value: sum(1 for i in all_items if i.result is r) for r in Result},
+            "items": [i.to_dict() for i in all_items]}
+
+
+def list_exports(session: Session, year: int | None = None) -> list[ExportJob]:
+    q = select(ExportJob)
+    if year is not None:
+        q = q.where(ExportJob.year == year)
+    return list(session.exec(q.order_by(col(ExportJob.created_at).desc())).all())

@@ -1,0 +1,456 @@
+"""Archive packages: one posted voucher with its claims and original invoices becomes one 件.
+
+A package is built in a temporary folder inside the archive store, checked (四性检测), made
+read-only and then renamed into place, so the store only ever holds complete, checked,
+signed packages. It is never modified again: a correction is a new version that supersedes
+the old one, with the reason recorded; the old version stays.
+
+Layout of a package folder::
+
+    metadata.xml                   DA/T 94-style metadata (archive.metadata)
+    manifest.xml, manifest.sig     every other file with size, SHA-256, SM3; SM2 signature
+    content/voucher.xml            the voucher with its lines and posting (记账)
+    content/claims.xml             the claims with every approval step
+    content/voucher.pdf            a readable rendition of both
+    content/invoices/NN-<number>.<ofd|pdf|xml>     the originals, byte for byte
+    content/verification/NN-<number>.json          each invoice's verification report
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from archive import manifest as mf
+from archive import metadata as md
+from archive import render, signing
+from archive.check import (
+    CheckContext,
+    CheckReport,
+    Result,
+    _parse_and_verify,
+    latest_run,
+    record_run,
+    series_gaps,
+)
+from archive.codes import ArchivalCode, dir_name, make_code, series_for
+from archive.errors import ArchiveError, bad_input, not_found, refused
+from archive.retention import VOUCHER_RULE, retention_until
+from archive.store import (
+    ArchivalCounter,
+    ArchivedInvoice,
+    ArchivePackage,
+    PackageStatus,
+    archive_root,
+    live_package_for_voucher,
+)
+from core import audit
+from core.blobstore import get_blobstore
+from core.db import advisory_lock, utcnow
+from core.errors import ErrorKind
+from core.settings import get_settings
+from core.users import User
+from invoice.registry import InvoiceRecord
+
+EXT = {"ofd": "ofd", "pdf": "pdf", "xml": "xml"}
+FORMAT = {"ofd": "OFD", "pdf": "PDF", "xml": "XML"}
+SECRECY_DEFAULT = "内部"
+
+
+@dataclass
+class VoucherSource:
+    """Everything a package is made of, read from the accounting and invoice services."""
+
+    voucher: Any  # accounting.ledger.Voucher
+    voucher_dict: dict[str, Any]
+    claims: list[dict[str, Any]]
+    invoices: list[InvoiceRecord]
+
+
+def gather(session: Session, voucher_id: str) -> VoucherSource:
+    from accounting import claims as acc_claims
+    from accounting import ledger
+
+    try:
+        v = ledger.get_voucher(session, voucher_id)
+    except ArchiveError:
+        raise
+    except Exception as exc:  # accounting's not-found error → ours, same kind
+        if getattr(exc, "kind", None) == ErrorKind.NOT_FOUND:
+            raise not_found("voucher", voucher_id) from None
+        raise
+    vd = ledger.voucher_to_dict(session, v)
+    claims = [acc_claims.claim_to_dict(session, c) for c in ledger.voucher_claims(session, v.id)]
+    return VoucherSource(v, vd, claims, ledger.voucher_invoices(session, v.id))
+
+
+def _next_item_no(session: Session, series: str) -> int:
+    """The next 件号 of a series, gap-free: taken under a lock, rolled back with the package."""
+    advisory_lock(session, f"archive_counter:{series}")
+    counter = session.get(ArchivalCounter, series)
+    if counter is None:
+        counter = ArchivalCounter(series=series, last_no=0)
+    counter.last_no += 1
+    session.add(counter)
+    session.flush()
+    return counter.last_no
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Create a file (never overwrite); made durable by ``_sync_tree`` before the rename."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True)
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+_sync_pool: ThreadPoolExecutor | None = None
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(root: Path) -> None:
+    """fsync every file and folder of a package before it is renamed into the store.
+
+    The fsyncs run in parallel threads (fsync releases the GIL and the file system groups
+    concurrent flushes into one journal commit): one after another they cost most of the
+    time of a package on a slow disk.
+    """
+    global _sync_pool
+    if _sync_pool is None:
+        _sync_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="archive-fsync")
+    paths = []
+    for dirpath, _dirs, files in os.walk(root):
+        paths.extend(os.path.join(dirpath, f) for f in files)
+        paths.append(dirpath)
+    list(_sync_pool.map(_fsync_path, paths))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _freeze(root: Path) -> None:
+    """Make the package read-only: files 0444, folders 0555 (write-once store)."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o444)
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o555)
+    os.chmod(root, 0o555)
+
+
+def _remove(root: Path) -> None:
+    if not root.exists():
+        return
+    for dirpath, dirnames, _ in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o755)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _money(v: Any) -> str:
+    return "" if v is None else str(Decimal(str(v)).quantize(Decimal("0.01")))
+
+
+def _reviewer(claims: list[dict[str, Any]]) -> str:
+    names = []
+    for c in claims:
+        for s in c.get("steps") or []:
+            if s.get("action") in ("review", "approve") and s.get("actor") not in names:
+                names.append(s["actor"])
+    return "、".join(names)
+
+
+def build_package(session: Session, user: User, voucher_id: str) -> ArchivePackage:
+    """Package one posted voucher: assign the 档号, build, check, sign, move into the store."""
+    src = gather(session, voucher_id)
+    v = src.voucher
+    if v.state != "posted":
+        raise refused("voucher_not_posted", f"voucher {v.number} is {v.state}: only posted vouchers are archived",
+                      {"voucher_id": v.id})
+    existing = live_package_for_voucher(session, v.id)
+    if existing is not None:
+        raise refused("already_archived", f"voucher {v.number} is already archived as {existing.archival_code}",
+                      {"package_id": existing.id, "archival_code": existing.archival_code})
+    s = get_settings()
+    year = int(v.period[:4])
+    series = series_for(s.fonds_code, s.archive_category, year)
+    item_no = _next_item_no(session, series)
+    code = make_code(s.fonds_code, s.archive_category, year, VOUCHER_RULE.code, item_no)
+    return _build(session, user, src, code, version=1, previous=None)
+
+
+def supersede_package(session: Session, user: User, package_id: str, reason: str) -> ArchivePackage:
+    """Re-file a voucher as a new version of its package (same 档号); the old one stays, marked why."""
+    if not (reason or "").strip():
+        raise bad_input("reason_required", "say why the package is superseded")
+    old = session.get(ArchivePackage, package_id)
+    if old is None:
+        raise not_found("package", package_id)
+    if old.status != PackageStatus.LIVE:
+        raise refused("not_live", f"package {old.archival_code} v{old.version} is {old.status}")
+    advisory_lock(session, f"archive_counter:{old.series}")
+    src = gather(session, old.voucher_id)
+    old.status = PackageStatus.SUPERSEDED
+    old.live_voucher_id = None
+    old.supersede_reason = reason.strip()
+    session.add(old)
+    for row in session.exec(select(ArchivedInvoice).where(ArchivedInvoice.package_id == old.id)).all():
+        row.live_key = None
+        session.add(row)
+    session.flush()
+    code = ArchivalCode(old.fonds_code, old.series.split("-", 1)[1].rsplit("·", 1)[0], old.year, old.retention,
+                        old.item_no)
+    new = _build(session, user, src, code, version=old.version + 1, previous=old)
+    old.superseded_by = new.id
+    session.add(old)
+    audit.append(session, user.username, "archive.supersede", "archive_package", old.id,
+                 {"archival_code": old.archival_code, "new_package": new.id, "reason": old.supersede_reason})
+    return new
+
+
+def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode, version: int,
+           previous: ArchivePackage | None) -> ArchivePackage:
+    get_settings()
+    v = src.voucher
+    key = signing.ensure_archive_key()
+    root = archive_root()
+    tmp = root / ".tmp" / uuid.uuid4().hex
+    tmp.mkdir(parents=True)
+    try:
+        pkg, report = _assemble(session, user, src, code, version, key, tmp)
+        if report.status != "pass":
+            raise refused("package_check_failed",
+                          f"package for voucher {v.number} failed the four-property check: "
+                          + "; ".join(f"{i.id} {i.name}: {i.evidence}" for i in report.failed),
+                          {"check": report.to_dict()})
+        final_rel = Path("packages") / str(code.year) / dir_name(code, version)
+        final = root / final_rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # left by a process killed between rename and commit: never delete, set aside
+            orphans = root / ".orphans"
+            orphans.mkdir(exist_ok=True)
+            os.rename(final, orphans / f"{final.name}.{uuid.uuid4().hex[:8]}")
+        pkg.path = final_rel.as_posix()
+        session.add(pkg)
+        for inv in src.invoices:
+            session.add(ArchivedInvoice(package_id=pkg.id, invoice_id=inv.id, invoice_key=inv.key,
+                                        live_key=inv.key))
+        try:
+            session.flush()
+        except IntegrityError:
+            raise refused("already_archived", f"voucher {v.number} or one of its invoices was archived "
+                                              "by someone else just now", {"voucher_id": v.id}) from None
+        run = record_run(session, report, "package", "filing", user.username, package_id=pkg.id)
+        audit.append(session, user.username, "archive.package", "archive_package", pkg.id,
+                     {"archival_code": pkg.archival_code, "version": version, "voucher_id": v.id,
+                      "manifest_sha256": pkg.manifest_sha256, "check_run": run.id,
+                      "supersedes": previous.id if previous else None})
+        _freeze(tmp)
+        _sync_tree(tmp)
+        os.rename(tmp, final)  # the last step: the store only ever sees a complete package
+        _fsync_dir(final.parent)
+        return pkg
+    finally:
+        _remove(tmp)
+
+
+def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCode, version: int,
+              key: signing.ArchiveKey, tmp: Path) -> tuple[ArchivePackage, CheckReport]:
+    v = src.voucher
+    vd = src.voucher_dict
+    blobs = get_blobstore()
+    files_meta: list[dict[str, str]] = []
+    inv_meta: list[dict[str, str]] = []
+    cache: dict[str, tuple[str | None, str]] = {}
+
+    def put(rel: str, data: bytes, kind: str, fmt: str) -> mf.FileEntry:
+        _write(tmp / rel, data)
+        e = mf.digest_bytes(rel, data)
+        files_meta.append({"文件名": rel, "类型": kind, "格式": fmt, "大小": str(e.size),
+                           "SHA-256": e.sha256, "SM3": e.sm3})
+        return e
+
+    from invoice.verify import verify
+
+    for n, inv in enumerate(src.invoices, 1):
+        data = blobs.get(inv.sha256)
+        e = mf.digest_bytes("", data)
+        if e.sha256 != inv.sha256:
+            raise refused("original_corrupt", f"the stored original of invoice {inv.key} does not match its "
+                                              f"SHA-256 {inv.sha256}", {"invoice_id": inv.id})
+        stem = f"{n:02d}-{inv.number or inv.sha256[:12]}"
+        ext = EXT.get(inv.source_format, "bin")
+        rel = f"content/invoices/{stem}.{ext}"
+        _write(tmp / rel, data)
+        parsed = _parse_and_verify_full(data, verify)
+        cache[e.sha256] = (parsed[0], parsed[1])
+        put(f"content/verification/{stem}.json",
+            json.dumps({"file": rel, "verified_at": utcnow().isoformat(), **parsed[2]},
+                       ensure_ascii=False, indent=2, default=str).encode("utf-8"), "验证报告", "JSON")
+        inv_meta.append({
+            "发票代码": inv.code or "", "发票号码": inv.number or "", "发票类型": inv.kind,
+            "开票日期": inv.issue_date.isoformat() if inv.issue_date else "",
+            "金额": _money(inv.amount), "税额": _money(inv.tax), "价税合计": _money(inv.total),
+            "销售方名称": inv.seller_name or "", "销售方税号": inv.seller_tax_id or "",
+            "购买方名称": inv.buyer_name or "", "购买方税号": inv.buyer_tax_id or "",
+            "文件名": rel, "格式": FORMAT.get(inv.source_format, inv.source_format.upper()),
+            "大小": str(e.size), "SHA-256": e.sha256, "SM3": e.sm3, "签名状态": str(parsed[1]),
+        })
+
+    archival_code = str(code)
+    put("content/voucher.xml", render.data_xml("voucher", vd, {"archivalCode": archival_code}), "记账凭证", "XML")
+    put("content/claims.xml", _claims_xml(src.claims, archival_code), "报销单及审批记录", "XML")
+    invoices_view = [{"code": i.code, "number": i.number, "issue_date": i.issue_date, "total": i.total,
+                      "seller": {"name": i.seller_name}} for i in src.invoices]
+    pdf = render.text_pdf(render.voucher_lines(archival_code, vd, src.claims, invoices_view),
+                          title=f"记账凭证 {v.number}")
+    put("content/voucher.pdf", pdf, "版式文件(阅读件)", "PDF")
+
+    s = get_settings()
+    until = retention_until(code.year, VOUCHER_RULE)
+    now = utcnow()
+    title = f"记账凭证 {v.number} {v.summary}".strip()
+    meta = md.Metadata(
+        package={
+            "全宗号": code.fonds, "立档单位": s.org_name or "", "档号": archival_code, "题名": title,
+            "会计年度": str(code.year), "会计期间": v.period[5:7], "凭证类别": "记账凭证", "凭证字": v.word,
+            "凭证号": v.number, "金额": _money(v.total_debit), "附件数": str(len(src.invoices)),
+            "保管期限": code.retention, "保管期满日期": until.isoformat() if until else "",
+            "密级": SECRECY_DEFAULT, "制单人": v.created_by, "审核人": _reviewer(src.claims),
+            "记账人": v.posted_by or "", "形成时间": v.posted_at.isoformat() if v.posted_at else "",
+            "归档时间": now.isoformat(), "归档人": user.username,
+        },
+        invoices=inv_meta,
+        files=list(files_meta),
+    )
+    meta_bytes = md.metadata_xml(meta)
+    _write(tmp / md.METADATA_NAME, meta_bytes)
+    entries = [mf.FileEntry(f["文件名"], int(f["大小"]), f["SHA-256"], f["SM3"]) for f in files_meta]
+    entries += [mf.FileEntry(i["文件名"], int(i["大小"]), i["SHA-256"], i["SM3"]) for i in inv_meta]
+    entries.append(mf.digest_bytes(md.METADATA_NAME, meta_bytes))
+    manifest_bytes = mf.manifest_xml(entries, archival_code)
+    _write(tmp / mf.MANIFEST_NAME, manifest_bytes)
+    _write(tmp / mf.SIGNATURE_NAME, signing.sign(key, manifest_bytes))
+
+    # the check at filing: duplicates and gaps come from the register
+    dup = [f"voucher {v.number} already has live package {p.archival_code}"
+           for p in [live_package_for_voucher(session, v.id)] if p is not None]
+    if src.invoices:
+        taken = session.exec(select(ArchivedInvoice).where(
+            col(ArchivedInvoice.live_key).in_([i.key for i in src.invoices]))).all()
+        dup += [f"invoice {t.invoice_key} is already archived in package {t.package_id}" for t in taken]
+    ctx = CheckContext(public_key=key.public, expected_code=archival_code, recorded_manifest_sha256=None,
+                       duplicate_problems=dup, gap_problems=series_gaps(session, code.series, upto=code.item_no - 1),
+                       write_once=False, invoice_cache=cache)
+    from archive.check import check_dir
+
+    report = check_dir(tmp, ctx, archival_code)
+    total_size = sum(e.size for e in entries)
+    pkg = ArchivePackage(
+        voucher_id=v.id, live_voucher_id=v.id, series=code.series, archival_code=archival_code,
+        fonds_code=code.fonds, year=code.year, period=int(v.period[5:7]), item_no=code.item_no, version=version,
+        retention=code.retention, retention_until=until, title=title, voucher_number=v.number,
+        amount=Decimal(str(v.total_debit)), attachments=len(src.invoices), file_count=len(entries) + 2,
+        total_size=total_size + len(manifest_bytes), path="", manifest_sha256=mf.hashlib.sha256(manifest_bytes).hexdigest(),
+        manifest_sm3=mf.sm3_hex(manifest_bytes), key_fingerprint=key.fingerprint, created_by=user.username,
+        created_at=now,
+        meta={"files": [{"path": e.path, "size": e.size, "sha256": e.sha256, "sm3": e.sm3} for e in entries],
+              "invoice_keys": [i.key for i in src.invoices]},
+    )
+    return pkg, report
+
+
+def _parse_and_verify_full(data: bytes, verify: Any) -> tuple[str | None, str, dict[str, Any]]:
+    """Parse and verify once at filing: the report is kept and the check reuses the verdict."""
+    import invoice
+    from invoice.errors import InvoiceError
+
+    try:
+        inv = invoice.parse(data)
+    except InvoiceError as exc:
+        number, status = _parse_and_verify(data)
+        return number, status, {"status": status, "error": exc.to_dict()}
+    rep = verify(data, inv)
+    return inv.number, str(rep.status), rep.to_dict()
+
+
+def _claims_xml(claims: list[dict[str, Any]], archival_code: str) -> bytes:
+    from lxml import etree
+
+    root = etree.fromstring(render.data_xml("claims", {}, {"archivalCode": archival_code}))
+    for c in claims:
+        root.append(etree.fromstring(render.data_xml("claim", c)))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def get_package(session: Session, package_id: str) -> ArchivePackage:
+    pkg = session.get(ArchivePackage, package_id)
+    if pkg is None:
+        raise not_found("package", package_id)
+    return pkg
+
+
+def package_to_dict(session: Session, pkg: ArchivePackage, with_check: bool = True) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": pkg.id, "voucher_id": pkg.voucher_id, "voucher_number": pkg.voucher_number,
+        "archival_code": pkg.archival_code, "version": pkg.version, "title": pkg.title, "year": pkg.year,
+        "period": pkg.period, "item_no": pkg.item_no, "amount": _money(pkg.amount), "attachments": pkg.attachments,
+        "retention": {"code": pkg.retention, "years": VOUCHER_RULE.years if pkg.retention == "D30" else None,
+                      "until": pkg.retention_until.isoformat() if pkg.retention_until else None},
+        "status": pkg.status, "unsettled": pkg.unsettled,
+        "superseded_by": pkg.superseded_by, "supersede_reason": pkg.supersede_reason,
+        "destroyed_at": pkg.destroyed_at.isoformat() if pkg.destroyed_at else None,
+        "file_count": pkg.file_count, "total_size": pkg.total_size,
+        "manifest_sha256": pkg.manifest_sha256, "manifest_sm3": pkg.manifest_sm3,
+        "key_fingerprint": pkg.key_fingerprint, "created_by": pkg.created_by,
+        "created_at": pkg.created_at.isoformat(),
+        "files": [*pkg.meta.get("files", []), {"path": mf.MANIFEST_NAME, "sha256": pkg.manifest_sha256}, {"path": mf.SIGNATURE_NAME}],
+    }
+    if with_check:
+        run = latest_run(session, package_id=pkg.id)
+        d["check"] = ({"status": run.status, "run_id": run.id, "at": run.at.isoformat(), "trigger": run.trigger,
+                       "items": run.items} if run else None)
+    return d
+
+
+def list_packages(session: Session, year: int | None = None, page: int = 1, page_size: int = 50,
+                  status: str | None = None) -> tuple[list[ArchivePackage], int]:
+    from sqlalchemy import func
+
+    conds = []
+    if year is not None:
+        conds.append(ArchivePackage.year == year)
+    if status:
+        conds.append(ArchivePackage.status == status)
+    total = session.exec(select(func.count()).select_from(ArchivePackage).where(*conds)).one()
+    rows = session.exec(select(ArchivePackage).where(*conds)
+                        .order_by(col(ArchivePackage.series), col(ArchivePackage.item_no), col(ArchivePackage.version))
+                        .offset((page - 1) * page_size).limit(page_size)).all()
+    return list(rows), int(total)
+
+
+__all__ = ["ArchivePackage", "Result", "VoucherSource", "build_package", "gather", "get_package",
+           "list_packages", "package_to_dict", "supersede_package"]

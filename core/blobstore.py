@@ -1,0 +1,149 @@
+"""The content-addressed, write-once store of original files.
+
+Every original is kept byte-for-byte under its SHA-256 (``ab/cd/<sha256>``). A blob is
+written to a temporary file in its final directory, fsynced, then *linked* into place
+(``os.link`` fails rather than overwrite), and the directory is fsynced: a reader sees either
+no blob or the whole blob, never a partial one, and an existing blob is never rewritten.
+
+This store is the only code that writes original files. Callers store first and register
+second (``invoice.registry``), so a database row never names a missing blob. The reverse — a
+blob whose registering transaction failed or was killed — is harmless: the name is the
+content, a later upload of the same bytes reuses it, and nothing refers to it.
+
+``BlobBackend`` is the small interface a second backend (an S3-compatible bucket) would
+implement; ``path()`` exists only on the local store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from core.errors import ErrorKind, ServiceError
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobError(ServiceError):
+    """A blob is missing, corrupt, or its name is not a SHA-256."""
+
+
+@runtime_checkable
+class BlobBackend(Protocol):
+    """What the rest of the service needs from an original-file store."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, sha256: str, verify: bool = False) -> bytes: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+
+def _check_name(sha256: str) -> str:
+    if not isinstance(sha256, str) or not _SHA_RE.match(sha256):
+        raise BlobError(ErrorKind.BAD_INPUT, "bad_sha256",
+                        f"{sha256!r} is not a lowercase hexadecimal SHA-256 digest")
+    return sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """The local-disk backend: ``root/ab/cd/<sha256>``, files made read-only."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        _check_name(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (if not already stored) and return its SHA-256."""
+        sha = hashlib.sha256(data).hexdigest()
+        final = self.path(sha)
+        if final.is_file() and final.stat().st_size == len(data):
+            return sha  # write-once: the same name is the same content
+        self._make_dirs(final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=final.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o444)
+            self._publish(tmp, final, len(data))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        _fsync_dir(final.parent)
+        return sha
+
+    def _publish(self, tmp: Path, final: Path, size: int) -> None:
+        """Put ``tmp`` at ``final`` without ever replacing an existing blob."""
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            if final.stat().st_size != size:  # a leftover of a torn write by another tool
+                raise BlobError(ErrorKind.CONFLICT, "blob_corrupt",
+                                f"stored blob {final.name} has the wrong size; refusing to overwrite it") from None
+        except OSError as exc:  # a file system without hard links
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if not final.exists():
+                os.replace(tmp, final)
+
+    def _make_dirs(self, directory: Path) -> None:
+        if directory.is_dir():
+            return
+        created = []
+        d = directory
+        while not d.exists():
+            created.append(d)
+            d = d.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        for c in reversed(created):  # make each new directory entry durable
+            _fsync_dir(c.parent)
+
+    def get(self, sha256: str, verify: bool = False) -> bytes:
+        """The stored bytes; with ``verify`` the digest is recomputed (fixity check)."""
+        p = self.path(sha256)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise BlobError(ErrorKind.NOT_FOUND, "blob_missing",
+                            f"original file {sha256} is missing from the store {self.root}") from None
+        if verify and hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobError(ErrorKind.CONFLICT, "blob_corrupt",
+                            f"original file {sha256} no longer matches its SHA-256 (changed on disk)")
+        return data
+
+
+_stores: dict[Path, BlobStore] = {}
+
+
+def get_blobstore() -> BlobStore:
+    """The store under ``settings.files_dir`` (follows settings overrides)."""
+    from core.settings import get_settings
+
+    root = get_settings().files_dir
+    store = _stores.get(root)
+    if store is None:
+        store = _stores[root] = BlobStore(root)
+    return store

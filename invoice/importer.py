@@ -1,0 +1,422 @@
+"""Bringing invoice files in: uploads (``ingest_files``) and folder imports (``import_paths``).
+
+Each file goes through ordered steps: read → parse → verify → (block policy: early
+duplicate look-up) → store the original (``core.blobstore``) → register (``invoice.registry``,
+UNIQUE keys, audit entry in the same transaction). A step that says no turns into a typed
+entry at the boundary, never an exception out of the batch:
+
+    {"imported":   [{"file", "invoice_id"}],
+     "duplicates": [{"file", "duplicate_of": {invoice_id, file, uploaded_by, uploaded_at,
+                                              claim_id, voucher_id, posted, ...}}],
+     "rejected":   [{"file", "error": {"code", "message"}}]}
+
+Folder imports stream: files are walked with generators, parsed and verified in worker
+processes with a bounded number of submissions in flight (workers send back the parsed
+``Invoice`` and the report, never the bytes), and registered in batches by the parent, one
+transaction per batch with a savepoint per file. Killing an import loses at most the
+uncommitted batch; running it again recognises every committed file by its SHA-256 and
+invoice key and reports it as a duplicate of the record it made the first time, so nothing
+is doubled. A blob stored just before the kill stays in the content-addressed store with no
+row naming it: harmless, and reused when the same bytes are registered again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.blobstore import get_blobstore
+from core.db import session_scope
+from core.errors import ErrorKind
+from core.settings import get_settings
+from invoice.errors import InvoiceError
+from invoice.model import Invoice, sha256_hex
+from invoice.registry import InvoiceRecord, invoice_summary, register, unique_key_for
+from invoice.registry_errors import DuplicateInvoice, RegistryError
+
+EntryKind = Literal["imported", "duplicates", "rejected"]
+
+
+class ImportPathError(RegistryError):
+    """A path given to ``import_paths`` does not exist or cannot be read."""
+
+
+@dataclass
+class ImportResult:
+    """What happened to each file. With ``keep_entries=False`` only the counts are kept,
+    so that an import of millions of files keeps its memory flat."""
+
+    imported: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"imported": 0, "duplicates": 0, "rejected": 0})
+    keep_entries: bool = True
+    on_entry: Callable[[str, dict[str, Any]], None] | None = None
+
+    def add(self, kind: EntryKind, entry: dict[str, Any]) -> None:
+        self.counts[kind] += 1
+        if self.keep_entries:
+            getattr(self, kind).append(entry)
+        if self.on_entry is not None:
+            self.on_entry(kind, entry)
+
+    @property
+    def refused(self) -> bool:
+        """True when any file was not imported (a duplicate is a refusal too)."""
+        return bool(self.counts["duplicates"] or self.counts["rejected"])
+
+    @property
+    def processed(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+@dataclass
+class Analysis:
+    """One file read, parsed and verified: what a worker sends back (no file bytes)."""
+
+    file: str
+    sha256: str = ""
+    size: int = 0
+    invoice: Invoice | None = None
+    report: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+
+
+# --- parse and verify (pure; runs in worker processes) -----------------------------------------
+
+def _verify(data: bytes, invoice: Invoice, org_name: str | None, org_tax_id: str | None) -> dict[str, Any]:
+    from invoice.verify import verify
+
+    report = verify(data, invoice, org_name=org_name, org_tax_id=org_tax_id)
+    return dict(report.to_dict())
+
+
+def analyse(data: bytes, filename: str, org_name: str | None = None, org_tax_id: str | None = None,
+            max_bytes: int | None = None) -> Analysis:
+    """Parse and verify one file's bytes; a file that cannot be read becomes an error entry."""
+    from invoice import parse
+
+    a = Analysis(file=filename, sha256=sha256_hex(data), size=len(data))
+    try:
+        inv = parse(data, max_bytes=max_bytes)
+        a.report = _verify(data, inv, org_name, org_tax_id)
+        a.invoice = inv
+    except InvoiceError as exc:
+        a.error = {"code": exc.code.value, "message": f"{filename}: {exc}"}
+    except TimeoutError:
+        a.error = {"code": "timeout", "message": f"{filename}: reading the file took too long; not imported"}
+    except ImportError:
+        raise  # a broken installation must stop the import loudly, not reject every file
+    except Exception as exc:  # a parser bug must not end a 10,000-file import
+        a.error = {"code": "unreadable", "message": f"{filename}: could not be read ({type(exc).__name__}: {exc})"}
+    return a
+
+
+def _on_alarm(_sig: int, _frame: FrameType | None) -> None:
+    raise TimeoutError
+
+
+def _analyse_path(path: str, org_name: str | None, org_tax_id: str | None, max_bytes: int,
+                  timeout: float) -> Analysis:
+    """Worker entry point: read the file itself, so only paths and results cross processes."""
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            return Analysis(file=path, size=size, error={
+                "code": "too_large", "message": f"{path}: the file is {size} bytes; the limit is {max_bytes}"})
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return Analysis(file=path, error={"code": "unreadable", "message": f"{path}: {exc.strerror or exc}"})
+    if timeout > 0:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return analyse(data, path, org_name, org_tax_id, max_bytes)
+    finally:
+        if timeout > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+# --- registering ---------------------------------------------------------------------------------
+
+def _error_entry(file: str, exc: RegistryError) -> dict[str, Any]:
+    return {"file": file, "error": {"code": exc.code, "message": exc.message}}
+
+
+def _known(session: Session, analyses: Sequence[Analysis]) -> dict[str, InvoiceRecord]:
+    """Records already holding any of these files or unique keys, by sha256 and unique key."""
+    shas = [a.sha256 for a in analyses]
+    ukeys = [k for a in analyses if a.invoice is not None
+             and (k := unique_key_for(a.invoice, str((a.report or {}).get("status")), a.sha256))]
+    if not shas:
+        return {}
+    rows = session.exec(select(InvoiceRecord).where(or_(col(InvoiceRecord.unique_sha256).in_(shas),
+                                                        col(InvoiceRecord.unique_key).in_(ukeys)))).all()
+    found: dict[str, InvoiceRecord] = {}
+    for r in rows:
+        if r.unique_key:
+            found.setdefault("k:" + r.unique_key, r)
+        if r.unique_sha256:
+            found["s:" + r.unique_sha256] = r
+    return found
+
+
+def _earlier(found: dict[str, InvoiceRecord], a: Analysis) -> InvoiceRecord | None:
+    if a.invoice is None:
+        return None
+    ukey = unique_key_for(a.invoice, str((a.report or {}).get("status")), a.sha256)
+    return found.get("s:" + a.sha256) or (found.get("k:" + ukey) if ukey else None)
+
+
+def _duplicate_entry(file: str, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"file": file, "duplicate_of": summary}
+
+
+def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
+                  result: ImportResult, optimistic: bool = False) -> None:
+    """Register stored files in ONE transaction; entries are reported after the commit.
+
+    ``optimistic`` (the files were screened just before): no look-up or savepoint per file,
+    and if any file collides after all (a concurrent upload, the same invoice twice in the
+    batch) the whole batch is rolled back and registered again file by file with savepoints.
+    """
+    done: list[tuple[EntryKind, dict[str, Any]]] = []
+    try:
+        with session_scope() as session:
+            for a in analyses:
+                assert a.invoice is not None
+                try:
+                    rec = register(session, a.invoice, a.report, a.sha256, a.file, username, a.size,
+                                   policy=policy, optimistic=optimistic)  # type: ignore[arg-type]
+                except DuplicateInvoice as exc:
+                    done.append(("duplicates", _duplicate_entry(a.file, exc.details)))
+                except RegistryError as exc:
+                    done.append(("rejected", _error_entry(a.file, exc)))
+                else:
+                    if rec.status == "duplicate":
+                        earlier = session.get(InvoiceRecord, rec.duplicate_of)
+                        assert earlier is not None
+                        done.append(("duplicates", {**_duplicate_entry(a.file, invoice_summary(earlier, session)),
+                                                    "invoice_id": rec.id}))
+                    else:
+                        done.append(("imported", {"file": a.file, "invoice_id": rec.id, "status": rec.status}))
+    except IntegrityError:
+        if not optimistic:
+            raise
+        _register_all(analyses, username, policy, result, optimistic=False)
+        return
+    for kind, entry in done:
+        result.add(kind, entry)
+
+
+def _screen(analyses: Sequence[Analysis], policy: str, result: ImportResult) -> list[Analysis]:
+    """Turn unreadable files into rejected entries and (block policy) known ones into
+    duplicates before anything is stored; return those still to store and register."""
+    todo = []
+    for a in analyses:
+        if a.error is not None or a.invoice is None:
+            result.add("rejected", {"file": a.file, "error": a.error or {"code": "unreadable", "message": a.file}})
+        else:
+            todo.append(a)
+    if policy == "warn" or not todo:
+        return todo
+    with session_scope() as session:
+        found = _known(session, todo)
+        fresh = []
+        for a in todo:
+            earlier = _earlier(found, a)
+            if earlier is None:
+                fresh.append(a)
+            else:
+                result.add("duplicates", _duplicate_entry(a.file, invoice_summary(earlier, session)))
+    return fresh
+
+
+def ingest_files(items: Iterable[tuple[str, bytes]], username: str, *,
+                 policy: Literal["block", "warn"] | None = None) -> ImportResult:
+    """Upload one or many files (the API's ``POST /invoices``); one transaction per file."""
+    settings = get_settings()
+    policy = policy or settings.duplicate_policy
+    store = get_blobstore()
+    result = ImportResult()
+    for name, data in items:
+        a = analyse(data, name, settings.org_name, settings.org_tax_id, settings.max_upload_bytes)
+        for b in _screen([a], policy, result):
+            store.put(data)
+            _register_all([b], username, policy, result)
+    return result
+
+
+# --- folder imports ------------------------------------------------------------------------------
+
+def iter_files(roots: Iterable[Path]) -> Iterator[Path]:
+    """Every file under the roots, depth first, sorted per directory; streams (never a full list).
+
+    Hidden entries (names starting with ".") inside folders are skipped; a file named on the
+    command line is always taken.
+    """
+    for root in roots:
+        if root.is_file():
+            yield root
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    p = Path(dirpath) / name
+                    if p.is_file():
+                        yield p
+
+
+def count_files(roots: Iterable[Path]) -> int:
+    return sum(1 for _ in iter_files(roots))
+
+
+class Progress:
+    """A one-line progress bar on stderr (only used on a terminal)."""
+
+    def __init__(self, total: int | None, stream: Any = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def update(self, result: ImportResult, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        done = result.processed
+        rate = done / max(now - self.start, 1e-6)
+        if self.total:
+            filled = int(30 * done / self.total)
+            bar = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}"
+        else:
+            bar = f"{done} files"
+        c = result.counts
+        self.stream.write(f"\r{bar}  {rate:6.1f} files/s  imported {c['imported']}"
+                          f"  duplicates {c['duplicates']}  rejected {c['rejected']}")
+        self.stream.flush()
+
+    def close(self, result: ImportResult) -> None:
+        self.update(result, force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _store_batch(batch: Sequence[Analysis], result: ImportResult, threads: ThreadPoolExecutor) -> list[Analysis]:
+    """Store the originals (re-read from disk, checked against the parsed digest)."""
+    store = get_blobstore()
+
+    def put(a: Analysis) -> dict[str, str] | None:
+        try:
+            data = Path(a.file).read_bytes()
+        except OSError as exc:
+            return {"code": "unreadable", "message": f"{a.file}: {exc.strerror or exc}"}
+        if sha256_hex(data) != a.sha256:
+            return {"code": "file_changed", "message": f"{a.file}: the file changed while it was being imported"}
+        store.put(data)
+        return None
+
+    stored = []
+    for a, err in zip(batch, threads.map(put, batch), strict=True):
+        if err is None:
+            stored.append(a)
+        else:
+            result.add("rejected", {"file": a.file, "error": err})
+    return stored
+
+
+def import_paths(paths: Iterable[str | Path], username: str, workers: int | None = None,
+                 progress: bool = False, *, batch_size: int = 200, keep_entries: bool = True,
+                 on_entry: Callable[[str, dict[str, Any]], None] | None = None,
+                 policy: Literal["block", "warn"] | None = None) -> ImportResult:
+    """Import files and folders (recursively): the CLI's ``fapiao import``.
+
+    ``workers`` processes parse and verify (default: the number of CPUs; 1 parses in this
+    process); the parent stores and registers in batches of ``batch_size``.
+    """
+    roots = [Path(p) for p in paths]
+    for r in roots:
+        if not r.exists():
+            raise ImportPathError(ErrorKind.BAD_INPUT, "no_such_path", f"{r}: no such file or folder")
+    settings = get_settings()
+    policy = policy or settings.duplicate_policy
+    workers = max(1, workers or os.cpu_count() or 1)
+    result = ImportResult(keep_entries=keep_entries, on_entry=on_entry)
+    bar = Progress(count_files(roots)) if progress else None
+    args = (settings.org_name, settings.org_tax_id, settings.max_upload_bytes, settings.parse_timeout_seconds)
+
+    batch: list[Analysis] = []
+    with ThreadPoolExecutor(max_workers=8) as threads:  # fsyncs overlap
+        def flush() -> None:
+            todo = _screen(batch, policy, result)
+            stored = _store_batch(todo, result, threads)
+            if stored:
+                _register_all(stored, username, policy, result, optimistic=policy == "block")
+            batch.clear()
+            if bar:
+                bar.update(result)
+
+        if workers == 1:
+            for p in iter_files(roots):
+                batch.append(_analyse_path(str(p), *args[:3], 0))
+                if len(batch) >= batch_size:
+                    flush()
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no inherited DB connections or threads
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                inflight: set[Future[Analysis]] = set()
+                # Enough in flight that the workers parse the next batch while this process
+                # stores and registers the current one; still bounded, so memory stays flat.
+                limit = workers * 8 + batch_size
+
+                def collect(block: bool) -> None:
+                    nonlocal inflight
+                    done, inflight = wait(inflight, timeout=None if block else 0,
+                                          return_when=FIRST_COMPLETED)
+                    batch.extend(f.result() for f in done)
+                    if len(batch) >= batch_size:
+                        flush()
+
+                try:
+                    for p in iter_files(roots):
+                        if len(inflight) >= limit:
+                            collect(block=True)
+                        inflight.add(pool.submit(_analyse_path, str(p), *args))
+                    while inflight:
+                        collect(block=True)
+                except BaseException:
+                    for f in inflight:
+                        f.cancel()
+                    raise
+        if batch:
+            flush()
+    if bar:
+        with contextlib.suppress(Exception):
+            bar.close(result)
+    return result

@@ -1,0 +1,669 @@
+"""Invoice fields from an OFD file: four sources, best first, read only as far as needed.
+
+``OFD.xml`` -> ``DocRoot`` -> ``Document.xml`` -> pages. The sources (DESIGN §3), in order:
+
+1. the issuer's data attachment (``Attachs/original_invoice.xml``, ``eInvoice``; railway
+   e-tickets carry an XBRL ``rai:`` file instead),
+2. the custom tag file, whose ``ObjectRef``s name TextObjects on a page,
+3. ``OFD.xml`` CustomData with Chinese names,
+4. the page text, read by label and position (``layout``).
+
+A field keeps the first value a source gives (``field_sources`` records which); a later,
+costlier source is read only while a needed field is still missing, so a typical signed
+invoice costs three small XML parses. Files that are no invoice at all (bank e-receipts,
+statements) raise ``ParseError(NOT_AN_INVOICE)`` naming what they look like.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
+
+from lxml import etree
+
+from invoice.errors import ErrorCode, ParseError
+from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
+from invoice.ofd import layout
+from invoice.ofd.package import OfdPackage
+from invoice.ofd.xml import (
+    DocumentInfo,
+    TextObj,
+    custom_data,
+    local,
+    parse_member,
+    read_document,
+    template_ids,
+    text_objects,
+    text_of,
+)
+
+# Fields every invoice needs; while one is missing, the next source is read.
+_CORE = ("number", "issue_date", "buyer.name", "seller.name", "seller.tax_id", "amount", "tax",
+         "total", "items")
+_OLD_STYLE_CORE = ("code", "check_code")
+
+# eInvoice element (attachment and custom tag) -> field
+_EINVOICE: dict[str, str] = {
+    "InvoiceCode": "code",
+    "InvoiceNo": "number",
+    "IssueDate": "issue_date",
+    "InvoiceCheckCode": "check_code",
+    "BuyerName": "buyer.name",
+    "BuyerTaxID": "buyer.tax_id",
+    "SellerName": "seller.name",
+    "SellerTaxID": "seller.tax_id",
+    "TaxExclusiveTotalAmount": "amount",
+    "TaxTotalAmount": "tax",
+    "TaxInclusiveTotalAmount": "total",
+    "InvoiceClerk": "drawer",
+    "Note": "remarks",
+    "MachineNo": "machine_no",
+    "GraphCode": "graph_code",
+}
+_GOODS: dict[str, str] = {
+    "Item": "name",
+    "Specification": "spec",
+    "MeasurementDimension": "unit",
+    "Quantity": "quantity",
+    "Price": "unit_price",
+    "Amount": "amount",
+    "TaxScheme": "tax_rate",
+    "TaxAmount": "tax",
+}
+_GOODS_BY_TAG: dict[str, str | None] = {}  # full tag -> goods field (memo over namespaces)
+_CUSTOM_DATA: dict[str, str] = {
+    "发票代码": "code",
+    "发票号码": "number",
+    "开票日期": "issue_date",
+    "校验码": "check_code",
+    "购买方名称": "buyer.name",
+    "购买方纳税人识别号": "buyer.tax_id",
+    "销售方名称": "seller.name",
+    "销售方纳税人识别号": "seller.tax_id",
+    "合计金额": "amount",
+    "合计税额": "tax",
+    "价税合计": "total",
+    "开票人": "drawer",
+    "备注": "remarks",
+}
+# QR / GraphCode invoice type -> special (True) or ordinary (False)
+_QR_TYPES = {"01": True, "08": True, "20": True, "31": True, "04": False, "10": False,
+             "11": False, "14": False, "32": False}
+_NO_TAX = ("***", "免税", "不征税", "免征")
+_DATE = re.compile(r"(\d{4})\D{0,12}?(\d{1,2})\D{0,12}?(\d{1,2})")
+_TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
+_RAI_NS = "/rai"
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
+_MONEY_NOISE = re.compile(r"[\s¥￥,，]")
+_CENT = Decimal("0.01")
+_DIGITAL_TITLE = re.compile("电子发票[（(](?:增值税专用发票|普通发票)[）)]<".encode())
+_OLD_TITLE_MARK = "增值税电子".encode()
+_OLD_TITLE = re.compile(r"\w{0,8}增值税电子(?:普通|专用)发票")
+_Lookup = Callable[[str, str], "TextObj | None"]  # (PageRef, object ID) -> the TextObject
+
+
+# ---------------------------------------------------------------- normalisers
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip()
+    return v or None
+
+
+def _digits(value: str | None, lengths: tuple[int, ...]) -> str | None:
+    v = re.sub(r"\s+", "", value or "")
+    return v if v.isdigit() and len(v) in lengths else None
+
+
+def _date(value: str | None) -> str | None:
+    m = _DATE.search(value or "")
+    if not m:
+        return None
+    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not (1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def _tax_id(value: str | None) -> str | None:
+    v = re.sub(r"\s+", "", value or "").upper()
+    return v if _TAX_ID.match(v) else None
+
+
+def money(value: str | None, tax: bool = False) -> Decimal | None:
+    """'¥ 1,234.50' -> Decimal('1234.50'); for a tax, '***'/'免税' -> 0.00 (DESIGN §4)."""
+    if not value:
+        return None
+    v = value if _PLAIN_NUMBER.match(value) else _MONEY_NOISE.sub("", value)
+    if not v:
+        return None
+    if tax and (v in _NO_TAX or set(v) == {"*"}):
+        return Decimal("0.00")
+    if not _PLAIN_NUMBER.match(v):
+        return None
+    return Decimal(v).quantize(_CENT)
+
+
+def _normalise(name: str, raw: str | None) -> object | None:
+    """Turn a raw string into the field's value, or None if it does not look right."""
+    if name == "code":
+        return _digits(raw, (10, 12))
+    if name == "number":
+        return _digits(raw, (8, 20))
+    if name == "issue_date":
+        return _date(raw)
+    if name == "check_code":
+        v = re.sub(r"\s+", "", raw or "")
+        return v if v.isdigit() and len(v) >= 5 else None
+    if name.endswith(".tax_id"):
+        return _tax_id(raw)
+    if name in ("amount", "total"):
+        return money(raw)
+    if name == "tax":
+        return money(raw, tax=True)
+    return _clean(raw)
+
+
+def _item(raw: Mapping[str, str | None]) -> Item:
+    return Item(
+        name=_clean(raw.get("name")),
+        spec=_clean(raw.get("spec")),
+        unit=_clean(raw.get("unit")),
+        quantity=_clean(raw.get("quantity")),
+        unit_price=_clean(raw.get("unit_price")),
+        amount=money(raw.get("amount")),
+        tax_rate=_clean(raw.get("tax_rate")),
+        tax=money(raw.get("tax"), tax=True),
+    )
+
+
+# ---------------------------------------------------------------- the reader
+
+
+_ALL_SOURCES = frozenset({FieldSource.ATTACHMENT_XML, FieldSource.CUSTOM_TAG,
+                          FieldSource.CUSTOM_DATA, FieldSource.PAGE_TEXT})
+
+
+class _Reader:
+    def __init__(self, pkg: OfdPackage, allowed: Collection[FieldSource] = _ALL_SOURCES) -> None:
+        self.pkg = pkg
+        self.allowed = allowed
+        self.values: dict[str, object] = {}
+        self.sources: dict[str, str] = {}
+        self.items: list[Item] = []
+        self.extra: dict[str, str] = {}
+        self.title: str | None = None
+        self.railway = False
+        self.doc_path = ""
+        self._doc: DocumentInfo | None = None
+        self._pages: dict[str, etree._Element] = {}
+        self._objects: dict[str, list[TextObj]] = {}
+        self._face: layout.Face | None = None
+
+    # -- bookkeeping
+
+    def put(self, name: str, raw: str | None, source: FieldSource) -> None:
+        if name in self.values:
+            return
+        value = _normalise(name, raw)
+        if value is None:
+            return
+        self.values[name] = value
+        self.sources[name] = source.value
+
+    def put_items(self, items: list[Item], source: FieldSource) -> None:
+        if not self.items and items:
+            self.items = items
+            self.sources["items"] = source.value
+
+    def missing(self) -> list[str]:
+        need = list(_CORE)
+        number = self.values.get("number")
+        if not (isinstance(number, str) and len(number) == 20) and not self.railway:
+            need += _OLD_STYLE_CORE
+        if self.railway:
+            need = ["number", "issue_date", "total"]
+        return [n for n in need if (n == "items" and not self.items) or
+                (n != "items" and n not in self.values)]
+
+    # -- structure
+
+    @property
+    def doc(self) -> DocumentInfo:
+        if self._doc is None:
+            self._doc = read_document(self.pkg, self.doc_path)
+        return self._doc
+
+    def page_root(self, path: str) -> etree._Element:
+        root = self._pages.get(path)
+        if root is None:
+            root = parse_member(self.pkg, path, recover=True)
+            self._pages[path] = root
+        return root
+
+    def page_objects(self, index: int) -> list[TextObj]:
+        """Text objects of page ``index`` and of the templates it draws on (fresh list)."""
+        pages = self.doc.pages
+        if index >= len(pages) or pages[index].path is None:
+            return []
+        path = pages[index].path
+        assert path is not None
+        root = self.page_root(path)
+        objs: list[TextObj] = []
+        for tid in template_ids(root):
+            tpl = self.doc.templates.get(tid)
+            if tpl is not None:
+                objs.extend(text_objects(self.page_root(tpl), from_template=True))
+        objs.extend(self.objects_of(path))
+        return objs
+
+    def objects_of(self, path: str) -> list[TextObj]:
+        cached = self._objects.get(path)
+        if cached is None:
+            cached = text_objects(self.page_root(path))
+            self._objects[path] = cached
+        return cached
+
+    # -- source 1: the attachment
+
+    def read_attachment(self) -> None:
+        folder = posixpath.dirname(self.doc_path)
+        candidates: list[str] = []
+        direct = self.pkg.resolve("Attachs/original_invoice.xml", folder)
+        if direct is not None:
+            candidates.append(direct)
+        else:
+            prefix = (folder + "/attachs/").lstrip("/").lower()
+            for name in self.pkg.names():
+                low = name.lower()
+                if low.startswith(prefix) and low.endswith(".xml") and not low.endswith(
+                        "/attachments.xml"):
+                    candidates.append(name)
+        for path in candidates[:4]:
+            if path != direct:
+                # other vendors' names: sniff for an eInvoice or a railway (rai:) XBRL
+                head = self.pkg.read(path)[:1024]
+                if b"eInvoice" not in head and _RAI_NS.encode() not in head:
+                    self.extra.setdefault("attachment", posixpath.basename(path))
+                    continue
+            root = self._optional(path)
+            if root is None:
+                continue
+            name = local(root.tag)
+            if name == "eInvoice":
+                self._read_einvoice(root)
+                return
+            if name == "xbrl" and any(_RAI_NS in (ns or "") for ns in root.nsmap.values()):
+                self._read_railway(root)
+                return
+
+    def _optional(self, path: str) -> etree._Element | None:
+        """Parse a member that only adds fields: broken beyond recovery means skip it.
+
+        Entity declarations still refuse the whole file (FORBIDDEN_XML): that is an attack,
+        not a vendor's slip.
+        """
+        try:
+            return parse_member(self.pkg, path, recover=True)
+        except ParseError as exc:
+            if exc.code is not ErrorCode.BAD_XML:
+                raise
+            self.extra.setdefault("unreadable", path)
+            return None
+
+    def _read_einvoice(self, root: etree._Element) -> None:
+        src = FieldSource.ATTACHMENT_XML
+        goods: list[Item] = []
+        seen: dict[tuple[tuple[str, str], ...], Item] = {}
+        stack = list(reversed(root))
+        while stack:  # a walk that does not descend into the (often 100) goods lines twice
+            el = stack.pop()
+            name = local(el.tag)
+            if name == "GoodsInfo":
+                raw: dict[str, str] = {}
+                for c in el:
+                    tag = c.tag
+                    if not isinstance(tag, str):
+                        continue
+                    if tag in _GOODS_BY_TAG:
+                        fld = _GOODS_BY_TAG[tag]
+                    else:
+                        fld = _GOODS.get(local(tag))
+                        if len(_GOODS_BY_TAG) < 1024:  # bounded: tags come from the input
+                            _GOODS_BY_TAG[tag] = fld
+                    if fld is not None:
+                        raw[fld] = (c.text or "").strip()
+                key = tuple(raw.items())
+                line = seen.get(key)
+                if line is None:  # list lines often repeat; Items are immutable, so share
+                    line = seen[key] = _item(raw)
+                goods.append(line)
+            elif name in _EINVOICE:
+                fld = _EINVOICE[name]
+                value = text_of(el)
+                if fld in ("machine_no", "graph_code"):
+                    if value:
+                        self.extra.setdefault(fld, value)
+                else:
+                    self.put(fld, value, src)
+            elif len(el):
+                stack.extend(reversed(el))
+        self.put_items(goods, src)
+
+    def _read_railway(self, root: etree._Element) -> None:
+        src = FieldSource.ATTACHMENT_XML
+        self.railway = True
+        vals = {local(el.tag): text_of(el) for el in root.iter() if len(el) == 0}
+        self.put("number", vals.get("ElectronicInvoiceRailwayETicketNumber"), src)
+        self.put("issue_date", vals.get("DateOfIssue"), src)
+        self.put("buyer.name", vals.get("NameOfPurchaser"), src)
+        self.put("buyer.tax_id", vals.get("UnifiedSocialCreditCodeOfPurchaser"), src)
+        self.put("amount", vals.get("TotalAmountExcludingTax"), src)
+        self.put("tax", vals.get("TaxAmount"), src)
+        self.put("total", vals.get("Fare"), src)
+        for key, label in (("Name", "passenger"), ("IdNumber", "passenger_id"),
+                           ("TrainNumber", "train"), ("TravelDate", "travel_date"),
+                           ("DepartureStation", "from"), ("DestinationStation", "to"),
+                           ("ETicketNumber", "e_ticket_number"),
+                           ("TypeOfBusiness", "business"),
+                           ("NumberOfOriginalInvoice", "original_invoice")):
+            if vals.get(key):
+                self.extra[label] = vals[key]
+        if vals.get("TaxRate"):
+            self.extra["tax_rate"] = vals["TaxRate"]
+
+    # -- source 2: custom tags -> TextObjects
+
+    def read_tags(self) -> None:
+        doc = self.doc
+        if doc.custom_tags is None:
+            return
+        index_root = self._optional(doc.custom_tags)
+        if index_root is None:
+            return
+        tag_folder = posixpath.dirname(doc.custom_tags)
+        files = [self.pkg.resolve(el.text or "", tag_folder)
+                 for el in index_root.iter() if local(el.tag) == "FileLoc" and el.text]
+        page_by_id = {p.id: p.path for p in doc.pages if p.path}
+        objects: dict[str, dict[str, TextObj]] = {}
+
+        def lookup(page_id: str, obj_id: str) -> TextObj | None:
+            path = page_by_id.get(page_id) or (doc.pages[0].path if doc.pages else None)
+            if path is None:
+                return None
+            if path not in objects:
+                objects[path] = {o.id: o for o in self.objects_of(path)}
+            return objects[path].get(obj_id)
+
+        for path in files:
+            root = self._optional(path) if path is not None else None
+            if root is not None:
+                self._read_tag_tree(root, lookup)
+
+    def _read_tag_tree(self, root: etree._Element, lookup: _Lookup) -> None:
+        src = FieldSource.CUSTOM_TAG
+        flat: dict[str, list[list[tuple[str, TextObj]]]] = {}
+        grouped: list[Item] = []
+
+        def refs(el: etree._Element) -> list[tuple[str, TextObj]]:
+            out = []
+            for r in el:
+                if local(r.tag) == "ObjectRef" and r.text:
+                    page = r.get("PageRef") or ""
+                    o = lookup(page, r.text.strip())
+                    if o is not None:
+                        out.append((page, o))
+            return out
+
+        def joined(found: list[tuple[str, TextObj]]) -> str:
+            return "".join(o.text for _, o in found)
+
+        for el in root.iter():
+            name = local(el.tag)
+            if name == "GoodsInfo":
+                raw = {_GOODS[local(c.tag)]: joined(refs(c)) for c in el if local(c.tag) in _GOODS}
+                if raw.get("name") or raw.get("amount"):
+                    grouped.append(_item(raw))
+            elif name in _GOODS:
+                if local(el.getparent().tag) == "GoodsInfo":  # type: ignore[union-attr]
+                    continue
+                found = refs(el)
+                if found:
+                    flat.setdefault(_GOODS[name], []).append(found)
+            elif name in _EINVOICE:
+                found = refs(el)
+                fld = _EINVOICE[name]
+                if found and fld not in ("machine_no", "graph_code"):
+                    self.put(fld, joined(found), src)
+        if grouped:
+            self.put_items(grouped, src)
+        elif flat.get("name"):
+            self.put_items(_tag_items(flat), src)
+
+    # -- source 3: OFD.xml CustomData
+
+    def read_custom_data(self) -> None:
+        src = FieldSource.CUSTOM_DATA
+        for key, value in custom_data(self.pkg.ofd_xml()).items():
+            fld = _CUSTOM_DATA.get(key)
+            if fld is not None:
+                self.put(fld, value, src)
+
+    # -- source 4: the page text
+
+    def find_title(self) -> str | None:
+        """The printed title; cheaper than reading the whole face when that is all we need."""
+        if self.title is None and self._face is None:
+            self.title = self._quick_title()
+        if self.title is None and self._face is None:
+            self.title = layout.find_title(self.page_objects(0))
+            if self.title is None:
+                self.face()
+        return self.title
+
+    def _quick_title(self) -> str | None:
+        """The standard invoice titles, found in the raw text codes of page 1 and its templates.
+
+        Only a whole TextCode that is exactly a title counts, so '所属增值税电子普通发票代码'
+        or a remark cannot pass for one; anything else goes to the positional reading.
+        """
+        pages = self.doc.pages
+        if not pages or pages[0].path is None:
+            return None
+        paths = [self.doc.templates[t] for t in template_ids(self.page_root(pages[0].path))
+                 if t in self.doc.templates] + [pages[0].path]
+        for path in paths:
+            raw = self.pkg.read(path)
+            m = _DIGITAL_TITLE.search(raw)
+            if m:
+                return layout.norm(m.group(0)[:-1].decode("utf-8", "replace"))
+            at = raw.find(_OLD_TITLE_MARK)
+            while at >= 0:
+                start, end = raw.rfind(b">", 0, at) + 1, raw.find(b"<", at)
+                text = raw[start:end].decode("utf-8", "replace").strip()
+                if _OLD_TITLE.fullmatch(text):
+                    return layout.norm(text)
+                at = raw.find(_OLD_TITLE_MARK, at + 1)
+        return None
+
+    def face(self) -> layout.Face:
+        if self._face is None:
+            self._face = layout.read_face(self.page_objects(0))
+            if self._face.title:
+                self.title = self._face.title
+        return self._face
+
+    def read_page_text(self) -> None:
+        src = FieldSource.PAGE_TEXT
+        face = self.face()
+        for fld, value in face.values.items():
+            if fld == "machine_no":
+                self.extra.setdefault(fld, value)
+                continue
+            self.put(fld, value, src)
+        amount, tax = face.table_total
+        self.put("amount", amount, src)
+        self.put("tax", tax, src)
+        items = [_item(row) for row in face.items]
+        if len(items) == 1 and items[0].name and "清单" in items[0].name:
+            listed = self._list_items()
+            if listed:
+                items = listed
+        self.put_items(items, src)
+        if self.items and "amount" not in self.values:
+            # a blank 合计 row (draw_param_ref.ofd): the lines add up to the totals
+            lines = [i.amount for i in self.items if i.amount is not None]
+            taxes = [i.tax for i in self.items if i.tax is not None]
+            if len(lines) == len(self.items):
+                self.put("amount", str(sum(lines, Decimal("0"))), FieldSource.DERIVED)
+            if "tax" not in self.values and len(taxes) == len(self.items):
+                self.put("tax", str(sum(taxes, Decimal("0"))), FieldSource.DERIVED)
+
+    def _list_items(self) -> list[Item]:
+        """Lines of the 销货清单 pages that follow the face."""
+        out: list[Item] = []
+        for i in range(1, len(self.doc.pages)):
+            objs = layout.join_split_labels(layout.merge_same_box(self.page_objects(i)))
+            rows, _ = layout.read_table(objs)
+            out.extend(_item(r) for r in rows if r.get("amount"))
+        return out
+
+    # -- assembling
+
+    def derive(self) -> None:
+        amount, tax, total = (self.values.get(k) for k in ("amount", "tax", "total"))
+        src = FieldSource.DERIVED.value
+        if total is None and isinstance(amount, Decimal) and isinstance(tax, Decimal):
+            self.values["total"], self.sources["total"] = amount + tax, src
+        elif tax is None and isinstance(amount, Decimal) and isinstance(total, Decimal):
+            self.values["tax"], self.sources["tax"] = total - amount, src
+        elif amount is None and isinstance(tax, Decimal) and isinstance(total, Decimal):
+            self.values["amount"], self.sources["amount"] = total - tax, src
+
+    def kind(self) -> InvoiceKind:
+        """Kind from the railway attachment, the GraphCode type, else the printed title."""
+        if self.railway:
+            self.sources["kind"] = FieldSource.ATTACHMENT_XML.value
+            return InvoiceKind.RAILWAY_TICKET
+        number = self.values.get("number")
+        digital = isinstance(number, str) and len(number) == 20 and "code" not in self.values
+        special: bool | None = None
+        graph = self.extra.get("graph_code", "").split(",")
+        if len(graph) > 2 and graph[1] in _QR_TYPES:
+            special = _QR_TYPES[graph[1]]
+            self.sources["kind"] = FieldSource.ATTACHMENT_XML.value
+        else:
+            title = self.find_title() or ""
+            self.sources["kind"] = FieldSource.PAGE_TEXT.value if title else FieldSource.DERIVED.value
+            if "铁路电子客票" in title:
+                return InvoiceKind.RAILWAY_TICKET
+            if "航空运输电子客票行程单" in title:
+                return InvoiceKind.AIR_ITINERARY
+            special = "专用发票" in title
+        if digital:
+            return InvoiceKind.DIGITAL_SPECIAL if special else InvoiceKind.DIGITAL_ORDINARY
+        return InvoiceKind.VAT_E_SPECIAL if special else InvoiceKind.VAT_E_ORDINARY
+
+    def not_an_invoice(self) -> ParseError:
+        title = self.find_title() if self.doc.pages else None
+        what = f" ('{title}')" if title else ""
+        hint = ""
+        att = self.extra.get("attachment", "")
+        bank_title = title and re.search(r"回单|对账单|银行|借记|贷记", title)
+        if att.startswith(("bker", "bkrs")) or bank_title:
+            hint = " It looks like a bank e-receipt or statement."
+        return ParseError(
+            ErrorCode.NOT_AN_INVOICE,
+            f"not an invoice: the OFD document{what} carries no invoice number in its data "
+            f"attachment, tags, CustomData or page text.{hint}",
+            self.pkg.where,
+        )
+
+    def run(self) -> Invoice:
+        roots = self.pkg.doc_roots()
+        if not roots:
+            raise ParseError(ErrorCode.BAD_OFD,
+                             "OFD.xml names no DocRoot document present in the package",
+                             f"{self.pkg.where}:OFD.xml")
+        self.doc_path = roots[0]
+        stages = (
+            (FieldSource.ATTACHMENT_XML, self.read_attachment),
+            (FieldSource.CUSTOM_TAG, self.read_tags),
+            (FieldSource.CUSTOM_DATA, self.read_custom_data),
+            (FieldSource.PAGE_TEXT, self.read_page_text),
+        )
+        for source, stage in stages:
+            if source in self.allowed and self.missing():
+                stage()
+        if "number" not in self.values:
+            raise self.not_an_invoice()
+        self.derive()
+        kind = self.kind()
+        v = self.values
+
+        def s(name: str) -> str | None:
+            val = v.get(name)
+            return val if isinstance(val, str) else None
+
+        def d(name: str) -> Decimal | None:
+            val = v.get(name)
+            return val if isinstance(val, Decimal) else None
+
+        if self.title:
+            self.extra.setdefault("title", self.title)
+        return Invoice(
+            kind=kind,
+            source_format=SourceFormat.OFD,
+            number=s("number"),
+            code=s("code") if kind in (InvoiceKind.VAT_E_ORDINARY, InvoiceKind.VAT_E_SPECIAL)
+            else None,
+            issue_date=s("issue_date"),
+            check_code=s("check_code"),
+            buyer=Party(s("buyer.name"), s("buyer.tax_id")),
+            seller=Party(s("seller.name"), s("seller.tax_id")),
+            amount=d("amount"),
+            tax=d("tax"),
+            total=d("total"),
+            items=self.items,
+            drawer=s("drawer"),
+            remarks=s("remarks"),
+            field_sources=dict(self.sources),
+            extra=self.extra,
+        )
+
+
+def _tag_items(goods: dict[str, list[list[tuple[str, TextObj]]]]) -> list[Item]:
+    """Goods lines from ungrouped tag refs: each field joins the line on its page and row."""
+    names = goods["name"]
+    rows: list[dict[str, str | None]] = [{"name": "".join(o.text for _, o in refs)}
+                                         for refs in names]
+    anchors = [(refs[0][0], min(o.y0 for _, o in refs)) for refs in names]
+    for fld, groups in goods.items():
+        if fld == "name":
+            continue
+        for refs in groups:
+            page, y = refs[0][0], min(o.y0 for _, o in refs)
+            same_page = [i for i, a in enumerate(anchors) if a[0] == page] or list(range(len(rows)))
+            idx = min(same_page, key=lambda i: (abs(anchors[i][1] - y), i))
+            if rows[idx].get(fld) is None:
+                rows[idx][fld] = "".join(o.text for _, o in refs)
+    return [_item(r) for r in rows]
+
+
+def parse_ofd(data: bytes, where: str = "ofd", *,
+              sources: Collection[FieldSource] | None = None) -> Invoice:
+    """Read one OFD e-invoice (bytes in, ``Invoice`` out; no I/O).
+
+    ``where`` names the file in error messages. ``sources`` restricts which of the four
+    field sources are read (diagnostics and tests: each source must stand on its own).
+    Raises ``ParseError`` for an unreadable or unsafe package (EMPTY_FILE, CORRUPT_ZIP,
+    UNSAFE_PATH, ZIP_BOMB, FORBIDDEN_XML, BAD_XML, BAD_OFD) and for an OFD that is no
+    invoice (NOT_AN_INVOICE).
+    """
+    pkg = OfdPackage(data, where)
+    pkg.ofd_xml()  # refuse a package without a safe entry file before anything else
+    return _Reader(pkg, _ALL_SOURCES if sources is None else frozenset(sources)).run()

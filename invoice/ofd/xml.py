@@ -1,0 +1,163 @@
+"""OFD XML elements: the few the invoice reader needs, read by local name.
+
+Vendors disagree about namespaces (``ofd:``, none, or the broken ``<:eInvoice xmlns:="">``),
+so every lookup here goes by local name. All parsing goes through ``invoice.xmlsafe``: no
+entity is ever expanded. Only what the fields need is read: a page's text objects (with their
+boxes, for reading by position), a document's page/template/tag/attachment references, and
+``OFD.xml`` CustomData.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from invoice.errors import ErrorCode, ParseError
+from invoice.ofd.package import OfdPackage
+from invoice.xmlsafe import parse_xml, parse_xml_recover
+
+_LOCAL: dict[str, str] = {}
+
+
+def local(tag: object) -> str:
+    """Local name of a tag: ``{ns}Page`` / ``ofd:Page`` (unresolved prefix) -> ``Page``."""
+    if not isinstance(tag, str):
+        return ""  # comments and processing instructions
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2].rpartition(":")[2]
+        if len(_LOCAL) < 4096:  # tag names repeat; a small memo saves the hot path
+            _LOCAL[tag] = name
+    return name
+
+
+def text_of(el: etree._Element) -> str:
+    """All text inside an element, stripped (CDATA included)."""
+    if len(el) == 0:
+        return (el.text or "").strip()
+    return "".join(el.itertext()).strip()
+
+
+def parse_member(pkg: OfdPackage, path: str, recover: bool = False) -> etree._Element:
+    """Parse one member safely; with ``recover`` broken vendor XML is salvaged when possible."""
+    data = pkg.read(path)
+    where = f"{pkg.where}:{path}"
+    if not recover:
+        return parse_xml(data, where)
+    try:
+        return parse_xml(data, where)
+    except ParseError as exc:
+        if exc.code is not ErrorCode.BAD_XML:
+            raise
+        root = parse_xml_recover(data, where)
+        if root is None:
+            raise
+        return root
+
+
+def custom_data(ofd_root: etree._Element) -> dict[str, str]:
+    """``OFD.xml`` DocInfo/CustomDatas as name -> text (first occurrence wins)."""
+    out: dict[str, str] = {}
+    for el in ofd_root.iter():
+        if local(el.tag) == "CustomData":
+            name = (el.get("Name") or "").strip()
+            if name and name not in out:
+                out[name] = text_of(el)
+    return out
+
+
+@dataclass(slots=True)
+class PageRef:
+    id: str
+    path: str | None  # member path, None when the reference points at nothing
+
+
+@dataclass(slots=True)
+class DocumentInfo:
+    """What ``Document.xml`` points at, as resolved member paths."""
+
+    path: str
+    folder: str
+    pages: list[PageRef] = field(default_factory=list)
+    templates: dict[str, str] = field(default_factory=dict)  # TemplatePage ID -> member path
+    custom_tags: str | None = None
+    attachments: str | None = None
+
+
+def read_document(pkg: OfdPackage, doc_path: str) -> DocumentInfo:
+    root = parse_member(pkg, doc_path, recover=True)
+    folder = posixpath.dirname(doc_path)
+    info = DocumentInfo(path=doc_path, folder=folder)
+    for el in root.iter():
+        name = local(el.tag)
+        if name == "Page":
+            loc = el.get("BaseLoc") or ""
+            info.pages.append(PageRef(el.get("ID") or "", pkg.resolve(loc, folder)))
+        elif name == "TemplatePage":
+            loc = pkg.resolve(el.get("BaseLoc") or "", folder)
+            if loc is not None:
+                info.templates[el.get("ID") or ""] = loc
+        elif name == "CustomTags" and el.text:
+            info.custom_tags = pkg.resolve(el.text, folder)
+        elif name == "Attachments" and el.text:
+            info.attachments = pkg.resolve(el.text, folder)
+    return info
+
+
+@dataclass(slots=True)
+class TextObj:
+    """One ``TextObject``: its ID, box on the page (mm, y downwards) and joined text."""
+
+    id: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    from_template: bool = False
+    cx: float = field(init=False)
+    cy: float = field(init=False)
+    height: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cx = (self.x0 + self.x1) / 2
+        self.cy = (self.y0 + self.y1) / 2
+        self.height = self.y1 - self.y0
+
+
+def _box(boundary: str | None) -> tuple[float, float, float, float] | None:
+    parts = boundary.split() if boundary else ()
+    if len(parts) < 4:
+        return None
+    try:
+        x, y, w, h = float(parts[0]), float(parts[1]), float(parts[2]), float(parts[3])
+    except ValueError:
+        return None
+    # Some vendors write right-aligned text with a negative width (x is the right edge).
+    x0, x1 = (x + w, x) if w < 0 else (x, x + w)
+    y0, y1 = (y + h, y) if h < 0 else (y, y + h)
+    return x0, y0, x1, y1
+
+
+def text_objects(root: etree._Element, from_template: bool = False) -> list[TextObj]:
+    """Every TextObject of a page or template content, in document order."""
+    found = list(root.iter("{*}TextObject"))
+    if not found:  # recovered XML may keep an unresolved prefix in the tag name
+        found = [el for el in root.iter() if local(el.tag) == "TextObject"]
+    out: list[TextObj] = []
+    for el in found:
+        box = _box(el.get("Boundary"))
+        if box is None:
+            continue
+        # TextCode shares its parent's namespace spelling: compare tags, no per-child parsing
+        code_tag = str(el.tag)[: -len("TextObject")] + "TextCode"
+        text = "".join([(c.text or "").strip() for c in el if c.tag == code_tag])
+        out.append(TextObj(el.get("ID") or "", *box, text=text, from_template=from_template))
+    return out
+
+
+def template_ids(page_root: etree._Element) -> list[str]:
+    """IDs of the templates a page draws on (``<Template TemplateID=…/>``)."""
+    return [el.get("TemplateID") or "" for el in page_root if local(el.tag) == "Template"]

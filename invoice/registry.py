@@ -1,0 +1,416 @@
+"""The invoice registry: one row per stored invoice file, and the duplicate rule.
+
+The same invoice must never be reimbursed or posted twice, whoever uploads it, in whatever
+format, in whatever year (财会〔2020〕6号). Two keys identify "the same invoice":
+
+* the SHA-256 of the original bytes (the same file again), and
+* the invoice key (``<code>:<number>``, or the 20-digit 数电票 number), so that the OFD, the
+  PDF and the XML of one invoice are one invoice.
+
+Both are enforced by UNIQUE constraints (``unique_key``, ``unique_sha256``), not only by a
+look-up: of N concurrent registrations of one invoice exactly one commits, and every other
+caller gets ``DuplicateInvoice`` naming the earlier record. Canonical records take the
+invoice key; red-letter (红字) invoices take ``red:<key>`` and are linked to the invoice they
+reverse (``red_reverses_key``); invoices that fail verification are kept as evidence under
+``invalid:<sha256>`` so that a forged copy never blocks the genuine invoice. Under the
+``warn`` policy a duplicate is stored with ``status="duplicate"``, both unique columns NULL
+and ``duplicate_of`` set; claims refuse every record whose ``status != "ok"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, Numeric, func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from core import audit
+from core.blobstore import get_blobstore
+from core.db import AwareDateTime, new_id, utcnow
+from core.errors import ErrorKind
+from core.settings import get_settings
+from invoice.model import Invoice, money_str
+from invoice.registry_errors import DuplicateInvoice, RegistryError
+
+__all__ = ["DuplicateInvoice", "InvoiceRecord", "RegistryError", "StoredFile", "find_existing",
+           "get_by_key", "get_invoice", "invoice_summary", "list_invoices", "record_to_dict",
+           "register", "register_posted_clause", "register_usage_lookup", "reversals"]
+
+log = logging.getLogger(__name__)
+
+STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE = "ok", "invalid", "duplicate"
+# Where parsers may put the key of the invoice a red-letter (红字) invoice reverses.
+RED_EXTRA_KEYS = ("red_reverses", "red_reverses_key", "reverses_key", "original_invoice_key")
+_RED_DIGITAL_RE = re.compile(r"被红冲蓝字(?:数电)?发票号码\s*[:：]\s*(\d{20})")
+_RED_OLD_RE = re.compile(r"对应正数发票代码\s*[:：]\s*(\d{10,12})\s*号码\s*[:：]\s*(\d{8})")
+CONTENT_TYPES = {"ofd": "application/ofd", "pdf": "application/pdf", "xml": "application/xml"}
+
+
+class InvoiceRecord(SQLModel, table=True):
+    """One registered invoice file and what was read and verified from it."""
+
+    __tablename__ = "invoices"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    key: str = Field(index=True, max_length=64)  # Invoice.key: <code>:<number> or the 20-digit number
+    # = key for the canonical record, red:<key> for a red-letter invoice, invalid:<sha256> for
+    # evidence that failed verification, NULL for a duplicate stored under the warn policy.
+    unique_key: str | None = Field(default=None, unique=True, max_length=80)
+    sha256: str = Field(index=True, max_length=64)
+    unique_sha256: str | None = Field(default=None, unique=True, max_length=64)  # NULL for warned duplicates
+    kind: str = Field(max_length=32)
+    source_format: str = Field(max_length=8)
+    code: str | None = Field(default=None, max_length=20)
+    number: str | None = Field(default=None, index=True, max_length=32)
+    issue_date: date | None = Field(default=None, index=True)
+    buyer_name: str | None = Field(default=None, max_length=200)
+    buyer_tax_id: str | None = Field(default=None, max_length=32)
+    seller_name: str | None = Field(default=None, max_length=200)
+    seller_tax_id: str | None = Field(default=None, index=True, max_length=32)
+    amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
+    tax: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
+    total: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    verification_status: str = Field(max_length=16)
+    verification: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="ok", index=True, max_length=16)  # ok | invalid | duplicate
+    duplicate_of: str | None = Field(default=None, index=True, max_length=32)
+    red_reverses_key: str | None = Field(default=None, index=True, max_length=64)
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime, index=True)
+    original_filename: str = Field(max_length=512)
+    size: int
+    online_check_status: str = Field(default="not_checked", max_length=32)
+
+
+class StoredFile(SQLModel, table=True):
+    """One original file in the content-addressed store (see ``core.blobstore``)."""
+
+    __tablename__ = "stored_files"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    content_type: str = Field(max_length=64)
+    stored_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+
+
+UsageLookup = Callable[[Any, str], dict[str, Any]]
+
+
+# --- hooks the accounting package registers (invoice/ never imports accounting/) -----------
+
+_usage_lookup: UsageLookup | None = None
+_posted_clause: Callable[[bool], Any] | None = None
+
+
+def register_usage_lookup(fn: UsageLookup | None) -> None:
+    """Install ``fn(session, invoice_id) -> {"claim_id", "voucher_id", "posted", ...}``.
+
+    The accounting package calls this on import so that a duplicate report can say in which
+    claim or voucher the earlier invoice went, and whether it was posted.
+    """
+    global _usage_lookup
+    _usage_lookup = fn
+
+
+def register_posted_clause(fn: Callable[[bool], Any] | None) -> None:
+    """Optionally install ``fn(posted) -> SQL condition on InvoiceRecord.id`` for list filters.
+
+    Without it, ``list_invoices(posted=...)`` falls back to the usage look-up row by row.
+    """
+    global _posted_clause
+    _posted_clause = fn
+
+
+# --- registering -----------------------------------------------------------------------------
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    if report is None:
+        return {"status": "indeterminate", "problems": ["not verified"]}
+    if isinstance(report, Mapping):
+        return dict(report)
+    return dict(report.to_dict())
+
+
+def _red_reference(invoice: Invoice) -> tuple[bool, str | None]:
+    """Is this a red-letter invoice, and which invoice key does it reverse (if stated)?
+
+    Parsers may name the reversed invoice in ``extra``; otherwise the remarks printed by the
+    issuing systems are read (数电: 被红冲蓝字数电发票号码, old style: 对应正数发票代码…号码…).
+    """
+    ref = next((invoice.extra[k] for k in RED_EXTRA_KEYS if invoice.extra.get(k)), None)
+    if ref is None and invoice.remarks:
+        if m := _RED_DIGITAL_RE.search(invoice.remarks):
+            ref = m.group(1)
+        elif m := _RED_OLD_RE.search(invoice.remarks):
+            ref = f"{m.group(1)}:{m.group(2)}"
+    negative = any(v is not None and v < 0 for v in (invoice.total, invoice.amount))
+    return (ref is not None or negative), (ref.strip() if ref else None)
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _cut(value: str | None, n: int) -> str | None:
+    return value[:n] if value else value
+
+
+def find_existing(session: Session, sha256: str, unique_key: str | None) -> InvoiceRecord | None:
+    """The record that already holds this file or this unique key (the file wins)."""
+    cond = [col(InvoiceRecord.unique_sha256) == sha256]
+    if unique_key:
+        cond.append(col(InvoiceRecord.unique_key) == unique_key)
+    rows = session.exec(select(InvoiceRecord).where(or_(*cond)).limit(2)).all()
+    for r in rows:
+        if r.unique_sha256 == sha256:
+            return r
+    return rows[0] if rows else None
+
+
+def unique_key_for(invoice: Invoice, verification_status: str, sha256: str) -> str | None:
+    """The value this invoice claims in the UNIQUE ``unique_key`` column."""
+    key = invoice.key
+    if not key:
+        return None
+    if verification_status == "invalid":
+        return f"invalid:{sha256}"
+    is_red, _ = _red_reference(invoice)
+    return f"red:{key}" if is_red else key
+
+
+def register(session: Session, invoice: Invoice, report: Any, data_sha256: str, filename: str,
+             username: str, size: int, *, policy: Literal["block", "warn"] | None = None,
+             check_blob: bool = True, optimistic: bool = False) -> InvoiceRecord:
+    """Register one stored invoice file in the caller's transaction, and audit it.
+
+    The original must already be in the blob store (store first, register second). Raises
+    ``DuplicateInvoice`` under the block policy when the file or the invoice is already
+    registered; under warn, returns a record with ``status="duplicate"``. An invoice whose
+    verification is ``invalid`` is registered as evidence with ``status="invalid"``.
+
+    ``optimistic`` (batch imports that looked duplicates up already) skips the look-up and the
+    savepoint: a collision then raises ``IntegrityError`` and the caller must roll the whole
+    transaction back and register again without it.
+    """
+    policy = policy or get_settings().duplicate_policy
+    key = invoice.key
+    if not key:
+        raise RegistryError(ErrorKind.BAD_INPUT, "no_invoice_number",
+                            f"{filename}: no invoice number could be read, so the duplicate check "
+                            "cannot run; the file was not registered")
+    if len(key) > 64:
+        raise RegistryError(ErrorKind.BAD_INPUT, "bad_invoice_number",
+                            f"{filename}: the invoice key {key[:80]!r} is longer than 64 characters")
+    if invoice.sha256 and invoice.sha256 != data_sha256:
+        raise RegistryError(ErrorKind.BAD_INPUT, "sha256_mismatch",
+                            f"{filename}: the parsed invoice belongs to another file ({invoice.sha256})")
+    if check_blob and not get_blobstore().exists(data_sha256):
+        raise RegistryError(ErrorKind.CONFLICT, "original_not_stored",
+                            f"{filename}: the original ({data_sha256}) is not in the file store; "
+                            "store it before registering")
+    rep = _report_dict(report)
+    vstatus = str(rep.get("status", "indeterminate"))
+    ukey = unique_key_for(invoice, vstatus, data_sha256)
+    _, red_ref = _red_reference(invoice)
+
+    record = InvoiceRecord(
+        key=key, unique_key=ukey, sha256=data_sha256, unique_sha256=data_sha256,
+        kind=invoice.kind.value, source_format=invoice.source_format.value,
+        code=_cut(invoice.code, 20), number=_cut(invoice.number, 32),
+        issue_date=_parse_date(invoice.issue_date),
+        buyer_name=_cut(invoice.buyer.name, 200), buyer_tax_id=_cut(invoice.buyer.tax_id, 32),
+        seller_name=_cut(invoice.seller.name, 200), seller_tax_id=_cut(invoice.seller.tax_id, 32),
+        amount=invoice.amount, tax=invoice.tax, total=invoice.total,
+        data={**invoice.to_dict(), "sha256": data_sha256}, verification_status=vstatus[:16],
+        verification=rep, status=STATUS_INVALID if vstatus == "invalid" else STATUS_OK,
+        red_reverses_key=_cut(red_ref, 64), uploaded_by=username, uploaded_at=utcnow(),
+        original_filename=filename[-512:], size=size,
+    )
+    if record.status == STATUS_INVALID:
+        canonical = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.unique_key) == key)).first()
+        record.duplicate_of = canonical.id if canonical else None  # a forged copy: say of what
+
+    earlier: InvoiceRecord | None = None
+    if optimistic:
+        session.add(record)
+        session.flush()  # IntegrityError on any collision: the caller retries carefully
+    else:
+        earlier = find_existing(session, data_sha256, ukey)
+        if earlier is None:
+            try:
+                with session.begin_nested():
+                    session.add(record)
+                    session.flush()
+            except IntegrityError:
+                # Lost a race: another transaction committed this file or this invoice first;
+                # the UNIQUE constraint, not the look-up above, is what decides.
+                earlier = find_existing(session, data_sha256, ukey)
+                if earlier is None:
+                    raise
+    if earlier is not None:
+        if policy != "warn":
+            raise DuplicateInvoice(_duplicate_message(filename, key, earlier),
+                                   invoice_summary(earlier, session))
+        record = InvoiceRecord(**{**record.model_dump(), "id": new_id(), "unique_key": None,
+                                  "unique_sha256": None, "status": STATUS_DUPLICATE,
+                                  "duplicate_of": earlier.id})
+        session.add(record)
+        session.flush()
+    _note_stored_file(session, data_sha256, size, record.source_format)
+    audit.append(session, username, "invoice.upload", "invoice", record.id,
+                 {"file": record.original_filename, "sha256": data_sha256, "key": key,
+                  "status": record.status, "duplicate_of": record.duplicate_of,
+                  "verification": vstatus})
+    return record
+
+
+def _duplicate_message(filename: str, key: str, earlier: InvoiceRecord) -> str:
+    when = earlier.uploaded_at.date().isoformat() if earlier.uploaded_at else "?"
+    return (f"{filename}: invoice {key} is already registered as {earlier.id} "
+            f"(uploaded by {earlier.uploaded_by} on {when} from {earlier.original_filename})")
+
+
+def _note_stored_file(session: Session, sha256: str, size: int, source_format: str) -> None:
+    """Record the original in ``stored_files`` once (INSERT … ON CONFLICT DO NOTHING)."""
+    values = {"sha256": sha256, "size": size, "stored_at": utcnow(),
+              "content_type": CONTENT_TYPES.get(source_format, "application/octet-stream")}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(StoredFile).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _usage(session: Session | None, invoice_id: str) -> dict[str, Any]:
+    usage: dict[str, Any] = {"claim_id": None, "voucher_id": None, "posted": False}
+    if _usage_lookup is not None and session is not None:
+        found = _usage_lookup(session, invoice_id) or {}
+        usage.update({k: found.get(k, usage[k]) for k in usage})
+    return usage
+
+
+def invoice_summary(record: InvoiceRecord, session: Session | None = None) -> dict[str, Any]:
+    """The earlier record as API.md's ``duplicate_of`` names it."""
+    session = session or object_session(record)  # type: ignore[assignment]
+    return {
+        "invoice_id": record.id,
+        "key": record.key,
+        "file": record.original_filename,
+        "uploaded_by": record.uploaded_by,
+        "uploaded_at": record.uploaded_at.isoformat() if record.uploaded_at else None,
+        "status": record.status,
+        **_usage(session, record.id),
+    }
+
+
+def get_invoice(session: Session, invoice_id: str) -> InvoiceRecord:
+    rec = session.get(InvoiceRecord, invoice_id)
+    if rec is None:
+        raise RegistryError(ErrorKind.NOT_FOUND, "invoice_not_found", f"no invoice {invoice_id!r}")
+    return rec
+
+
+def get_by_key(session: Session, key: str) -> InvoiceRecord:
+    """The canonical record of an invoice key (else the earliest record with that key)."""
+    rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.unique_key) == key)).first()
+    if rec is None:
+        rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.key) == key)
+                           .order_by(col(InvoiceRecord.uploaded_at))).first()
+    if rec is None:
+        raise RegistryError(ErrorKind.NOT_FOUND, "invoice_not_found", f"no invoice with key {key!r}")
+    return rec
+
+
+def reversals(session: Session, key: str) -> list[InvoiceRecord]:
+    """Red-letter invoices registered as reversing the invoice ``key``."""
+    return list(session.exec(select(InvoiceRecord).where(col(InvoiceRecord.red_reverses_key) == key)
+                             .order_by(col(InvoiceRecord.uploaded_at))).all())
+
+
+def _as_date(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RegistryError(ErrorKind.BAD_INPUT, "bad_filter",
+                            f"{name}={value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def list_invoices(session: Session, *, number: str | None = None, seller_tax_id: str | None = None,
+                  date_from: date | str | None = None, date_to: date | str | None = None,
+                  status: str | None = None, posted: bool | None = None, key: str | None = None,
+                  page: int = 1, page_size: int = 50) -> tuple[list[InvoiceRecord], int]:
+    """One page of invoices, newest upload first, and the total matching count."""
+    if page < 1 or not 1 <= page_size <= 500:
+        raise RegistryError(ErrorKind.BAD_INPUT, "bad_page",
+                            f"page must be >= 1 and page_size 1..500 (got {page}, {page_size})")
+    if status is not None and status not in (STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE):
+        raise RegistryError(ErrorKind.BAD_INPUT, "bad_filter",
+                            f"status={status!r}; one of ok, invalid, duplicate")
+    conds: list[Any] = []
+    if number:
+        conds.append(col(InvoiceRecord.number) == number)
+    if key:
+        conds.append(col(InvoiceRecord.key) == key)
+    if seller_tax_id:
+        conds.append(col(InvoiceRecord.seller_tax_id) == seller_tax_id)
+    d_from, d_to = _as_date(date_from, "date_from"), _as_date(date_to, "date_to")
+    if d_from:
+        conds.append(col(InvoiceRecord.issue_date) >= d_from)
+    if d_to:
+        conds.append(col(InvoiceRecord.issue_date) <= d_to)
+    if status:
+        conds.append(col(InvoiceRecord.status) == status)
+    order = (col(InvoiceRecord.uploaded_at).desc(), col(InvoiceRecord.id))
+    if posted is not None and _posted_clause is not None:
+        conds.append(_posted_clause(posted))
+    elif posted is not None:
+        # No SQL condition offered: decide row by row with the usage look-up (small registries).
+        ids = session.exec(select(InvoiceRecord.id).where(*conds).order_by(*order)).all()
+        keep = [i for i in ids if bool(_usage(session, i)["posted"]) is posted]
+        chosen = keep[(page - 1) * page_size: page * page_size]
+        rows = {r.id: r for r in session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(chosen))).all()}
+        return [rows[i] for i in chosen], len(keep)
+    total = session.exec(select(func.count()).select_from(InvoiceRecord).where(*conds)).one()
+    items = session.exec(select(InvoiceRecord).where(*conds).order_by(*order)
+                         .offset((page - 1) * page_size).limit(page_size)).all()
+    return list(items), int(total)
+
+
+def record_to_dict(record: InvoiceRecord) -> dict[str, Any]:
+    """The normalised invoice (DESIGN §4) plus what the registry knows about the file."""
+    d = dict(record.data)
+    d.update({
+        "id": record.id,
+        "key": record.key,
+        "sha256": record.sha256,
+        "amount": money_str(record.amount) if record.amount is not None else d.get("amount"),
+        "tax": money_str(record.tax) if record.tax is not None else d.get("tax"),
+        "total": money_str(record.total) if record.total is not None else d.get("total"),
+        "status": record.status,
+        "duplicate_of": record.duplicate_of,
+        "red_reverses_key": record.red_reverses_key,
+        "verification": record.verification,
+        "verification_status": record.verification_status,
+        "online_check_status": record.online_check_status,
+        "file": record.original_filename,
+        "size": record.size,
+        "uploaded_by": record.uploaded_by,
+        "uploaded_at": record.uploaded_at.isoformat() if record.uploaded_at else None,
+    })
+    return d

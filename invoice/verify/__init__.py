@@ -1,0 +1,142 @@
+"""Authenticity and integrity: is this file genuine, tampered, unsigned, or impossible to judge?
+
+``verify(data)`` is pure (bytes in, report out): it checks every signature the file carries
+(OFD e-seals, PDF CMS signatures), runs the content cross-checks on the parsed invoice, and
+returns a ``VerificationReport``. The online check (查验) is separate
+(:mod:`invoice.verify.online`) because it talks to the network.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from invoice.detect import detect_format
+from invoice.errors import ErrorCode, InvoiceError, ParseError
+from invoice.model import Invoice, SourceFormat, sha256_hex
+from invoice.verify.checks import run_checks
+from invoice.verify.report import (
+    Check,
+    CheckResult,
+    ReferenceCheck,
+    RefResult,
+    SignatureReport,
+    VerificationReport,
+    VerifyStatus,
+    combine,
+)
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "RefResult",
+    "ReferenceCheck",
+    "SignatureReport",
+    "VerificationReport",
+    "VerifyStatus",
+    "verify",
+    "verify_signatures",
+]
+
+XML_SIGNATURE_REASON = (
+    "数电票 XML carries a TaxBureauSignature (SM2, detached, in the tax bureau's own format, "
+    "KeyInfo empty); which bytes it signs is documented nowhere public, so it cannot be "
+    "checked locally: rely on the online check (查验)"
+)
+
+
+def verify_signatures(data: bytes, fmt: SourceFormat | None = None) -> tuple[list[SignatureReport], list[str]]:
+    """The signatures of a file and file-level problems; raises ParseError if unreadable."""
+    fmt = fmt or detect_format(data)
+    if fmt is SourceFormat.OFD:
+        from invoice.ofd.package import OfdPackage
+        from invoice.verify.ofd import verify_ofd_signatures
+
+        return verify_ofd_signatures(OfdPackage(data))
+    if fmt is SourceFormat.PDF:
+        from invoice.verify.pdf import verify_pdf_signatures
+
+        return verify_pdf_signatures(data)
+    if fmt is SourceFormat.XML:
+        from invoice.xmlsafe import parse_xml
+
+        root = parse_xml(data, "xml")
+        if any(isinstance(el.tag, str) and el.tag.rpartition("}")[2] == "TaxBureauSignature"
+               for el in root.iter()):
+            return [
+                SignatureReport(
+                    id="1", location="TaxBureauSignature", status=VerifyStatus.INDETERMINATE,
+                    format="数电票 TaxBureauSignature", signature_type="Sign",
+                    signature_algorithm="SM2", reasons=(XML_SIGNATURE_REASON,),
+                )
+            ], []
+        return [], []
+    raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
+
+
+def verify(
+    data: bytes,
+    invoice: Invoice | None = None,
+    org_name: str | None = None,
+    org_tax_id: str | None = None,
+    today: date | None = None,
+    file: str | None = None,
+) -> VerificationReport:
+    """Verify one file's signatures and cross-check its content.
+
+    ``invoice`` is parsed from ``data`` when not given; a file that signs correctly but is no
+    invoice (a bank receipt) gets its signature verdict and no cross-checks. ``today``
+    defaults to the Chinese calendar day. Raises ``ParseError`` only when the bytes are no
+    readable OFD, PDF or XML at all.
+    """
+    if not data:
+        raise ParseError(ErrorCode.EMPTY_FILE, "the file is empty")
+    fmt = detect_format(data)
+    if fmt is None:
+        raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
+    problems: list[str] = []
+    try:
+        signatures, sig_problems = verify_signatures(data, fmt)
+    except InvoiceError:
+        raise
+    except Exception as exc:  # a crash in a verifier is indeterminate, never valid
+        signatures = [
+            SignatureReport(
+                id="?", location="?", status=VerifyStatus.INDETERMINATE,
+                reasons=(f"signature verification stopped with an error: {type(exc).__name__}: {exc}",),
+            )
+        ]
+        sig_problems = []
+    problems.extend(sig_problems)
+    status = combine([s.status for s in signatures])
+    for s in signatures:
+        if s.status is VerifyStatus.INVALID:
+            members = s.tampered_members
+            if members:
+                problems.append(f"signature {s.id}: changed after signing: {', '.join(members)}")
+            else:
+                problems.append(f"signature {s.id}: {s.reasons[0] if s.reasons else 'invalid'}")
+        elif s.status is VerifyStatus.INDETERMINATE:
+            problems.append(f"signature {s.id} cannot be verified: {s.reasons[0] if s.reasons else '?'}")
+    if invoice is None:
+        try:
+            from invoice import parse
+
+            invoice = parse(data)
+        except InvoiceError as exc:
+            problems.append(f"not read as an invoice, so no cross-checks: {exc}")
+    checks: list[Check] = []
+    if invoice is not None:
+        if today is None:
+            from core.clock import today_china
+
+            today = today_china()
+        checks = run_checks(invoice, today, org_name, org_tax_id)
+        problems.extend(f"check {c.id} failed: {c.message}" for c in checks if c.result is CheckResult.FAIL)
+    return VerificationReport(
+        status=status,
+        sha256=sha256_hex(data),
+        signatures=tuple(signatures),
+        checks=tuple(checks),
+        problems=tuple(problems),
+        file=file,
+    )

@@ -1,0 +1,97 @@
+"""The whole flow in a terminal: import a real invoice, claim, approve, voucher, post, reverse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from api.cli import main
+from api.cli.accounting_cmds import parse_invoice_spec
+from api.cli.common import CliError
+from core.db import session_scope
+from core.settings import Settings
+from core.users import create_user
+from tests.samples import DIGITAL_OFD
+
+from .conftest import ORG_NAME, ORG_TAX_ID
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    try:
+        data = json.loads(out) if out.strip() else None
+    except json.JSONDecodeError:
+        data = out
+    return status, data, err
+
+
+def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, settings: Settings,
+                                                  capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # the organisation is the buyer named on the sample (发票示例.ofd, a 数电 special invoice)
+    settings.org_name, settings.org_tax_id = ORG_NAME, ORG_TAX_ID
+    with session_scope() as s:
+        for name, role in (("clerk", "clerk"), ("boss", "approver"), ("acct", "accountant")):
+            create_user(s, name, role)
+
+    status, imported, _ = _run(capsys, "import", str(DIGITAL_OFD), "--as", "clerk", "--json", "--workers", "1")
+    assert status == 0, imported
+    invoice_id = imported["imported"][0]["invoice_id"]
+
+    status, claim, _ = _run(capsys, "claim", "create", "--title", "北京技术服务", "--invoice",
+                            f"{invoice_id}:差旅费", "--department", "研发部", "--as", "clerk", "--json")
+    assert status == 0 and claim["state"] == "draft" and claim["total"] == "4449.00"
+    cid = claim["id"]
+    # a second claim on the same invoice is refused (exit 1) naming the first
+    status, err, _ = _run(capsys, "claim", "create", "--title", "again", "--invoice", invoice_id, "--as", "clerk",
+                          "--json")
+    assert status == 1 and err["error"]["code"] == "invoice_in_claim" and cid in err["error"]["message"]
+
+    assert _run(capsys, "claim", "submit", cid, "--as", "clerk", "--json")[1]["state"] == "submitted"
+    status, _, stderr = _run(capsys, "claim", "approve", cid, "--as", "clerk")
+    assert status == 1 and "role 'clerk' may not claim.approve" in stderr
+    status, _, stderr = _run(capsys, "claim", "reject", cid, "--as", "boss")
+    assert status == 2 and "needs a reason" in stderr
+    status, approved, _ = _run(capsys, "claim", "approve", cid, "--comment", "同意", "--as", "boss", "--json")
+    assert status == 0 and approved["state"] == "approved"
+    assert [st["action"] for st in approved["steps"]] == ["create", "submit", "approve"]
+
+    status, voucher, _ = _run(capsys, "voucher", "create", "--claim", cid, "--date", "2025-11-28", "--as", "acct",
+                              "--json")
+    assert status == 0 and voucher["number"] == "记-2025-11-0001"
+    assert [(x["account_code"], x["debit"], x["credit"]) for x in voucher["lines"]] == [
+        ("660201", "4197.17", "0.00"), ("22210101", "251.83", "0.00"), ("2241", "0.00", "4449.00")]
+
+    status, posted, _ = _run(capsys, "voucher", "post", "记-2025-11-0001", "--as", "acct", "--json")
+    assert status == 0 and posted["state"] == "posted" and posted["posting_flag"] == "02"
+    status, _, stderr = _run(capsys, "voucher", "post", voucher["id"], "--as", "acct")
+    assert status == 1 and "already posted" in stderr
+
+    status, listing, _ = _run(capsys, "voucher", "list", "--period", "2025-11", "--json")
+    assert status == 0 and listing["total"] == 1 and listing["items"][0]["invoices"][0]["invoice_id"] == invoice_id
+
+    status, reversal, _ = _run(capsys, "voucher", "reverse", voucher["id"], "--date", "2025-12-01", "--as", "acct",
+                               "--json")
+    assert status == 0 and reversal["number"] == "记-2025-12-0001"
+    assert [x["debit"] for x in reversal["lines"]] == ["-4197.17", "-251.83", "0.00"]
+    status, shown, _ = _run(capsys, "voucher", "show", voucher["id"], "--json")
+    assert shown["reversed_by"]["number"] == "记-2025-12-0001"
+
+    out = tmp_path / "journal.xlsx"
+    assert _run(capsys, "voucher", "export", "--period", "2025-11", "--out", str(out))[0] == 0
+    assert out.read_bytes()[:2] == b"PK"
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"not a workbook")
+    status, _, stderr = _run(capsys, "voucher", "import", str(bad), "--as", "acct")
+    assert status == 2 and "not an .xlsx workbook" in stderr
+
+
+def test_invoice_spec_parsing() -> None:
+    assert parse_invoice_spec("abc:办公费:12.50") == {"invoice_id": "abc", "category": "办公费", "amount": "12.50"}
+    assert parse_invoice_spec("abc") == {"invoice_id": "abc"}
+    with pytest.raises(CliError, match="expected ID\\[:CATEGORY\\[:AMOUNT\\]\\]"):
+        parse_invoice_spec("a:b:c:d")
