@@ -25,9 +25,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, event, func, inspect, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Numeric,
+    UniqueConstraint,
+    bindparam,
+    event,
+    func,
+    inspect,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
@@ -447,24 +458,16 @@ def post_voucher(session: Session, user: User, voucher_id: str, deductible: bool
     result = session.execute(
         update(Voucher).where(col(Voucher.id) == voucher.id, col(Voucher.state) == VoucherState.DRAFT)
         .values(state=VoucherState.POSTED, posted_by=user.username, posted_at=now, posting_flag=flag)
+        .execution_options(synchronize_session=False)
     )
+    number, vid = voucher.number, voucher.id  # a failed flush expires the object: keep them at hand
     if getattr(result, "rowcount", 1) != 1:
-        raise refused("already_posted", f"voucher {voucher.number} was posted by someone else just now",
+        raise refused("already_posted", f"voucher {number} was posted by someone else just now",
                       {"voucher_id": voucher.id})
     for key, value in (("state", VoucherState.POSTED), ("posted_by", user.username), ("posted_at", now),
                        ("posting_flag", flag)):
         set_committed_value(voucher, key, value)  # what the UPDATE wrote; no reload
-    # One query gives every fact the checks need: each invoice, the voucher of its standing
-    # posting (if any) and the number of a red-letter invoice reversing it (if any).
-    red = aliased(InvoiceRecord)
-    active_voucher = (select(Voucher.number).join(InvoicePosting, col(InvoicePosting.voucher_id) == col(Voucher.id))
-                      .where(col(InvoicePosting.active_key) == col(InvoiceRecord.id)).limit(1).scalar_subquery())
-    red_number = (select(red.number).where(col(red.red_reverses_key) == col(InvoiceRecord.key))
-                  .limit(1).scalar_subquery())
-    rows = session.execute(
-        select(InvoiceRecord, active_voucher, red_number)
-        .join(VoucherInvoice, col(VoucherInvoice.invoice_id) == col(InvoiceRecord.id))
-        .where(col(VoucherInvoice.voucher_id) == voucher.id)).all()
+    rows = session.execute(_posting_facts(), {"vid": voucher.id}).all()
     for inv, posted_on, red_no in rows:
         _check_postable(inv, voucher, posted_on, red_no)
         session.add(InvoicePosting(invoice_id=inv.id, voucher_id=voucher.id, flag=flag, at=now,
@@ -473,11 +476,26 @@ def post_voucher(session: Session, user: User, voucher_id: str, deductible: bool
         session.flush()
     except IntegrityError:
         raise refused("invoice_already_posted",
-                      f"voucher {voucher.number} not posted: one of its invoices was posted on another "
-                      "voucher at the same moment", {"voucher_id": voucher.id}) from None
+                      f"voucher {number} not posted: one of its invoices was posted on another "
+                      "voucher at the same moment", {"voucher_id": vid}) from None
     audit.append(session, user.username, "voucher.post", "voucher", voucher.id,
                  {"number": voucher.number, "flag": flag, "invoices": [row[0].id for row in rows]})
     return voucher
+
+
+@cache
+def _posting_facts() -> Any:
+    """One query for every fact posting checks: each invoice of the voucher, the number of the
+    voucher holding its standing posting (if any), and the number of a red-letter invoice
+    reversing it (if any). Built once so the compiled statement is reused."""
+    red = aliased(InvoiceRecord)
+    active_voucher = (select(Voucher.number).join(InvoicePosting, col(InvoicePosting.voucher_id) == col(Voucher.id))
+                      .where(col(InvoicePosting.active_key) == col(InvoiceRecord.id)).limit(1).scalar_subquery())
+    red_number = (select(red.number).where(col(red.red_reverses_key) == col(InvoiceRecord.key))
+                  .limit(1).scalar_subquery())
+    return (select(InvoiceRecord, active_voucher, red_number)
+            .join(VoucherInvoice, col(VoucherInvoice.invoice_id) == col(InvoiceRecord.id))
+            .where(col(VoucherInvoice.voucher_id) == bindparam("vid")))
 
 
 def _check_postable(inv: InvoiceRecord, voucher: Voucher, posted_on: str | None, red_number: str | None) -> None:

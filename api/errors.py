@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.permissions import Forbidden
@@ -23,6 +24,26 @@ from core.errors import ErrorKind, ServiceError
 from core.users import UserError
 
 log = logging.getLogger("fapiao.api")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. duplicate_invoice")
+    message: str = Field(description="what went wrong, where and why, for a person")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in (
+        (400, "bad input"), (401, "no or unknown credentials"), (403, "the role may not do this, or CSRF failed"),
+        (404, "no such object"), (409, "refused by a rule, or a conflict"), (413, "upload too large"),
+        (422, "the request does not validate"))
+}
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.BAD_INPUT: 400,
@@ -80,18 +101,27 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(("/api/", "/static/", "/docs"))
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     headers = exc.headers if isinstance(exc, ApiError) else None
+    if _is_page(request):
+        from api.routes.pages import error_page
+
+        return error_page(request, status_for(exc), exc.message)
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Forbidden)
-    if not request.url.path.startswith("/api/"):
-        from api.routes.pages import forbidden_page
+    if _is_page(request):
+        from api.routes.pages import error_page
 
-        return forbidden_page(request, exc.message)
+        return error_page(request, 403, exc.message)
     return error_response(403, "forbidden", exc.message)
 
 

@@ -68,7 +68,9 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope.get("path", "")
         extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
-        if not path.startswith(("/docs", "/redoc")):
+        # Swagger UI loads its own scripts; a PDF original is shown by the browser's viewer in
+        # an iframe of our page (a CSP on the PDF itself can stop the viewer from rendering it).
+        if not path.startswith(("/docs", "/redoc")) and not path.endswith("/original"):
             extra.append(_CSP)
         limit = self.max_body() + ENVELOPE_BYTES
         state = {"started": False, "received": 0, "too_large": False}
@@ -83,7 +85,8 @@ class RequestContextMiddleware:
         async def refuse_too_large() -> None:
             start, body = _json_message(
                 413, "too_large",
-                f"the request body is larger than the limit of {limit - ENVELOPE_BYTES} bytes per upload",
+                f"the request body is larger than the upload limit of {limit - ENVELOPE_BYTES} bytes; "
+                "send smaller files, or fewer files per request",
                 {"limit_bytes": limit - ENVELOPE_BYTES})
             await send_extra(start)
             await send(body)

@@ -190,11 +190,17 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
     # A2 digests recomputed
     a2: list[str] = []
     actual: dict[str, mf.FileEntry] = {}
+    contents: dict[str, bytes] = {}  # each file read once (package files are bounded in size)
     for rel in present:
         if (root / rel).is_symlink():
             a2.append(f"{rel}: is a symbolic link")
             continue
-        actual[rel] = mf.digest_file(root, rel)
+        data = _read(root, rel)
+        if data is None:
+            a2.append(f"{rel}: cannot be read")
+            continue
+        contents[rel] = data
+        actual[rel] = mf.digest_bytes(rel, data)
     for rel, e in entries.items():
         a = actual.get(rel)
         if a is None:
@@ -231,7 +237,7 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
     u2: list[str] = []
     parsed_numbers: dict[str, str | None] = {}
     for name, inv in inv_meta.items():
-        data = _read(root, name)
+        data = contents.get(name)
         if data is None:
             continue  # I4
         sha = actual[name].sha256 if name in actual else ""
@@ -300,7 +306,7 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
             a7.append(f"{name}: SHA-256 in metadata differs from the file")
         if f.get("SM3") != a.sm3:
             a7.append(f"{name}: SM3 in metadata differs from the file")
-        fmt = _format_of(name, _read(root, name) or b"")
+        fmt = _format_of(name, contents.get(name, b""))
         if f.get("格式") != fmt:
             a7.append(f"{name}: 格式 {f.get('格式')} but the content is {fmt}")
     for name, number in parsed_numbers.items():
@@ -339,10 +345,8 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
     u3: list[str] = []
     u4: list[str] = []
     for rel in present:
-        if rel in inv_meta:
-            data = _read(root, rel) or b""
-        else:
-            data = _read(root, rel) or b""
+        data = contents.get(rel, b"")
+        if rel not in inv_meta:
             err = _opens(rel, data)
             if err:
                 u2.append(f"{rel}: {err}")

@@ -135,7 +135,7 @@ def _sync_tree(root: Path) -> None:
     global _sync_pool
     if _sync_pool is None:
         _sync_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="archive-fsync")
-    paths = []
+    paths: list[str] = []
     for dirpath, _dirs, files in os.walk(root):
         paths.extend(os.path.join(dirpath, f) for f in files)
         paths.append(dirpath)
@@ -353,7 +353,8 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
     entries.append(mf.digest_bytes(md.METADATA_NAME, meta_bytes))
     manifest_bytes = mf.manifest_xml(entries, archival_code)
     _write(tmp / mf.MANIFEST_NAME, manifest_bytes)
-    _write(tmp / mf.SIGNATURE_NAME, signing.sign(key, manifest_bytes))
+    signature = signing.sign(key, manifest_bytes)
+    _write(tmp / mf.SIGNATURE_NAME, signature)
 
     # the check at filing: duplicates and gaps come from the register
     dup = [f"voucher {v.number} already has live package {p.archival_code}"
@@ -374,7 +375,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
         fonds_code=code.fonds, year=code.year, period=int(v.period[5:7]), item_no=code.item_no, version=version,
         retention=code.retention, retention_until=until, title=title, voucher_number=v.number,
         amount=Decimal(str(v.total_debit)), attachments=len(src.invoices), file_count=len(entries) + 2,
-        total_size=total_size + len(manifest_bytes), path="", manifest_sha256=mf.hashlib.sha256(manifest_bytes).hexdigest(),
+        total_size=total_size + len(manifest_bytes) + len(signature), path="", manifest_sha256=mf.hashlib.sha256(manifest_bytes).hexdigest(),
         manifest_sm3=mf.sm3_hex(manifest_bytes), key_fingerprint=key.fingerprint, created_by=user.username,
         created_at=now,
         meta={"files": [{"path": e.path, "size": e.size, "sha256": e.sha256, "sm3": e.sm3} for e in entries],

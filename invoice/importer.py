@@ -240,6 +240,11 @@ def _screen(analyses: Sequence[Analysis], policy: str, result: ImportResult) -> 
     for a in analyses:
         if a.error is not None or a.invoice is None:
             result.add("rejected", {"file": a.file, "error": a.error or {"code": "unreadable", "message": a.file}})
+        elif not a.invoice.key:  # refused before its bytes are stored
+            result.add("rejected", {"file": a.file, "error": {
+                "code": "no_invoice_number",
+                "message": f"{a.file}: no invoice number could be read, so the duplicate check "
+                           "cannot run; the file was not imported"}})
         else:
             todo.append(a)
     if policy == "warn" or not todo:

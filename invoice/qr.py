@@ -21,6 +21,7 @@ from invoice.model import InvoiceKind
 OLD_TYPES: dict[str, InvoiceKind] = {
     "01": InvoiceKind.VAT_E_SPECIAL,
     "08": InvoiceKind.VAT_E_SPECIAL,
+    "20": InvoiceKind.VAT_E_SPECIAL,  # 增值税电子专用发票 (seen in 增值税电子专票5.ofd)
     "04": InvoiceKind.VAT_E_ORDINARY,
     "10": InvoiceKind.VAT_E_ORDINARY,
 }

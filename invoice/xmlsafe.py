@@ -23,11 +23,19 @@ _RECOVER = etree.XMLParser(
 )
 
 
+def _ascii_view(data: bytes) -> bytes:
+    """The markup as single bytes, so UTF-16 input cannot hide a DOCTYPE from the check."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        enc = "utf-16-be" if data[:2] == b"\xfe\xff" or data[:1] == b"\x00" else "utf-16-le"
+        return data.decode(enc, errors="replace").encode("ascii", errors="replace")
+    return data
+
+
 def _refuse_doctype(data: bytes, where: str) -> None:
     # A DOCTYPE is never needed by an invoice and is the door to entity attacks; refuse it
     # outright rather than trust every parser flag.
-    head = data[:4096].lower()
-    if b"<!doctype" in head or b"<!entity" in data.lower():
+    lowered = _ascii_view(data).lower()
+    if b"<!doctype" in lowered[:4096] or b"<!entity" in lowered:
         raise ParseError(ErrorCode.FORBIDDEN_XML, "XML with a DOCTYPE or entity declaration is refused", where)
 
 

@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from api import homefile
+
+    homefile.load()  # the organisation recorded by `fapiao init`, for every command
     try:
         status: int = args.handler(args)
     except CliError as exc:

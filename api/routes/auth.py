@@ -7,6 +7,7 @@ cannot be guessed at network speed.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
@@ -57,6 +58,21 @@ def user_out(user: User, with_operations: bool = False) -> dict[str, Any]:
             "operations": ops}
 
 
+_dummy_hash: str | None = None
+
+
+def _spend_a_hash(password: str) -> None:
+    global _dummy_hash
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerificationError
+
+    hasher = PasswordHasher()
+    if _dummy_hash is None:
+        _dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+    with contextlib.suppress(VerificationError):
+        hasher.verify(_dummy_hash, password)
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -79,6 +95,8 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
                                f"too many failed logins for {body.username!r}; wait 15 minutes and try again")
             reason = "locked"
         elif user is None or not user.active or not check_password(user, body.password):
+            if user is None:
+                _spend_a_hash(body.password)  # an unknown name costs as much time as a known one
             failure = ApiError(401, "bad_credentials", "wrong username or password")
             reason = "unknown user" if user is None else ("inactive" if not user.active else "wrong password")
         if failure is not None:
@@ -88,6 +106,9 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
             assert user is not None
             raw, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
             expires = now() + timedelta(hours=settings.session_hours)
+            for old in s.exec(select(WebSession).where(WebSession.user_id == user.id,
+                                                       col(WebSession.expires_at) < now())).all():
+                s.delete(old)  # expired sessions of this user are of no further use
             s.add(WebSession(token_hash=sha256_hex(raw), csrf_hash=sha256_hex(csrf), user_id=user.id,
                              expires_at=expires))
             audit.append(s, user.username, "auth.login", "user", user.id, {"client": _client(request)})

@@ -53,13 +53,18 @@ def page(request: Request, name: str, user: User | None, **context: Any) -> HTML
     return templates.TemplateResponse(request, name, ctx)
 
 
-def forbidden_page(request: Request, message: str) -> Response:
+ERROR_TITLES = {403: "无权访问", 404: "找不到", 409: "不能这样操作", 400: "输入有误", 401: "请先登录"}
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """An error on a page, in words for finance staff, with the technical reason below."""
     try:
         auth = authenticate(request)
     except ApiError:
         auth = None
-    resp = page(request, "forbidden.html", auth.user if auth else None, message=message)
-    resp.status_code = 403
+    resp = page(request, "error.html", auth.user if auth else None, status=status, message=message,
+                title=ERROR_TITLES.get(status, "出错了"))
+    resp.status_code = status
     return resp
 
 
@@ -180,10 +185,14 @@ def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], 
 
 
 @router.get("/archive", response_class=HTMLResponse)
-def archive_page(request: Request, user: Annotated[User, Page("archive.read")]) -> HTMLResponse:
+def archive_page(request: Request, user: Annotated[User, Page("archive.read")], s: ReadSessionDep,
+                 year: Annotated[int | None, Query(ge=1990, le=2200)] = None) -> HTMLResponse:
+    from archive import package
     from core.clock import today_china
 
-    return page(request, "archive.html", user, this_year=today_china().year)
+    rows, total = package.list_packages(s, year=year, page=1, page_size=100)
+    return page(request, "archive.html", user, this_year=today_china().year, total=total,
+                packages=[package.package_to_dict(s, p, with_check=True) for p in rows])
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
+from datetime import date
 from decimal import Decimal
 
 from lxml import etree
@@ -38,6 +39,7 @@ from invoice.ofd.xml import (
     text_objects,
     text_of,
 )
+from invoice.qr import parse_qr
 
 # Fields every invoice needs; while one is missing, the next source is read.
 _CORE = ("number", "issue_date", "buyer.name", "seller.name", "seller.tax_id", "amount", "tax",
@@ -123,10 +125,11 @@ def _date(value: str | None) -> str | None:
     m = _DATE.search(value or "")
     if not m:
         return None
-    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if not (1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31):
+    try:
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:  # 2024-02-30 and the like: not a date, let another source try
         return None
-    return f"{y:04d}-{mo:02d}-{d:02d}"
+    return day.isoformat() if 1990 <= day.year <= 2100 else None
 
 
 def _tax_id(value: str | None) -> str | None:
@@ -189,6 +192,12 @@ _ALL_SOURCES = frozenset({FieldSource.ATTACHMENT_XML, FieldSource.CUSTOM_TAG,
 
 
 class _Reader:
+    """One OFD being read: the fields found so far, where from, and the parsed members.
+
+    Members are parsed at most once (pages, templates and text objects are cached) because
+    the sources overlap: the tags point into the page that the page-text reading also uses.
+    """
+
     def __init__(self, pkg: OfdPackage, allowed: Collection[FieldSource] = _ALL_SOURCES) -> None:
         self.pkg = pkg
         self.allowed = allowed
@@ -198,6 +207,7 @@ class _Reader:
         self.extra: dict[str, str] = {}
         self.title: str | None = None
         self.railway = False
+        self.graph_type: str | None = None  # invoice type from the attachment's QR payload
         self.doc_path = ""
         self._doc: DocumentInfo | None = None
         self._pages: dict[str, etree._Element] = {}
@@ -216,9 +226,12 @@ class _Reader:
         self.sources[name] = source.value
 
     def put_items(self, items: list[Item], source: FieldSource) -> None:
-        if not self.items and items:
-            self.items = items
-            self.sources["items"] = source.value
+        if self.items or not items:
+            return
+        if source is not FieldSource.PAGE_TEXT and all(i.amount is None for i in items):
+            return  # names without amounts (a sparse tag file): let the page table do better
+        self.items = items
+        self.sources["items"] = source.value
 
     def missing(self) -> list[str]:
         need = list(_CORE)
@@ -345,14 +358,29 @@ class _Reader:
             elif name in _EINVOICE:
                 fld = _EINVOICE[name]
                 value = text_of(el)
-                if fld in ("machine_no", "graph_code"):
+                if fld == "machine_no":
                     if value:
                         self.extra.setdefault(fld, value)
+                elif fld == "graph_code":
+                    self._graph_code(value)
                 else:
                     self.put(fld, value, src)
             elif len(el):
                 stack.extend(reversed(el))
         self.put_items(goods, src)
+
+    def _graph_code(self, value: str) -> None:
+        """The QR payload the issuer wrote into the attachment (some write a PNG instead).
+
+        Its type tells 专票 from 普票; it goes to ``extra["qr"]`` only when ``invoice.qr``
+        accepts it, so that the QR check downstream never fails on a shape it does not know.
+        """
+        parts = value.split(",")
+        if len(parts) < 7 or parts[0] != "01":
+            return  # base64 image or empty
+        self.graph_type = parts[1]
+        if parse_qr(value) is not None:
+            self.extra.setdefault("qr", value)
 
     def _read_railway(self, root: etree._Element) -> None:
         src = FieldSource.ATTACHMENT_XML
@@ -437,7 +465,7 @@ class _Reader:
             elif name in _EINVOICE:
                 found = refs(el)
                 fld = _EINVOICE[name]
-                if found and fld not in ("machine_no", "graph_code"):
+                if found and fld not in ("machine_no", "graph_code"):  # those are not text
                     self.put(fld, joined(found), src)
         if grouped:
             self.put_items(grouped, src)
@@ -552,9 +580,8 @@ class _Reader:
         number = self.values.get("number")
         digital = isinstance(number, str) and len(number) == 20 and "code" not in self.values
         special: bool | None = None
-        graph = self.extra.get("graph_code", "").split(",")
-        if len(graph) > 2 and graph[1] in _QR_TYPES:
-            special = _QR_TYPES[graph[1]]
+        if self.graph_type in _QR_TYPES:
+            special = _QR_TYPES[self.graph_type]
             self.sources["kind"] = FieldSource.ATTACHMENT_XML.value
         else:
             title = self.find_title() or ""

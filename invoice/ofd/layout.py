@@ -62,7 +62,14 @@ _HEADERS: dict[str, str] = {
     "税额": "tax",
     "序号": "seq",
 }
-_TABLE_END = ("合计", "小计", "总计", "折扣", "备注", "价税合计", "合")
+# The row under the goods lines. Exact words (or a label prefix), so that a goods name such
+# as '合同服务费' never ends the table; '合' alone is the template that draws 合 and 计 apart.
+_TABLE_END_WORDS = {"合", "合计", "小计", "总计", "折扣", "备注"}
+_TABLE_END_PREFIX = ("合计:", "小计:", "总计:", "价税合计")
+
+
+def _ends_table(first: str) -> bool:
+    return first in _TABLE_END_WORDS or first.startswith(_TABLE_END_PREFIX)
 
 
 @lru_cache(maxsize=8192)
@@ -285,13 +292,14 @@ def read_table(objs: list[TextObj]) -> tuple[list[dict[str, str]], tuple[str | N
     total: tuple[str | None, str | None] = (None, None)
     for line in _lines(body):
         first = norm(line[0].text)
-        if line[0].x0 < name_limit and first.startswith(_TABLE_END):
+        if line[0].x0 < name_limit and _ends_table(first):
             if first.startswith(("合", "小计", "总计")):
                 total = _total_row(line, by_kind)
             break
         names = [o for o in line if o.cx > seq_limit and not is_label(o) and
                  (o.x0 < name_col.obj.x0 or o.x1 <= name_limit + 0.5)]
-        others = [o for o in line if o not in names]
+        name_ids = {id(o) for o in names}
+        others = [o for o in line if id(o) not in name_ids]
         row = _classify(others, by_kind, rest_cols)
         name_text = "".join(o.text.strip() for o in names)
         if "amount" in row:

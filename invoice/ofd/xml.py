@@ -87,6 +87,12 @@ class DocumentInfo:
 
 
 def read_document(pkg: OfdPackage, doc_path: str) -> DocumentInfo:
+    """Pages (in order), templates, tags and attachments of one ``Document.xml``.
+
+    References are resolved relative to the document's folder (case-insensitively when the
+    exact name is missing); a page whose reference points at nothing keeps ``path=None``
+    instead of failing the file, since the other field sources may still be complete.
+    """
     root = parse_member(pkg, doc_path, recover=True)
     folder = posixpath.dirname(doc_path)
     info = DocumentInfo(path=doc_path, folder=folder)

@@ -13,6 +13,7 @@ under ``settings.parse_timeout_seconds`` (``guard.deadline``).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -74,7 +75,7 @@ def parse_pdf(data: bytes) -> Invoice:
         raise ParseError(ErrorCode.EMPTY_FILE, "the file is empty")
     if b"%PDF-" not in data[:1024]:
         raise ParseError(ErrorCode.BAD_PDF, "no %PDF- header: not a PDF file")
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in data[-4096:]:
         raise ParseError(ErrorCode.BAD_PDF, "the PDF is truncated: no %%EOF marker at its end")
     with deadline(get_settings().parse_timeout_seconds, "pdf"):
         try:
@@ -114,7 +115,12 @@ def _fast_read(data: bytes) -> tuple[list[Segment], float, QrPayload | None, int
             qr = None
             off_page = 0
             for i in range(min(n_pages, MAX_PAGES)):
-                page = pdf[i]
+                try:
+                    page = pdf[i]
+                except pdfium.PdfiumError as exc:
+                    raise ParseError(ErrorCode.BAD_PDF, f"PDFium cannot load the page ({exc}): "
+                                     "a broken or too deeply nested page tree",
+                                     f"page {i + 1}") from None
                 try:
                     tp = page.get_textpage()
                     try:
@@ -157,9 +163,15 @@ def _qr_from_images(page: Any) -> QrPayload | None:
     candidates.sort(key=lambda c: -c[0])
     for _, obj in candidates[:3]:
         try:
-            img = obj.get_bitmap(render=False).to_pil()
+            bitmap = obj.get_bitmap(render=False)
         except Exception:
             continue
+        # Copy out of PDFium's buffer and free it now, under the PDFium lock, rather than
+        # leave the release to a finaliser running in some other thread.
+        try:
+            img = bitmap.to_pil().copy()
+        finally:
+            bitmap.close()
         for res in zxingcpp.read_barcodes(img, formats=_qr_formats()):
             qr = parse_qr(res.text)
             if qr is not None:
@@ -181,7 +193,10 @@ def _qr_from_render(data: bytes) -> QrPayload | None:
                 w, h = page.get_size()
                 scale = min(2.0, 2400.0 / max(w, h, 1.0))
                 bitmap = page.render(scale=scale, grayscale=True)
-                img = bitmap.to_pil()
+                try:
+                    img = bitmap.to_pil().copy()
+                finally:
+                    bitmap.close()
             finally:
                 page.close()
         finally:
@@ -198,6 +213,11 @@ def _plumber_read(data: bytes) -> tuple[list[Segment], float]:
 
     import pdfplumber
 
+    # pdfminer logs a warning per oddity of broken files (missing FontBBox, ...): they are
+    # expected here and would drown the CLI's output. Only when nobody configured it.
+    log = logging.getLogger("pdfminer")
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.ERROR)
     segs: list[Segment] = []
     chars_all = []
     y_offset = 0.0

@@ -203,15 +203,6 @@ def value_after(label: Label, joiner: str = "") -> str:
     return joiner.join(p for p in parts if p)
 
 
-def segments_after(label: Label) -> list[Segment]:
-    out = []
-    for s in label.line.segments[label.end_seg + 1:]:
-        if _is_label_like(s):
-            break
-        out.append(s)
-    return out
-
-
 def _order_pair(a_xy: tuple[float, float], b_xy: tuple[float, float]) -> bool:
     """True when ``a`` is the buyer's side: left of ``b`` in the 数电 layout (side by side),
     above it in the old layout (stacked)."""
@@ -412,7 +403,7 @@ def _read_parties(lines: list[Line], segs: list[Segment]) -> tuple[Party, Party]
             out.append((lab, v))
         return out
 
-    header = re.compile(_COLUMNS[0][1] + "|规格型号")
+    header = re.compile(_NAME_COL + "|规格型号")
     names = [(lab, v if v is not None and _valid_name(v) else None)
              for lab, v in pick(find_labels(lines, r"名称"), None)
              if not header.search(lab.line.text)]  # the item table's 名称 column
@@ -538,8 +529,10 @@ def _read_amounts(f: PdfFields, lines: list[Line], segs: list[Segment]) -> None:
 # ---------------------------------------------------------------------------------------------
 # items
 
+_NAME_COL = r"(项目名称|货物或应税劳务、?服务名称|货物或应税劳务名称|货物\(劳务\)名称)"
 _COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", r"(项目名称|货物或应税劳务、?服务名称|货物或应税劳务名称)"),
+    ("seq", r"序号"),  # sales lists (销货清单) number their lines
+    ("name", _NAME_COL),
     ("spec", r"规格型号"),
     ("unit", r"单位"),
     ("quantity", r"数量"),
@@ -550,9 +543,10 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _header(lines: list[Line]) -> tuple[int, dict[str, float]] | None:
-    for idx, ln in enumerate(lines):
-        if not re.search(_COLUMNS[0][1], ln.text):
+def _header(lines: list[Line], start: int = 0) -> tuple[int, dict[str, float]] | None:
+    for idx in range(start, len(lines)):
+        ln = lines[idx]
+        if not re.search(_NAME_COL, ln.text):
             continue
         centres: dict[str, float] = {}
         for key, rx in _COLUMNS:
@@ -572,6 +566,14 @@ def _read_items(lines: list[Line], segs: list[Segment], amount: Decimal | None,
     head = _header(lines)
     if head is not None:
         items = _items_by_columns(lines, head[0], head[1])
+        if any("详见" in (i.name or "") for i in items):
+            # The face says 详见销货清单: the items are the lines of the sales list, a later
+            # table with its own header (DESIGN §4).
+            listed = _header(lines, head[0] + 1)
+            if listed is not None:
+                lines_items = _items_by_columns(lines, listed[0], listed[1])
+                if _items_add_up(lines_items, amount, tax):
+                    return lines_items
     if not _items_add_up(items, amount, tax):
         alt = _items_by_shape(lines)
         if alt and (_items_add_up(alt, amount, tax) or not items):
@@ -590,7 +592,7 @@ def _items_add_up(items: list[Item], amount: Decimal | None, tax: Decimal | None
 def _table_end(lines: list[Line], start: int) -> int:
     for j in range(start + 1, len(lines)):
         t = lines[j].text
-        if re.search(r"合计", t) or t.startswith("¥") or "(小写)" in t or "(大写)" in t:
+        if re.search(r"合计|小计|总计", t) or t.startswith("¥") or "(小写)" in t or "(大写)" in t:
             return j
     return len(lines)
 
@@ -600,10 +602,14 @@ def _items_by_columns(lines: list[Line], head_idx: int, centres: dict[str, float
     xs = [centres[k] for k in keys]
     bounds = [(xs[i] + xs[i + 1]) / 2 for i in range(len(xs) - 1)]
 
+    name_i = keys.index("name")
+    name_lo = bounds[name_i - 1] if name_i > 0 else float("-inf")
+    name_hi = bounds[name_i] if name_i < len(bounds) else float("inf")
+
     def column(s: Segment) -> str:
         # Item names are left-aligned and may run long: a segment starting in the name column
         # belongs to it whatever its width.
-        x = s.x0 + min(s.x1 - s.x0, 12.0) / 2 if s.x0 < bounds[0] else s.cx
+        x = s.x0 + min(s.x1 - s.x0, 12.0) / 2 if name_lo <= s.x0 < name_hi else s.cx
         for k, b in zip(keys, bounds, strict=False):
             if x < b:
                 return k
@@ -637,13 +643,13 @@ def _items_by_columns(lines: list[Line], head_idx: int, centres: dict[str, float
             current = a
         rows[current].setdefault("name", []).append(s)
     for k, s in cells:
-        if k in ("name", "amount"):
+        if k in ("name", "amount", "seq"):
             continue
         i = nearest_anchor(s)
         if abs(anchors[i].cy - s.cy) <= max(anchors[i].bottom - anchors[i].top, 4.0):
             rows[i].setdefault(k, []).append(s)
-    for i, a in enumerate(anchors):
-        rows[i]["amount"] = [a]
+    for i, anchor in enumerate(anchors):
+        rows[i]["amount"] = [anchor]
     out: list[Item] = []
     for row in rows:
         def txt(k: str, row: dict[str, list[Segment]] = row) -> str | None:

@@ -14,15 +14,12 @@ ordinary characters (子), full-width colons and parentheses become ASCII.
 from __future__ import annotations
 
 import ctypes
-import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
-# Characters pdfium reports for an unmapped glyph, and the pdfminer spelling of one.
-_CID = re.compile(r"\(cid:\d+\)")
 # Soft hyphen markers pdfium puts where a line ends in "-".
 _PDFIUM_HYPHEN = {"\x02": "-", "\ufffe": "-"}
 
@@ -217,7 +214,3 @@ def group_segments(chars: list[Char], page: int = 0, letter_spaced: bool | None 
         cur.append(ch)
     flush()
     return segs
-
-
-def has_cid_garbage(text: str) -> bool:
-    return bool(_CID.search(text))

@@ -124,6 +124,8 @@ def verify(
             invoice = parse(data)
         except InvoiceError as exc:
             problems.append(f"not read as an invoice, so no cross-checks: {exc}")
+        except Exception as exc:  # a parser bug must not hide the signature verdict
+            problems.append(f"the invoice parser failed, so no cross-checks: {type(exc).__name__}: {exc}")
     checks: list[Check] = []
     if invoice is not None:
         if today is None:

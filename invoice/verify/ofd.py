@@ -21,6 +21,7 @@ import base64
 import hashlib
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -60,8 +61,18 @@ def _text(el: etree._Element | None) -> str | None:
     return el.text.strip() or None
 
 
-def signature_files(pkg: OfdPackage) -> tuple[list[tuple[str, str, str | None]], list[str]]:
-    """[(Signature.xml path, signature id, type)] named by the package, and problems met.
+@dataclass(frozen=True)
+class SignatureEntry:
+    """One signature named by a signature list; ``error`` when it cannot even be located."""
+
+    path: str
+    id: str
+    type: str | None = None
+    error: str | None = None
+
+
+def signature_files(pkg: OfdPackage) -> tuple[list[SignatureEntry], list[str]]:
+    """The signatures the package names, and problems met on the way.
 
     Follows OFD.xml DocBody/Signatures → Signatures.xml/Signature@BaseLoc. A package whose
     DocBody names no Signatures file but stores ``Signatures.xml`` members is read from those
@@ -91,13 +102,13 @@ def signature_files(pkg: OfdPackage) -> tuple[list[tuple[str, str, str | None]],
                 + "; read anyway"
             )
             lists = stray
-    found: list[tuple[str, str, str | None]] = []
+    found: list[SignatureEntry] = []
     for lst in lists:
         base = posixpath.dirname(lst)
         try:
             xml = parse_xml(pkg.read(lst), f"{pkg.where}:{lst}")
         except InvoiceError as exc:
-            found.append((lst, "?", f"{_BROKEN}{exc}"))
+            found.append(SignatureEntry(lst, "?", error=f"the signature list cannot be read: {exc}"))
             continue
         for el in xml.iter():
             if _local(el.tag) != "Signature":
@@ -105,17 +116,16 @@ def signature_files(pkg: OfdPackage) -> tuple[list[tuple[str, str, str | None]],
             loc = el.get("BaseLoc")
             sig_id = el.get("ID") or str(len(found) + 1)
             if not loc:
-                problems.append(f"{lst}: signature {sig_id} has no BaseLoc")
+                found.append(SignatureEntry(lst, sig_id, el.get("Type"),
+                                            error=f"{lst}: signature {sig_id} has no BaseLoc"))
                 continue
             path = pkg.resolve(loc, base)
             if path is None:
-                found.append((f"{posixpath.join(base, loc) if not loc.startswith('/') else loc.lstrip('/')}", sig_id, el.get("Type")))
+                shown = loc.lstrip("/") if loc.startswith("/") else posixpath.join(base, loc)
+                found.append(SignatureEntry(shown, sig_id, el.get("Type")))  # reported missing
                 continue
-            found.append((path, sig_id, el.get("Type")))
+            found.append(SignatureEntry(path, sig_id, el.get("Type")))
     return found, problems
-
-
-_BROKEN = "\x00broken:"  # marks a signature list that cannot be read, with the reason
 
 
 def verify_ofd_signatures(
@@ -123,10 +133,10 @@ def verify_ofd_signatures(
 ) -> tuple[list[SignatureReport], list[str]]:
     """Check every signature of an OFD package; problems are package-level notes."""
     files, problems = signature_files(pkg)
-    reports = [verify_signature_xml(pkg, path, sig_id, sig_type) for path, sig_id, sig_type in files]
+    reports = [verify_signature_xml(pkg, e) for e in files]
     if reports:
         covered = {r.path for rep in reports for r in rep.references}
-        signs = {posixpath.dirname(path) for path, _i, _t in files}
+        signs = {posixpath.dirname(e.path) for e in files}
         uncovered = [
             n for n in pkg.names()
             if n not in covered
@@ -138,23 +148,21 @@ def verify_ofd_signatures(
     return reports, problems
 
 
-def verify_signature_xml(
-    pkg: OfdPackage, path: str, sig_id: str, sig_type: str | None = None
-) -> SignatureReport:
+def verify_signature_xml(pkg: OfdPackage, entry: SignatureEntry) -> SignatureReport:
     """One ``Signature.xml`` checked end to end (never raises for bad content)."""
-    if sig_type is not None and sig_type.startswith(_BROKEN):
+    if entry.error is not None:
         return SignatureReport(
-            id=sig_id, location=path, status=VerifyStatus.INDETERMINATE,
-            reasons=(f"the signature list cannot be read: {sig_type.removeprefix(_BROKEN)}",),
+            id=entry.id, location=entry.path, status=VerifyStatus.INDETERMINATE,
+            signature_type=entry.type, reasons=(entry.error,),
         )
     try:
-        return _verify_signature_xml(pkg, path, sig_id, sig_type)
+        return _verify_signature_xml(pkg, entry.path, entry.id, entry.type)
     except Exception as exc:  # any unforeseen failure must not read as "valid"
         return SignatureReport(
-            id=sig_id,
-            location=path,
+            id=entry.id,
+            location=entry.path,
             status=VerifyStatus.INDETERMINATE,
-            signature_type=sig_type,
+            signature_type=entry.type,
             reasons=(f"verification stopped with an error: {type(exc).__name__}: {exc}",),
         )
 
@@ -169,7 +177,7 @@ def _verify_signature_xml(
         return SignatureReport(
             id=sig_id,
             location=path,
-            status=VerifyStatus.INVALID,
+            status=VerifyStatus.INDETERMINATE,
             signature_type=sig_type,
             reasons=(f"the signature file {path} named by the signature list is missing",),
         )
@@ -243,6 +251,7 @@ def _verify_signature_xml(
                 result = ses.parse_and_verify(pkg.read(sv_path))
             except ses.SesError as exc:
                 undetermined.append(f"{sv_path}: {exc}")
+                result = exc.partial  # whose signature it was, and what it committed to
             except InvoiceError as exc:
                 undetermined.append(f"{sv_path} cannot be read: {exc}")
     if result is not None:
@@ -255,7 +264,7 @@ def _verify_signature_xml(
                 data_hash_ok = None
             else:
                 invalid.append(f"{path} was changed after signing: the signed dataHash is not its SM3 digest")
-        if not result.signature_valid:
+        if result.signature_valid is False:
             invalid.append(
                 f"the SM2 signature ({result.format}) does not verify with the signer certificate's key"
             )

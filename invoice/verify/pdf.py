@@ -21,6 +21,22 @@ from invoice.verify.report import SignatureReport, VerifyStatus
 SM2_OIDS = ses.SM2_SIGNATURE_OIDS | {"1.2.156.10197.1.301"}
 
 
+def _sync_oid_maps() -> None:
+    """Make asn1crypto's name→OID maps know what pyHanko registered on import.
+
+    pyHanko adds CMS attributes and X.509 extensions to asn1crypto's ``_map`` only; if any
+    such OID was parsed earlier in the process, the cached reverse map misses them and
+    pyHanko later fails to build attributes by name.
+    """
+    import pyhanko.sign.ades.cades_asn1  # noqa: F401  (registers its OIDs)
+    from asn1crypto import cms, x509
+
+    for cls in (cms.CMSAttributeType, x509.ExtensionId):
+        if cls._reverse_map is not None:
+            for oid, name in cls._map.items():
+                cls._reverse_map.setdefault(name, oid)
+
+
 def has_signature_markers(data: bytes) -> bool:
     return b"/ByteRange" in data
 
@@ -30,7 +46,12 @@ def verify_pdf_signatures(data: bytes) -> tuple[list[SignatureReport], list[str]
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    _sync_oid_maps()
     problems: list[str] = []
+    if not has_signature_markers(data):
+        # A signature dictionary needs /ByteRange, written uncompressed (its offsets must be
+        # patchable), so a PDF without the token has no signature to read.
+        return [], problems
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         sigs = list(reader.embedded_signatures)

@@ -160,8 +160,9 @@ class VerificationReport:
         """A few lines for people (the CLI's readable output)."""
         lines = [f"{self.file or self.sha256[:12]}: {self.status.value}"]
         for s in self.signatures:
-            who = s.seal.name if s.seal and s.seal.name else (s.signer.subject if s.signer else "?")
-            lines.append(f"  signature {s.id} [{s.format or '?'}] {s.status.value}: {who}")
+            who = s.seal.name if s.seal and s.seal.name else (s.signer.subject if s.signer else s.location)
+            fmt = f" [{s.format}]" if s.format else ""
+            lines.append(f"  signature {s.id}{fmt} {s.status.value}: {who}")
             lines.extend(f"    - {r}" for r in s.reasons)
         for c in self.checks:
             if c.result in (CheckResult.FAIL, CheckResult.WARN):

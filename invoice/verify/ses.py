@@ -32,11 +32,11 @@ leniently; every signature is checked over the bytes exactly as stored, never re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from asn1crypto import cms, core, parser, x509
+from asn1crypto import core, parser, x509
 
 from invoice.verify import sm2
 
@@ -47,7 +47,15 @@ SM3_OIDS = {sm2.OID_SM3, "sm3"}
 
 
 class SesError(ValueError):
-    """The structure cannot be read: the signature is indeterminate, not invalid."""
+    """The structure cannot be evaluated: the signature is indeterminate, not invalid.
+
+    ``partial`` carries what could be read before the failure (signer, seal, data hash), with
+    ``signature_valid`` None, so that a report can still say whose signature it was.
+    """
+
+    def __init__(self, message: str, partial: SignedValueResult | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 # -- ASN.1 ------------------------------------------------------------------------------
@@ -191,6 +199,63 @@ class SESSignatureV1(core.Sequence):
     _fields: ClassVar[list[Any]] = [("to_sign", TBSSignV1), ("signature", core.BitString)]
 
 
+# GB/T 35275 SignedData, declared here rather than with asn1crypto.cms: parsing with cms's
+# classes would fix asn1crypto's reverse OID maps before pyHanko registers its CMS attributes
+# on import, which breaks pyHanko later in the same process.
+class AlgId(core.Sequence):
+    _fields: ClassVar[list[Any]] = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class AlgIds(core.SetOf):
+    _child_spec = AlgId
+
+
+class Attribute(core.Sequence):
+    _fields: ClassVar[list[Any]] = [("type", core.ObjectIdentifier), ("values", core.SetOf, {"spec": core.Any})]
+
+
+class Attributes(core.SetOf):
+    _child_spec = Attribute
+
+
+class IssuerAndSerial(core.Sequence):
+    _fields: ClassVar[list[Any]] = [("issuer", core.Any), ("serial_number", core.Integer)]
+
+
+class SignerInfo35275(core.Sequence):
+    _fields: ClassVar[list[Any]] = [
+        ("version", core.Integer),
+        ("sid", core.Any),
+        ("digest_algorithm", AlgId),
+        ("signed_attrs", Attributes, {"implicit": 0, "optional": True}),
+        ("signature_algorithm", AlgId),
+        ("signature", core.OctetString),
+        ("unsigned_attrs", core.Any, {"implicit": 1, "optional": True}),
+    ]
+
+
+class SignerInfos35275(core.SetOf):
+    _child_spec = SignerInfo35275
+
+
+class AnySet(core.SetOf):
+    _child_spec = core.Any
+
+
+class SignedData35275(core.Sequence):
+    _fields: ClassVar[list[Any]] = [
+        ("version", core.Integer),
+        ("digest_algorithms", AlgIds),
+        ("encap_content_info", core.Any),
+        ("certificates", AnySet, {"implicit": 0, "optional": True}),
+        ("crls", AnySet, {"implicit": 1, "optional": True}),
+        ("signer_infos", SignerInfos35275),
+    ]
+
+
 # -- results --------------------------------------------------------------------------------
 
 
@@ -251,7 +316,7 @@ class SignedValueResult:
     signing_time: str | None
     data_hash: bytes | None  # the digest the signer committed to
     property_info: str | None
-    signature_valid: bool
+    signature_valid: bool | None  # None: could not be evaluated (see SesError.partial)
     signer_in_seal: bool | None  # the signer's certificate is listed in the seal
     notes: tuple[str, ...] = ()
 
@@ -443,7 +508,7 @@ def _seal_v4(seal: SESealV4) -> tuple[SealInfo, list[bytes], list[tuple[str, byt
             signature_valid=ok,
             der=der,
         )
-        if len(_seal_cache) > 256:
+        if len(_seal_cache) > 64:  # seals with pictures can be 200 KB
             _seal_cache.clear()
         _seal_cache[der] = cached
     return cached, certs, digests
@@ -540,9 +605,6 @@ def _verify_v4(data: bytes) -> SignedValueResult:
     signer, signer_cert = cert_info(signer_der)
     alg = sig["signature_alg_id"].dotted
     notes: list[str] = []
-    ok = _verify_with_cert(
-        signer_cert, alg, tbs.dump(), _signature_bits(sig["signature"], "the signature", notes)
-    )
     in_seal: bool | None
     if seal_certs:
         in_seal = signer_der in seal_certs
@@ -552,7 +614,7 @@ def _verify_v4(data: bytes) -> SignedValueResult:
         in_seal = None
     if version != 4:
         notes.append(f"TBS_Sign version {version} read with the GB/T 38540 (V4) layout")
-    return SignedValueResult(
+    result = SignedValueResult(
         format="GB/T 38540-2020",
         version=version,
         signature_algorithm=alg,
@@ -561,10 +623,15 @@ def _verify_v4(data: bytes) -> SignedValueResult:
         signing_time=read_time(tbs["time_info"]),
         data_hash=_bits(tbs["data_hash"]),
         property_info=read_text(tbs["property_info"]),
-        signature_valid=ok,
+        signature_valid=None,
         signer_in_seal=in_seal,
-        notes=tuple(notes),
     )
+    try:
+        value = _signature_bits(sig["signature"], "the signature", notes)
+        ok = _verify_with_cert(signer_cert, alg, tbs.dump(), value)
+    except SesError as exc:
+        raise SesError(str(exc), partial=replace(result, notes=tuple(notes))) from exc
+    return replace(result, signature_valid=ok, notes=tuple(notes))
 
 
 def _verify_v1(data: bytes) -> SignedValueResult:
@@ -600,19 +667,23 @@ def _verify_35275(data: bytes) -> SignedValueResult:
         raise SesError(f"content type {ctype} is not signed data")
     if len(kids) < 2 or kids[1][0] != 2 or kids[1][2] != 0:
         raise SesError("signed data content is not [0] EXPLICIT")
-    explicit_contents = kids[1][3]
-    sd = cms.SignedData.load(explicit_contents)
+    sd = SignedData35275.load(kids[1][3])
     infos = list(sd["signer_infos"])
     if len(infos) != 1:
         raise SesError(f"{len(infos)} signer infos; exactly one is expected")
     si = infos[0]
-    certs = [c.chosen for c in sd["certificates"]] if sd["certificates"].native is not None else []
-    sid = si["sid"]
+    certs: list[x509.Certificate] = []
+    if not isinstance(sd["certificates"], core.Void):
+        for c in sd["certificates"]:
+            der = c.dump()
+            if der[:1] == b"\x30":  # a plain Certificate (not an attribute certificate)
+                certs.append(x509.Certificate.load(der))
     signer_cert = None
-    if sid.name == "issuer_and_serial_number":
-        want = sid.chosen["serial_number"].native
+    sid = si["sid"]
+    if sid.dump()[:1] == b"\x30":  # IssuerAndSerialNumber ([0] would be a key identifier)
+        want = IssuerAndSerial.load(sid.dump())["serial_number"].native
         for c in certs:
-            if isinstance(c, x509.Certificate) and c.serial_number == want:
+            if c.serial_number == want:
                 signer_cert = c
                 break
     if signer_cert is None:
@@ -623,17 +694,19 @@ def _verify_35275(data: bytes) -> SignedValueResult:
         raise SesError(f"unsupported digest algorithm {digest_alg} (only SM3 is known)")
     alg = si["signature_algorithm"]["algorithm"].dotted
     attrs = si["signed_attrs"]
-    if attrs.native is None:
+    if isinstance(attrs, core.Void):
         raise SesError("signed data without signed attributes: detached content is not in the file")
     message_digest: bytes | None = None
     signing_time: str | None = None
     for attr in attrs:
         kind = attr["type"].dotted
         values = attr["values"]
+        if not len(values):
+            continue
         if kind == "1.2.840.113549.1.9.4":
-            message_digest = bytes(values[0].native)
+            message_digest = bytes(values[0].contents or b"")  # OCTET STRING contents
         elif kind == "1.2.840.113549.1.9.5":
-            signing_time = read_time(values[0].chosen if hasattr(values[0], "chosen") else values[0])
+            signing_time = read_time(values[0])
     if message_digest is None:
         raise SesError("signed attributes carry no messageDigest")
     raw_attrs = attrs.dump()
@@ -641,7 +714,7 @@ def _verify_35275(data: bytes) -> SignedValueResult:
     ok = _verify_with_cert(signer_cert, alg, to_verify, bytes(si["signature"].native))
     return SignedValueResult(
         format="GB/T 35275-2017",
-        version=int(str(sd["version"].native).lstrip("v") or 0),
+        version=sd["version"].native,
         signature_algorithm=alg,
         signer=signer,
         seal=None,

@@ -21,6 +21,7 @@ as every Chinese e-seal and e-signature does.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -125,36 +126,40 @@ def _mul_table(c: Curve, table: list[list[Point | None]], bits: int, k: int, acc
 # Public keys seen more than once (a province's e-invoice platform signs every invoice with one
 # key) get their own 4-bit window table: 64 mixed additions instead of 256 doublings.
 _KEY_TABLE_BITS = 4
-_KEY_TABLE_AFTER = 2  # build on the second use of a key
+_KEY_TABLE_AFTER = 8  # build on the 8th use: a table costs about as much as 10 wNAF runs
 _KEY_TABLES_MAX = 64
 _key_tables: OrderedDict[tuple[int, ...], list[list[Point | None]]] = OrderedDict()
 _key_uses: dict[tuple[int, ...], int] = {}
+_key_lock = threading.Lock()
 
 
 def _key_table(c: Curve, pt: Point) -> list[list[Point | None]] | None:
     key = (c.p, c.a, c.b, pt[0], pt[1])
-    table = _key_tables.get(key)
-    if table is not None:
-        _key_tables.move_to_end(key)
-        return table
-    uses = _key_uses.get(key, 0) + 1
-    if uses < _KEY_TABLE_AFTER:
-        if len(_key_uses) > 4 * _KEY_TABLES_MAX:
-            _key_uses.clear()
-        _key_uses[key] = uses
-        return None
-    _key_uses.pop(key, None)
-    table = _build_table(c, pt, _KEY_TABLE_BITS)
-    _key_tables[key] = table
-    if len(_key_tables) > _KEY_TABLES_MAX:
-        _key_tables.popitem(last=False)
+    with _key_lock:
+        table = _key_tables.get(key)
+        if table is not None:
+            _key_tables.move_to_end(key)
+            return table
+        uses = _key_uses.get(key, 0) + 1
+        if uses < _KEY_TABLE_AFTER:
+            if len(_key_uses) > 4 * _KEY_TABLES_MAX:
+                _key_uses.clear()
+            _key_uses[key] = uses
+            return None
+        _key_uses.pop(key, None)
+    table = _build_table(c, pt, _KEY_TABLE_BITS)  # outside the lock: pure, a few ms
+    with _key_lock:
+        _key_tables[key] = table
+        if len(_key_tables) > _KEY_TABLES_MAX:
+            _key_tables.popitem(last=False)
     return table
 
 
 def clear_caches() -> None:
     """Forget per-key tables (benchmarks of the cold path; tests)."""
-    _key_tables.clear()
-    _key_uses.clear()
+    with _key_lock:
+        _key_tables.clear()
+        _key_uses.clear()
 
 
 SM2_CURVE = Curve(

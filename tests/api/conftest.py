@@ -138,6 +138,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("fapiao") / "home")
     yield srv
     stop_server(srv)
+    log = srv.log.read_text(errors="replace")
+    # No request may have crashed the server: bad input is a 4xx, never a 500.
+    assert "Traceback" not in log and '" 500' not in log, log[-5000:]
 
 
 def upload(client: httpx.Client, *paths: Path, key: str | None = None) -> httpx.Response:
@@ -152,6 +155,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:

@@ -15,6 +15,9 @@ from playwright.sync_api import Page, expect
 
 from tests.api.conftest import ARTIFACTS, OFD_WUXI, PDF_WUXI, Server, login
 
+pytestmark = pytest.mark.browser
+
+
 def drop_file(page: Page, path: Path) -> None:
     """Drag and drop a file onto the drop zone, as a person would from the file manager."""
     page.evaluate(
@@ -95,3 +98,4 @@ def test_upload_duplicate_and_claim(server: Server, page: Page) -> None:
     expect(page.locator("#claim-state")).to_have_text("已提交")
     expect(page.locator("#claim-steps li")).to_have_count(2)
     expect(page.locator("h1")).to_contain_text("无锡采购报销")
+    page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)

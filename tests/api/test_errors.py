@@ -102,3 +102,20 @@ def test_openapi_documents_the_contract(server: Server) -> None:
     post_vouchers = paths["/api/v1/vouchers"]["post"]
     assert any(par["name"] == "Idempotency-Key" for par in post_vouchers["parameters"])
     assert "/login" not in paths  # the web page is not part of the API
+    err = post_vouchers["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
+    assert err.endswith("/ErrorOut") and "ErrorDetail" in doc["components"]["schemas"]
+    assert paths["/api/v1/invoices"]["get"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == err
+
+
+def test_pages_show_errors_in_words_for_people(server: Server) -> None:
+    from tests.api.test_auth import login
+
+    clerk = server.add_user("clerk")
+    c, _ = login(server, clerk["username"])
+    missing = c.get("/invoices/no-such-invoice")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "找不到" in missing.text and "no-such-invoice" in missing.text
+    denied = c.get("/audit")
+    assert denied.status_code == 403 and "无权访问" in denied.text
+    anon = server.client().get("/upload")
+    assert anon.status_code == 303 and anon.headers["location"] == "/login?next=/upload"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 from tests.api.conftest import OFD_WUXI, PDF_WUXI, Server, upload
 
@@ -86,6 +87,12 @@ def test_whole_flow(server: Server) -> None:
     again = upload(clerk, PDF_WUXI).json()["duplicates"][0]["duplicate_of"]
     assert again["claim_id"] == cid and again["voucher_id"] == voucher["id"] and again["posted"] is True
 
+    xlsx = accountant.get("/api/v1/vouchers/export.xlsx", params={"period": voucher["period"]})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    bad_period = accountant.get("/api/v1/vouchers/export.xlsx", params={"period": "2025-13"})
+    assert bad_period.status_code == 422
+
     # Archive: package the posted voucher, run the four-property check, export the year.
     pkg = archivist.post("/api/v1/archive/packages", json={"voucher_id": voucher["id"]})
     assert pkg.status_code == 201, pkg.text
@@ -115,3 +122,17 @@ def test_whole_flow(server: Server) -> None:
     # Everything above is in the audit chain, and the chain holds.
     chain = auditor.get("/api/v1/audit/verify").json()
     assert chain["ok"] is True and chain["first_broken"] is None and chain["entries"] > 10
+
+
+def test_xml_original_comes_back_as_xml(server: Server) -> None:
+    clerk, _ = server.as_role("clerk")
+    xml = Path(__file__).resolve().parents[1] / "invoice" / "fixtures" / "digital_ordinary.xml"
+    res = upload(clerk, xml).json()
+    assert len(res["imported"]) == 1, res
+    inv_id = res["imported"][0]["invoice_id"]
+    orig = clerk.get(f"/api/v1/invoices/{inv_id}/original")
+    assert orig.headers["content-type"] == "application/xml" and orig.content == xml.read_bytes()
+    assert clerk.get(f"/api/v1/invoices/{inv_id}").json()["source_format"] == "xml"
+    # A file that is not an invoice is rejected with a reason, never a 500.
+    junk = clerk.post("/api/v1/invoices", files=[("files", ("notes.txt", b"hello", "text/plain"))]).json()
+    assert junk["imported"] == [] and junk["rejected"][0]["error"]["code"] == "unknown_format"

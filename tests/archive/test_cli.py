@@ -52,3 +52,20 @@ def test_cli_package_check_export_verify(people: People, posted: Posted, tmp_pat
     failed = {i["id"] for i in _json(capsys)["items"] if i["result"] == "fail"}
     assert {"E1", "A2"} <= failed
     assert main(["archive", "verify-export", str(tmp_path / "nothing")]) == 2
+
+
+def test_cli_retention_commands(people: People, posted: Posted, capsys: pytest.CaptureFixture[str]) -> None:
+    vid = posted(SAMPLE_SETS[1])
+    assert main(["archive", "package", vid, "--as", "archivist", "--json"]) == 0
+    pkg = _json(capsys)
+    until = pkg["retention"]["until"]
+    assert main(["archive", "due", "--today", until, "--json"]) == 0
+    assert _json(capsys)["total"] == 0
+    assert main(["archive", "due", "--today", "2100-01-01", "--json"]) == 0
+    assert [p["id"] for p in _json(capsys)["items"]] == [pkg["id"]]
+    assert main(["archive", "unsettled", pkg["id"], "--reason", "合同纠纷未结", "--as", "archivist", "--json"]) == 0
+    assert _json(capsys)["unsettled"] is True
+    # not yet expired (today), and unsettled anyway: refused with exit 1
+    assert main(["archive", "destroy-request", pkg["id"], "--opinion", "经鉴定保管期满，无继续保存价值，同意销毁处理。",
+                 "--as", "archivist", "--json"]) == 1
+    assert _json(capsys)["error"]["code"] == "not_destroyable"

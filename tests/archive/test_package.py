@@ -296,3 +296,9 @@ def test_invoice_signature_is_verified_again(built: ArchivePackage) -> None:
     report = _check(built.id)
     assert report.item("A3").result is Result.FAIL and target.name in report.item("A3").evidence
     assert report.item("A1").result is Result.PASS and report.item("A2").result is Result.PASS
+
+
+def test_register_sizes_match_the_store(built: ArchivePackage) -> None:
+    files = [f for f in package_dir(built).rglob("*") if f.is_file()]
+    assert built.file_count == len(files)
+    assert built.total_size == sum(f.stat().st_size for f in files)

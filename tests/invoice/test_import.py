@@ -276,3 +276,24 @@ def test_progress_bar_shows_counts() -> None:
     text = out.getvalue()
     assert text.startswith("\r[" + "#" * 15 + "." * 15 + "] 2/4")
     assert "imported 1" in text and "rejected 1" in text and text.endswith("\n")
+
+
+def test_invoice_without_number_is_rejected_before_storing(engine: Engine, settings: Settings,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import invoice.importer as importer
+    from invoice.model import Invoice, InvoiceKind, SourceFormat
+
+    real = importer.analyse
+
+    def numberless(data: bytes, filename: str, *args: Any) -> importer.Analysis:
+        a = real(data, filename, *args)
+        assert a.invoice is not None
+        a.invoice = Invoice(kind=InvoiceKind.UNKNOWN, source_format=SourceFormat.OFD, number=None)
+        return a
+
+    monkeypatch.setattr(importer, "analyse", numberless)
+    result = ingest_files([("blank.ofd", DIGITAL_OFD.read_bytes())], "alice")
+    (rej,) = result.rejected
+    assert rej["file"] == "blank.ofd" and rej["error"]["code"] == "no_invoice_number"
+    assert rows() == []
+    assert not settings.files_dir.exists() or not any(p.is_file() for p in settings.files_dir.rglob("*"))

@@ -205,11 +205,12 @@ def test_bank_receipts_are_not_invoices(path: Any) -> None:
     assert "bank" in message
 
 
-def _synthetic_ofd(texts: Sequence[tuple[float, float, float, float, str]]) -> bytes:
+def _synthetic_ofd(texts: Sequence[tuple[float, float, float, float, str]],
+                   tags: str | None = None) -> bytes:
     """A minimal OFD (OFD.xml -> Document.xml -> one page) with the given text objects.
 
-    No real air-itinerary OFD is public, so its page is built by hand from the printed
-    layout of the 电子发票(航空运输电子客票行程单): labels printed with their values.
+    For layouts no public sample shows (an air itinerary, several goods lines named by
+    custom tags). Text object i gets ID i + 10; ``tags`` is the body of a custom tag file.
     """
     import io
     import zipfile
@@ -221,14 +222,21 @@ def _synthetic_ofd(texts: Sequence[tuple[float, float, float, float, str]]) -> b
         for i, (x, y, w, h, t) in enumerate(texts)
     )
     ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+    tag_ref = "<ofd:CustomTags>Tags/CustomTags.xml</ofd:CustomTags>" if tags else ""
     members = {
         "OFD.xml": f"<ofd:OFD {ns}><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>"
                    "</ofd:DocBody></ofd:OFD>",
         "Doc_0/Document.xml": f'<ofd:Document {ns}><ofd:Pages><ofd:Page ID="1" '
-                              'BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>',
+                              'BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages>'
+                              f"{tag_ref}</ofd:Document>",
         "Doc_0/Pages/Page_0/Content.xml": f'<ofd:Page {ns}><ofd:Content><ofd:Layer ID="2">{objs}'
                                           "</ofd:Layer></ofd:Content></ofd:Page>",
     }
+    if tags:
+        members["Doc_0/Tags/CustomTags.xml"] = (
+            f'<ofd:CustomTags {ns}><ofd:CustomTag TypeID="root"><ofd:FileLoc>CustomTag.xml'
+            "</ofd:FileLoc></ofd:CustomTag></ofd:CustomTags>")
+        members["Doc_0/Tags/CustomTag.xml"] = f'<ofd:root {ns} version="1.0">{tags}</ofd:root>'
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in members.items():
@@ -324,7 +332,7 @@ def test_goods_table_with_several_wrapped_lines() -> None:
         (5, 58, 36, 4.5, "*软件*操作系统授权"), (43, 58, 14, 4.5, "V20"), (67, 58, 9, 4.5, "套"),
         (90, 58, 12, 4.5, "2"), (110, 58, 16, 4.5, "500"), (140, 58, 14, 4.5, "1000.00"),
         (162, 58, 8, 4.5, "13%"), (190, 58, 14, 4.5, "130.00"),
-        (5, 62.5, 36, 4.5, "（企业版）"),
+        (5, 62.5, 36, 4.5, "合作版"),  # starts like 合计 but is part of the name
         (5, 67, 36, 4.5, "*信息技术服务*维护"), (140, 67, 14, 4.5, "-100.00"),
         (162, 67, 8, 4.5, "6%"), (190, 67, 14, 4.5, "-6.00"),
         (20, 92, 20, 5, "合 计"), (140, 92, 14, 5, "¥900.00"), (190, 92, 14, 5, "¥124.00"),
@@ -337,8 +345,53 @@ def test_goods_table_with_several_wrapped_lines() -> None:
     assert (inv.amount, inv.tax, inv.total) == (Decimal("900.00"), Decimal("124.00"),
                                                 Decimal("1024.00"))
     first, second = inv.items
-    assert first.name == "*软件*操作系统授权（企业版）"
+    assert first.name == "*软件*操作系统授权合作版"
     assert (first.spec, first.unit, first.quantity, first.unit_price) == ("V20", "套", "2", "500")
     assert (first.amount, first.tax_rate, first.tax) == (Decimal("1000.00"), "13%", Decimal("130.00"))
     assert second.name == "*信息技术服务*维护" and second.quantity is None
     assert (second.amount, second.tax) == (Decimal("-100.00"), Decimal("-6.00"))
+
+
+def test_flat_custom_tags_with_several_goods_lines() -> None:
+    """Tags list each column's refs in any order; each joins the line on its row."""
+    texts = [
+        (150, 10, 30, 5, "25000000000000000002"),  # 10
+        (150, 16, 30, 5, "2025年03月04日"),  # 11
+        (20, 33, 60, 5, "甲公司"), (120, 33, 60, 5, "乙公司"),  # 12, 13
+        (54, 43, 40, 5, "91110000000000000A"), (154, 43, 40, 5, "91310000000000000B"),  # 14, 15
+        (5, 58, 36, 4.5, "*餐饮服务*餐费"), (140, 58, 14, 4.5, "100.00"),  # 16, 17
+        (162, 58, 8, 4.5, "6%"), (190, 58, 14, 4.5, "6.00"),  # 18, 19
+        (5, 63, 36, 4.5, "*住宿服务*住宿"), (140, 63, 14, 4.5, "200.00"),  # 20, 21
+        (162, 63, 8, 4.5, "6%"), (190, 63, 14, 4.5, "12.00"),  # 22, 23
+        (140, 92, 14, 5, "¥300.00"), (190, 92, 14, 5, "¥18.00"), (157, 98, 20, 5, "¥318.00"),
+        (60, 5, 90, 8, "电子发票（增值税专用发票）"),  # 27
+    ]
+
+    def ref(*ids: int) -> str:
+        return "".join(f'<ofd:ObjectRef PageRef="1">{i}</ofd:ObjectRef>' for i in ids)
+
+    tags = (
+        f"<ofd:InvoiceNo>{ref(10)}</ofd:InvoiceNo><ofd:IssueDate>{ref(11)}</ofd:IssueDate>"
+        f"<ofd:Buyer><ofd:BuyerName>{ref(12)}</ofd:BuyerName>"
+        f"<ofd:BuyerTaxID>{ref(14)}</ofd:BuyerTaxID></ofd:Buyer>"
+        f"<ofd:Seller><ofd:SellerName>{ref(13)}</ofd:SellerName>"
+        f"<ofd:SellerTaxID>{ref(15)}</ofd:SellerTaxID></ofd:Seller>"
+        f"<ofd:TaxExclusiveTotalAmount>{ref(24)}</ofd:TaxExclusiveTotalAmount>"
+        f"<ofd:TaxTotalAmount>{ref(25)}</ofd:TaxTotalAmount>"
+        f"<ofd:TaxInclusiveTotalAmount>{ref(26)}</ofd:TaxInclusiveTotalAmount>"
+        f"<ofd:Item>{ref(16)}</ofd:Item><ofd:Item>{ref(20)}</ofd:Item>"
+        # the second line's amount and tax are listed first: rows, not order, decide
+        f"<ofd:Amount>{ref(21)}</ofd:Amount><ofd:Amount>{ref(17)}</ofd:Amount>"
+        f"<ofd:TaxScheme>{ref(18)}</ofd:TaxScheme><ofd:TaxScheme>{ref(22)}</ofd:TaxScheme>"
+        f"<ofd:TaxAmount>{ref(23)}</ofd:TaxAmount><ofd:TaxAmount>{ref(19)}</ofd:TaxAmount>"
+    )
+    inv = parse_ofd(_synthetic_ofd(texts, tags))
+    assert inv.kind is InvoiceKind.DIGITAL_SPECIAL
+    assert inv.field_sources["items"] == "custom_tag"
+    assert inv.field_sources["seller.tax_id"] == "custom_tag"
+    assert [(i.name, i.amount, i.tax_rate, i.tax) for i in inv.items] == [
+        ("*餐饮服务*餐费", Decimal("100.00"), "6%", Decimal("6.00")),
+        ("*住宿服务*住宿", Decimal("200.00"), "6%", Decimal("12.00")),
+    ]
+    assert (inv.amount, inv.tax, inv.total) == (Decimal("300.00"), Decimal("18.00"),
+                                                Decimal("318.00"))

@@ -201,3 +201,43 @@ def test_huge_declared_directory_is_refused_before_reading_it() -> None:
     err = refused(bytes(data))
     assert err.code is ErrorCode.ZIP_BOMB
     assert "60000 members" in err.message
+
+
+def test_encrypted_member_is_refused() -> None:
+    data = bytearray(make_zip({"OFD.xml": OFD_XML}))
+    cd = data.index(b"PK\x01\x02")
+    data[cd + 8] |= 0x1  # general purpose flag: encrypted
+    err = refused(bytes(data))
+    assert err.code is ErrorCode.CORRUPT_ZIP
+    assert "encrypted" in err.message and err.where == "upload.ofd:OFD.xml"
+
+
+def test_mangled_samples_give_a_result_or_a_parse_error() -> None:
+    """Random damage to a real OFD (zip bytes or one member's XML) never escapes as a crash."""
+    import random
+
+    from tests.samples import INVOICES
+
+    rnd = random.Random(20260101)
+    samples = [p.read_bytes() for p in sorted(INVOICES.rglob("*.ofd"))]
+    for _ in range(150):
+        data = bytearray(rnd.choice(samples))
+        if rnd.random() < 0.5:
+            for _ in range(rnd.randint(1, 8)):
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+            damaged = bytes(data)
+        else:
+            src = zipfile.ZipFile(io.BytesIO(bytes(data)))
+            target = rnd.choice(src.namelist())
+            members = {}
+            for name in src.namelist():
+                body = bytearray(src.read(name))
+                if name == target and body:
+                    at = rnd.randrange(len(body))
+                    body[at:at + rnd.randint(1, 40)] = rnd.choice([b"<", b"&", b"\xe5", b""])
+                members[name] = bytes(body)
+            damaged = make_zip(members)
+        try:
+            parse_ofd(damaged)
+        except ParseError as err:
+            assert err.message

@@ -272,3 +272,46 @@ def test_layout_reader_on_synthetic_segments() -> None:
         ("办公用品", "个", "2", "50", Decimal("100.00"), "3%", Decimal("3.00")),
         ("鲜活蔬菜与水果", "公斤", "10", "8", Decimal("80.00"), "免税", Decimal("0.00")),
     ]
+
+
+def test_sales_list_lines_replace_the_face_line() -> None:
+    # Face: one line "(详见销货清单)"; page 2: the 销货清单 with 序号 and two lines (DESIGN §4:
+    # the items are the list's lines).
+    from invoice.pdf.fields import read_fields
+    from invoice.pdf.text import Segment
+
+    def seg(text: str, x: float, y: float, page: int = 0) -> Segment:
+        return Segment(text, x, y, x + 9 * len(text), y + 9, 9, page)
+
+    face = [
+        seg("增值税电子普通发票", 200, 10), seg("发票号码:", 400, 25), seg("12345678", 450, 25),
+        seg("开票日期:", 400, 40), seg("2020年08月05日", 450, 40),
+        seg("项目名称", 20, 130), seg("规格型号", 240, 130), seg("单位", 300, 130),
+        seg("数量", 350, 130), seg("单价", 400, 130), seg("金额", 460, 130),
+        seg("税率", 520, 130), seg("税额", 570, 130),
+        seg("(详见销货清单)", 20, 145), seg("180.00", 455, 145), seg("3.00", 570, 145),
+        seg("合计", 40, 200), seg("¥180.00", 455, 200), seg("¥3.00", 570, 200),
+        seg("价税合计(大写)", 20, 215), seg("壹佰捌拾叁圆整", 200, 215),
+        seg("(小写)", 420, 215), seg("¥183.00", 470, 215),
+    ]
+    y0 = 1000.0  # page 2 sits below page 1 (offsets as parse_pdf stacks pages)
+    listing = [
+        seg("销售货物或者提供应税劳务清单", 150, y0 + 10, 1),
+        seg("序号", 10, y0 + 60, 1), seg("货物(劳务)名称", 60, y0 + 60, 1),
+        seg("规格型号", 240, y0 + 60, 1), seg("单位", 300, y0 + 60, 1),
+        seg("数量", 350, y0 + 60, 1), seg("单价", 400, y0 + 60, 1), seg("金额", 460, y0 + 60, 1),
+        seg("税率", 520, y0 + 60, 1), seg("税额", 570, y0 + 60, 1),
+        seg("1", 15, y0 + 75, 1), seg("*文具*签字笔", 60, y0 + 75, 1), seg("支", 300, y0 + 75, 1),
+        seg("10", 355, y0 + 75, 1), seg("10", 400, y0 + 75, 1),
+        seg("100.00", 455, y0 + 75, 1), seg("3%", 520, y0 + 75, 1), seg("3.00", 570, y0 + 75, 1),
+        seg("2", 15, y0 + 90, 1), seg("*蔬菜*白菜", 60, y0 + 90, 1), seg("公斤", 300, y0 + 90, 1),
+        seg("10", 355, y0 + 90, 1), seg("8", 400, y0 + 90, 1),
+        seg("80.00", 455, y0 + 90, 1), seg("免税", 520, y0 + 90, 1), seg("***", 570, y0 + 90, 1),
+        seg("小计", 60, y0 + 120, 1), seg("180.00", 455, y0 + 120, 1), seg("3.00", 570, y0 + 120, 1),
+    ]
+    f = read_fields(face + listing)
+    assert (f.amount, f.tax, f.total) == (Decimal("180.00"), Decimal("3.00"), Decimal("183.00"))
+    assert [(i.name, i.unit, i.quantity, i.amount, i.tax_rate, i.tax) for i in f.items] == [
+        ("*文具*签字笔", "支", "10", Decimal("100.00"), "3%", Decimal("3.00")),
+        ("*蔬菜*白菜", "公斤", "10", Decimal("80.00"), "免税", Decimal("0.00")),
+    ]

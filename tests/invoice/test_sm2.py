@@ -109,7 +109,7 @@ def test_sign_verify_round_trip_and_tamper() -> None:
 def test_repeated_key_uses_its_window_table_and_still_rejects_forgeries() -> None:
     sm2.clear_caches()
     d, pub = sm2.generate_keypair()
-    msgs = [f"invoice {i}".encode() for i in range(4)]
+    msgs = [f"invoice {i}".encode() for i in range(sm2._KEY_TABLE_AFTER + 2)]
     sigs = [sm2.sign(d, m) for m in msgs]
     for m, sig in zip(msgs, sigs, strict=True):  # first use: wNAF; later uses: the key's table
         assert sm2.verify(pub, m, sig)

@@ -99,7 +99,12 @@ def test_other_signed_files_verify_or_say_why_not(rel: str) -> None:
     report = verify((SAMPLES / rel).read_bytes(), today=TODAY)
     if rel == TRUNCATED:
         assert report.status is VerifyStatus.INDETERMINATE
-        assert report.signatures[0].reasons[0] == TRUNCATED_REASON
+        sig = report.signatures[0]
+        assert sig.reasons[0] == TRUNCATED_REASON
+        # what could be read is still reported: whose seal, and that it covers this file
+        assert sig.seal is not None and sig.seal.name == "中国工商银行股份有限公司电子回单专用章"
+        assert sig.signature_ok is None and sig.data_hash_ok is True
+        assert all(r.result is RefResult.OK for r in sig.references)
     else:
         assert report.status is VerifyStatus.VALID, report.summary()
         assert all(s.signature_ok for s in report.signatures)
@@ -266,6 +271,23 @@ def test_xml_without_signature_is_unsigned_and_broken_lists_are_indeterminate() 
     report = verify(rezip(data, {"Doc_0/Signs/Signatures.xml": b"<ofd:Signatures><broken"}), today=TODAY)
     assert report.status is VerifyStatus.INDETERMINATE
     assert report.signatures[0].reasons[0].startswith("the signature list cannot be read: invalid XML")
+
+
+@pytest.mark.parametrize(
+    ("signatures_xml", "reason"),
+    [
+        (b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Signature ID="1"/></ofd:Signatures>',
+         "Doc_0/Signs/Signatures.xml: signature 1 has no BaseLoc"),
+        (b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">'
+         b'<ofd:Signature ID="1" BaseLoc="Sign_9/Signature.xml"/></ofd:Signatures>',
+         "the signature file Doc_0/Signs/Sign_9/Signature.xml named by the signature list is missing"),
+    ],
+)
+def test_declared_but_unlocatable_signature_is_indeterminate(signatures_xml: bytes, reason: str) -> None:
+    data = rezip(V4SIGNED.read_bytes(), {"Doc_0/Signs/Signatures.xml": signatures_xml})
+    report = verify(data, today=TODAY)
+    assert report.status is VerifyStatus.INDETERMINATE
+    assert report.signatures[0].reasons[0] == reason
 
 
 def test_unknown_bytes_raise_parse_error() -> None:

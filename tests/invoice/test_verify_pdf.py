@@ -125,3 +125,13 @@ def test_sm2_cms_in_pdf_is_verified_by_our_code(ecdsa_pdf: bytes) -> None:
 
 def test_unsigned_pdf_is_unsigned() -> None:
     assert verify(DIGITAL_PDF.read_bytes(), today=TODAY).status is VerifyStatus.UNSIGNED
+
+
+def test_unparsable_cms_is_indeterminate(ecdsa_pdf: bytes) -> None:
+    a, b, c, _d = _byte_range(ecdsa_pdf)
+    hole = c - (a + b)
+    garbage = b"<" + b"ab" * ((hole - 2) // 2) + b">"
+    report = verify(ecdsa_pdf[: a + b] + garbage + ecdsa_pdf[c:], today=TODAY)
+    assert report.status is VerifyStatus.INDETERMINATE
+    assert report.signatures and report.signatures[0].signature_ok is None
+    assert report.signatures[0].reasons[0].startswith("the PDF has a /ByteRange but its signatures cannot be read")

@@ -6,6 +6,7 @@ Revises: 0004_archive
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 import core.db
 
 
