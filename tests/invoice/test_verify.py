@@ -303,3 +303,31 @@ def test_asn1_any_fields_read_leniently() -> None:
     assert ses.read_time(core.GeneralizedTime.load(b"\x18\x0e20220318213217")) == "2022-03-18T21:32:17"
     assert ses.read_time(b"220725214639Z") == "2022-07-25T21:46:39+00:00"
     assert ses.read_time("2026-05-13 23:25:43") == "2026-05-13T23:25:43"
+
+
+def test_no_single_bit_flip_in_signed_bytes_verifies() -> None:
+    """Seeded flips in the signed TBS, in Signature.xml and in a signed member: never valid."""
+    import random
+
+    rnd = random.Random(20240501)
+    data = V4SIGNED.read_bytes()
+    sv_name = "Doc_0/Signs/Sign_0/SignedValue.dat"
+    sv = member(data, sv_name)
+    tbs_len = len(ses.SESSignatureV4.load(sv)["to_sign"].dump())
+    head = len(sv) - len(ses.SESSignatureV4.load(sv).contents)
+    targets = [
+        (sv_name, range(head, head + tbs_len)),
+        ("Doc_0/Signs/Sign_0/Signature.xml", range(len(member(data, "Doc_0/Signs/Sign_0/Signature.xml")))),
+        ("Doc_0/Attachs/original_invoice.xml", range(len(member(data, "Doc_0/Attachs/original_invoice.xml")))),
+    ]
+    seen: set[VerifyStatus] = set()
+    for name, span in targets:
+        body = member(data, name)
+        for _ in range(12):
+            flipped = bytearray(body)
+            flipped[rnd.choice(span)] ^= 1 << rnd.randrange(8)
+            ses.clear_caches()
+            status = verify(rezip(data, {name: bytes(flipped)}), today=TODAY).status
+            assert status is not VerifyStatus.VALID, (name, status)
+            seen.add(status)
+    assert VerifyStatus.INVALID in seen
