@@ -45,6 +45,7 @@ from archive.check import (
 )
 from archive.codes import dir_name, parse_code
 from archive.errors import ArchiveError, bad_input, not_found, refused
+from archive.fsutil import sync_paths
 from archive.store import (
     ArchivePackage,
     CheckRun,
@@ -185,6 +186,9 @@ def _run(job_id: str, make_zip: bool) -> ExportJob:
         shutil.rmtree(partial)
     try:
         stats = write_bag(partial, year, report_dict)
+        sync_paths([*(p for p in partial.iterdir() if p.is_file()), *(partial / "data").glob("*.*"),
+                    *(p for p in (partial / "data" / "archive-key").iterdir())])
+        sync_tree_dirs(partial)
         os.rename(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -255,8 +259,6 @@ def _copy(src: Path, dst: Path) -> tuple[str, int]:
             h.update(chunk)
             fo.write(chunk)
             size += len(chunk)
-        fo.flush()
-        os.fsync(fo.fileno())
     return h.hexdigest(), size
 
 
@@ -295,6 +297,7 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
                 name = dir_name(pkg.archival_code, pkg.version)
                 files = 0
                 size = 0
+                copied: list[Path] = []
                 for path in sorted(src.rglob("*")):
                     if not path.is_file():
                         continue
@@ -302,9 +305,11 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
                     dst = bag / rel
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     sha, n = _copy(path, dst)
+                    copied.append(dst)
                     man.add(rel, sha, n)
                     files += 1
                     size += n
+                sync_paths(copied)  # durable before the bag can be renamed complete
                 totals.n += 1
                 totals.amount += pkg.amount
                 totals.attachments += pkg.attachments
@@ -354,6 +359,11 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     (bag / "tagmanifest-sha256.txt").write_text("".join(tag_lines), encoding="utf-8")
     stats.tagmanifest_sha256 = _sha_file(bag / "tagmanifest-sha256.txt")
     return stats
+
+
+def sync_tree_dirs(root: Path) -> None:
+    """fsync the folders of the bag (their entries) before the final rename."""
+    sync_paths([root, *(p for p in root.rglob("*") if p.is_dir())])
 
 
 def _zip_dir(root: Path, out: Path, arc_root: str) -> None:

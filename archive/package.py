@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +44,7 @@ from archive.check import (
 )
 from archive.codes import ArchivalCode, dir_name, make_code, series_for
 from archive.errors import ArchiveError, bad_input, not_found, refused
+from archive.fsutil import sync_tree
 from archive.retention import VOUCHER_RULE, retention_until
 from archive.store import (
     ArchivalCounter,
@@ -107,39 +107,11 @@ def _next_item_no(session: Session, series: str) -> int:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Create a file (never overwrite); made durable by ``_sync_tree`` before the rename."""
+    """Create a file (never overwrite); made durable by ``archive.fsutil.sync_tree`` before the rename."""
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True)
     with open(path, "xb") as f:
         f.write(data)
-
-
-_sync_pool: ThreadPoolExecutor | None = None
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_tree(root: Path) -> None:
-    """fsync every file and folder of a package before it is renamed into the store.
-
-    The fsyncs run in parallel threads (fsync releases the GIL and the file system groups
-    concurrent flushes into one journal commit): one after another they cost most of the
-    time of a package on a slow disk.
-    """
-    global _sync_pool
-    if _sync_pool is None:
-        _sync_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="archive-fsync")
-    paths: list[str] = []
-    for dirpath, _dirs, files in os.walk(root):
-        paths.extend(os.path.join(dirpath, f) for f in files)
-        paths.append(dirpath)
-    list(_sync_pool.map(_fsync_path, paths))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -269,7 +241,7 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
                       "manifest_sha256": pkg.manifest_sha256, "check_run": run.id,
                       "supersedes": previous.id if previous else None})
         _freeze(tmp)
-        _sync_tree(tmp)
+        sync_tree(tmp)
         os.rename(tmp, final)  # the last step: the store only ever sees a complete package
         _fsync_dir(final.parent)
         return pkg

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.deps import ReadSessionDep, Requires, SessionDep
+from archive import check, export, package
+from archive.store import CheckRun
 from core.users import User
 
 router = APIRouter(tags=["archive"])
@@ -29,8 +31,6 @@ class ExportIn(BaseModel):
 
 def export_dict(s: Session, job: Any) -> dict[str, Any]:
     """The job, plus the four-property report of its pre-export check once there is one."""
-    from archive import export
-    from archive.store import CheckRun
 
     d = dict(export.export_to_dict(job))
     run = s.get(CheckRun, job.check_run_id) if job.check_run_id else None
@@ -46,8 +46,6 @@ def list_packages(_: Annotated[User, Depends(Requires("archive.read"))], s: Read
                   year: Annotated[int | None, Query(ge=1990, le=2200)] = None,
                   page: Annotated[int, Query(ge=1)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    from archive import package
-
     rows, total = package.list_packages(s, year=year, page=page, page_size=page_size)
     return {"items": [package.package_to_dict(s, p, with_check=False) for p in rows], "total": total,
             "page": page, "page_size": page_size}
@@ -56,8 +54,6 @@ def list_packages(_: Annotated[User, Depends(Requires("archive.read"))], s: Read
 @router.post("/archive/packages", status_code=201, summary="Build the archive package of a posted voucher")
 def create_package(body: PackageIn, user: Annotated[User, Depends(Requires("archive.package"))],
                    s: SessionDep) -> dict[str, Any]:
-    from archive import package
-
     pkg = package.build_package(s, user, body.voucher_id)
     return dict(package.package_to_dict(s, pkg))
 
@@ -65,24 +61,18 @@ def create_package(body: PackageIn, user: Annotated[User, Depends(Requires("arch
 @router.get("/archive/packages/{package_id}", summary="One archive package")
 def get_package(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
                 package_id: PackageId) -> dict[str, Any]:
-    from archive import package
-
     return dict(package.package_to_dict(s, package.get_package(s, package_id)))
 
 
 @router.get("/archive/packages/{package_id}/check", summary="Run the four-property check (四性检测)")
 def check_package(user: Annotated[User, Depends(Requires("archive.check"))], s: SessionDep,
                   package_id: PackageId) -> dict[str, Any]:
-    from archive import check
-
     return dict(check.check_package(s, package_id, user).to_dict())
 
 
 @router.post("/archive/exports", status_code=202, summary="Start the year-end export (移交) of a year")
 def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive.export"))],
                  s: SessionDep) -> dict[str, Any]:
-    from archive import export
-
     job = export.start_export(s, user, body.year)
     s.commit()  # the worker thread reads the job row
     threading.Thread(target=export.run_export, args=(job.id,), name=f"export-{job.id}", daemon=True).start()
@@ -92,8 +82,6 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
 @router.get("/archive/exports/{export_id}", summary="An export job: running, done or failed, and its check")
 def get_export(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
                export_id: ExportId) -> dict[str, Any]:
-    from archive import export
-
     return export_dict(s, export.get_export(s, export_id))
 
 
@@ -102,7 +90,5 @@ def get_export(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSes
             responses={200: {"content": {"application/zip": {}}}})
 def download_export(_: Annotated[User, Depends(Requires("archive.export"))], s: ReadSessionDep,
                     export_id: ExportId) -> FileResponse:
-    from archive import export
-
     path = export.export_zip(s, export_id)
     return FileResponse(path, media_type="application/zip", filename=path.name)

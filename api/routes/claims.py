@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from accounting import claims
 from api.deps import ReadSessionDep, Requires, SessionDep
 from core.users import User
 
@@ -49,8 +50,6 @@ def _lines(body: ClaimCreate) -> list[dict[str, Any]]:
 @router.post("/claims", status_code=201, summary="Create a claim (draft) from invoices")
 def create(body: ClaimCreate, user: Annotated[User, Depends(Requires("claim.create"))],
            s: SessionDep) -> dict[str, Any]:
-    from accounting import claims
-
     claim = claims.create_claim(s, user, body.title, body.department, body.purpose, lines=_lines(body))
     return claims.claim_to_dict(s, claim)
 
@@ -61,8 +60,6 @@ def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSess
                                  Query()] = None,
                 page: Annotated[int, Query(ge=1)] = 1,
                 page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    from accounting import claims
-
     rows, total = claims.list_claims(s, page=page, page_size=page_size, state=state)
     return {"items": [claims.claim_to_dict(s, c) for c in rows], "total": total, "page": page,
             "page_size": page_size}
@@ -71,14 +68,10 @@ def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSess
 @router.get("/claims/{claim_id}", summary="One claim with its lines and steps")
 def get_claim(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
               claim_id: ClaimId) -> dict[str, Any]:
-    from accounting import claims
-
     return claims.claim_to_dict(s, claims.get_claim(s, claim_id))
 
 
 def _step(action: str, user: User, s: Any, claim_id: str, body: StepIn | None) -> dict[str, Any]:
-    from accounting import claims
-
     fn = {"submit": claims.submit_claim, "review": claims.review_claim,
           "approve": claims.approve_claim, "reject": claims.reject_claim}[action]
     claim = fn(s, user, claim_id, comment=body.comment if body else None)

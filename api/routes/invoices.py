@@ -15,12 +15,14 @@ from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, col, select
 
+from accounting.ledger import InvoicePosting, posting_status
 from api.deps import ReadSessionDep, Requires
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
 from core.users import User
 from invoice import registry
+from invoice.importer import ingest_files
 from invoice.registry import CONTENT_TYPES, InvoiceRecord
 
 router = APIRouter(tags=["invoices"])
@@ -31,8 +33,6 @@ InvoiceId = Annotated[str, Path(max_length=64, description="the invoice id")]
 
 def posting(s: Session, invoice_id: str) -> dict[str, Any]:
     """The 入账标识 of an invoice, from the ledger."""
-    from accounting.ledger import posting_status
-
     return dict(posting_status(s, invoice_id))
 
 
@@ -68,8 +68,6 @@ def postings(s: Session, invoice_ids: list[str]) -> dict[str, dict[str, Any]]:
     ``accounting.ledger.posting_status`` answers for one invoice with its whole history;
     a list needs only the active mark of each row, so it reads the ledger's postings once.
     """
-    from accounting.ledger import InvoicePosting
-
     found: dict[str, dict[str, Any]] = {}
     if invoice_ids:
         rows = s.exec(select(InvoicePosting).where(col(InvoicePosting.active_key).in_(invoice_ids))).all()
@@ -100,8 +98,6 @@ def invoice_rows(s: Session, records: list[InvoiceRecord]) -> list[dict[str, Any
 def upload(request: Request, user: Annotated[User, Depends(Requires("invoice.upload"))],
            files: Annotated[list[UploadFile], File(description="OFD, PDF or XML invoice files")],
            idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
-    from invoice.importer import ingest_files
-
     items: list[tuple[str, bytes]] = []
     for f in files:
         items.append((f.filename or "upload", f.file.read()))

@@ -15,10 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from accounting import claims, ledger
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate
 from api.errors import ApiError
 from api.permissions import allowed
+from api.routes.audit import entries
 from api.routes.invoices import invoice_detail, invoice_rows
+from archive import package
+from core.clock import today_china
 from core.settings import get_settings
 from core.users import User
 from invoice import registry
@@ -128,7 +132,6 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
 def claims_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                 state: Annotated[str | None, Query(max_length=16)] = None,
                 page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
-    from accounting import claims
 
     rows, total = claims.list_claims(s, page=page_no, page_size=50,
                                      state=state if state in CLAIM_LABELS else None)
@@ -147,14 +150,12 @@ def claim_builder(request: Request, user: Annotated[User, Page("claim.create")],
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
 def claim_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                claim_id: str) -> HTMLResponse:
-    from accounting import claims
 
     return page(request, "claim.html", user, claim=claims.claim_to_dict(s, claims.get_claim(s, claim_id)))
 
 
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")], s: ReadSessionDep) -> HTMLResponse:
-    from accounting import claims
 
     items: list[dict[str, Any]] = []
     for state in ("submitted", "reviewed"):
@@ -167,7 +168,6 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
 @router.get("/vouchers", response_class=HTMLResponse)
 def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                   period: Annotated[str | None, Query(max_length=7)] = None) -> HTMLResponse:
-    from accounting import claims, ledger
 
     rows, total = ledger.list_vouchers(s, period=period or None, page=1, page_size=100)
     approved, _ = claims.list_claims(s, page=1, page_size=200, state="approved")
@@ -179,7 +179,6 @@ def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")],
 @router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
 def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                  voucher_id: str) -> HTMLResponse:
-    from accounting import ledger
 
     return page(request, "voucher.html", user, v=ledger.voucher_to_dict(s, ledger.get_voucher(s, voucher_id)))
 
@@ -187,8 +186,6 @@ def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], 
 @router.get("/archive", response_class=HTMLResponse)
 def archive_page(request: Request, user: Annotated[User, Page("archive.read")], s: ReadSessionDep,
                  year: Annotated[int | None, Query(ge=1990, le=2200)] = None) -> HTMLResponse:
-    from archive import package
-    from core.clock import today_china
 
     rows, total = package.list_packages(s, year=year, page=1, page_size=100)
     return page(request, "archive.html", user, this_year=today_china().year, total=total,
@@ -197,7 +194,5 @@ def archive_page(request: Request, user: Annotated[User, Page("archive.read")], 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: Annotated[User, Page("audit.read")], s: ReadSessionDep) -> HTMLResponse:
-    from api.routes.audit import entries
-
     data = entries(user, s, page=1, page_size=100)
     return page(request, "audit.html", user, items=data["items"], total=data["total"])

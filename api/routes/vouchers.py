@@ -8,6 +8,7 @@ after a timeout gets the first answer and no second voucher.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
+from accounting import excel, ledger
 from api.deps import ReadSessionDep, Requires
 from api.errors import ApiError
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_in_transaction
@@ -60,16 +62,12 @@ class PostIn(BaseModel):
 
 
 def _dict(s: Session, voucher: Any) -> dict[str, Any]:
-    from accounting import ledger
-
     return dict(ledger.voucher_to_dict(s, voucher))
 
 
 @router.post("/vouchers", status_code=201, summary="Create a voucher from approved claims or from lines")
 def create(body: VoucherCreate, request: Request, user: Annotated[User, Depends(Requires("voucher.create"))],
            idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
-    from accounting import ledger
-
     def op(s: Session) -> tuple[int, Any]:
         if body.claim_ids:
             v = ledger.create_voucher_from_claims(s, user, body.claim_ids)
@@ -88,8 +86,6 @@ def create(body: VoucherCreate, request: Request, user: Annotated[User, Depends(
 def list_vouchers(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
                   period: Period | None = None, page: Annotated[int, Query(ge=1)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    from accounting import ledger
-
     rows, total = ledger.list_vouchers(s, period=period, page=page, page_size=page_size)
     return {"items": [_dict(s, v) for v in rows], "total": total, "page": page, "page_size": page_size}
 
@@ -99,8 +95,6 @@ def list_vouchers(_: Annotated[User, Depends(Requires("voucher.read"))], s: Read
             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def export_xlsx(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
                 period: Period) -> Response:
-    from accounting import excel
-
     data = excel.export_journal(s, period)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="journal-{period}.xlsx"'})
@@ -111,8 +105,6 @@ def export_xlsx(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSe
 def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("voucher.import"))],
                 file: Annotated[UploadFile, File(description="an .xlsx workbook")],
                 idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
-    from accounting import excel
-
     data = file.file.read()
     if not data:
         raise ApiError(400, "empty_file", "the uploaded workbook is empty")
@@ -121,8 +113,6 @@ def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("vouche
         vouchers = excel.import_vouchers(s, user, data)
         return 201, {"items": [_dict(s, v) for v in vouchers], "total": len(vouchers)}
 
-    import hashlib
-
     return run_in_transaction(user, idempotency_key, "POST", request.url.path,
                               fingerprint(hashlib.sha256(data).hexdigest()), op)
 
@@ -130,16 +120,12 @@ def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("vouche
 @router.get("/vouchers/{voucher_id}", summary="One voucher with its lines, claims and invoices")
 def get_voucher(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
                 voucher_id: VoucherId) -> dict[str, Any]:
-    from accounting import ledger
-
     return _dict(s, ledger.get_voucher(s, voucher_id))
 
 
 @router.post("/vouchers/{voucher_id}/post", summary="Post (入账) a voucher; its invoices get the 入账标识")
 def post(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
          body: PostIn | None = None, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
-    from accounting import ledger
-
     deductible = body.deductible if body else True
 
     def op(s: Session) -> tuple[int, Any]:
@@ -152,8 +138,6 @@ def post(request: Request, user: Annotated[User, Depends(Requires("voucher.post"
 @router.post("/vouchers/{voucher_id}/reverse", summary="Reverse a posted voucher (红字冲销); returns the reversing voucher")
 def reverse(request: Request, user: Annotated[User, Depends(Requires("voucher.reverse"))],
             voucher_id: VoucherId, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
-    from accounting import ledger
-
     def op(s: Session) -> tuple[int, Any]:
         return 201, _dict(s, ledger.reverse_voucher(s, user, voucher_id))
 

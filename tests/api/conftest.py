@@ -143,6 +143,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert "Traceback" not in log and '" 500' not in log, log[-5000:]
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server on SQLite and on a fresh database of the real PostgreSQL."""
+    from tests.conftest import _drop_pg_database, _fresh_pg_database
+
+    extra: dict[str, str] = {}
+    name = None
+    if request.param == "postgres":
+        pg = request.getfixturevalue("pg_server_url")
+        extra["DATABASE_URL"], name = _fresh_pg_database(pg)
+    srv = start_server(tmp_path_factory.mktemp("fapiao") / "home", **extra)
+    yield srv
+    stop_server(srv)
+    if name is not None:
+        _drop_pg_database(request.getfixturevalue("pg_server_url"), name)
+    log = srv.log.read_text(errors="replace")
+    assert "Traceback" not in log and '" 500' not in log, log[-5000:]
+
+
 def upload(client: httpx.Client, *paths: Path, key: str | None = None) -> httpx.Response:
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
     headers = {"Idempotency-Key": key} if key else {}

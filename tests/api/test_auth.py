@@ -105,6 +105,13 @@ def test_unknown_or_revoked_token_is_401(server: Server) -> None:
     r = c.delete(f"/api/v1/tokens/{user['token_id']}")
     assert r.status_code == 200 and r.json()["revoked_at"]
     assert c.get("/api/v1/me").status_code == 401
+    # An admin may revoke anyone's token; the revocation is audited.
+    victim = server.add_user("accountant")
+    assert server.admin().delete(f"/api/v1/tokens/{victim['token_id']}").status_code == 200
+    assert server.client(victim["token"]).get("/api/v1/me").status_code == 401
+    log = server.admin().get("/api/v1/audit", params={"action": "token.revoked",
+                                                      "object_id": victim["token_id"]}).json()
+    assert log["total"] == 1 and log["items"][0]["actor"] == "admin"
 
 
 def test_admin_changes_role_and_it_is_audited(server: Server) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from tests.api.conftest import OFD_WUXI, PDF_WUXI, Server, upload
 
 
-def test_whole_flow(server: Server) -> None:
+def test_whole_flow(any_server: Server) -> None:
+    server = any_server
     clerk, clerk_user = server.as_role("clerk")
     reviewer, _ = server.as_role("approver")
     approver, _ = server.as_role("approver")

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from tests.api.conftest import OFD_WUXI, PDF_WUXI, Server, upload
 
 
 def _count(server: Server, sql: str, *args: object) -> int:
-    with sqlite3.connect(server.db_path) as db:
-        return int(db.execute(sql, args).fetchone()[0])
+    """Count rows straight from the server's database (SQLite file or PostgreSQL)."""
+    url = server.env.get("DATABASE_URL") or f"sqlite:///{server.db_path}"
+    parts = sql.split("?")
+    named = parts[0] + "".join(f":a{i}{rest}" for i, rest in enumerate(parts[1:]))
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(named), {f"a{i}": a for i, a in enumerate(args)}).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def test_upload_retry_returns_first_result(server: Server) -> None:
@@ -45,7 +53,8 @@ def _pushed_voucher(ref: str) -> dict:
                       {"account_code": "1002", "account_name": "银行存款", "credit": "100.00", "summary": "付款"}]}
 
 
-def test_voucher_push_and_posting_are_idempotent_even_when_concurrent(server: Server) -> None:
+def test_voucher_push_and_posting_are_idempotent_even_when_concurrent(any_server: Server) -> None:
+    server = any_server
     accountant, user = server.as_role("accountant")
     key = "erp-" + uuid.uuid4().hex
     body = _pushed_voucher("ERP-" + uuid.uuid4().hex[:10])
