@@ -366,7 +366,8 @@ def _parse_and_verify_full(data: bytes, verify: Any) -> tuple[str | None, str, d
     except InvoiceError as exc:
         number, status = _parse_and_verify(data)
         return number, status, {"status": status, "error": exc.to_dict()}
-    rep = verify(data, inv)
+    s = get_settings()  # the buyer checks of the report name the organisation; status is signatures only
+    rep = verify(data, inv, org_name=s.org_name, org_tax_id=s.org_tax_id)
     return inv.number, str(rep.status), rep.to_dict()
 
 
