@@ -16,6 +16,7 @@ RULES: dict[str, frozenset[Role]] = {
     "invoice.upload": frozenset({C, AC, AD}),
     "invoice.read": EVERYONE,
     "invoice.verify": EVERYONE,  # parse/verify without storing
+    "invoice.online_check": frozenset({C, AC, AD}),  # 查验: calls the tax service, counted per day
     "claim.create": frozenset({C, AD}),
     "claim.submit": frozenset({C, AD}),
     "claim.review": frozenset({AP, AD}),

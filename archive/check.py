@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -623,8 +623,8 @@ def check_stored(session: Session, pkg: ArchivePackage, ctx: CheckContext | None
     return check_dir(package_dir(pkg), ctx or context_for(session, pkg), pkg.archival_code)
 
 
-def aggregate(subject: str, reports: Iterable[tuple[str, CheckReport]], extra: dict[str, list[str]] | None = None,
-              count_hint: Callable[[], int] | None = None) -> CheckReport:
+def aggregate(subject: str, reports: Iterable[tuple[str, CheckReport]],
+              extra: dict[str, list[str]] | None = None) -> CheckReport:
     """Fold per-package reports into one per item: fail if any package fails it."""
     fails: dict[str, list[str]] = {i: [] for i in ITEMS}
     results: dict[str, dict[Result, int]] = {i: {} for i in ITEMS}

@@ -205,7 +205,6 @@ def supersede_package(session: Session, user: User, package_id: str, reason: str
 
 def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode, version: int,
            previous: ArchivePackage | None) -> ArchivePackage:
-    get_settings()
     v = src.voucher
     key = signing.ensure_archive_key()
     root = archive_root()
@@ -222,6 +221,9 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
         final = root / final_rel
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():  # left by a process killed between rename and commit: never delete, set aside
+            holder = session.exec(select(ArchivePackage.id).where(ArchivePackage.path == final_rel.as_posix())).first()
+            if holder is not None:
+                raise refused("store_conflict", f"{final_rel} already holds package {holder}")
             orphans = root / ".orphans"
             orphans.mkdir(exist_ok=True)
             os.rename(final, orphans / f"{final.name}.{uuid.uuid4().hex[:8]}")

@@ -63,10 +63,6 @@ def data_xml(root_name: str, data: dict[str, Any], attrs: dict[str, str] | None 
 # --- the PDF -----------------------------------------------------------------------------------
 
 
-def _width(text: str, size: float) -> float:
-    return sum(size * (0.5 if ord(ch) < 0x2E80 else 1.0) for ch in text)
-
-
 def _wrap(text: str, size: float, max_w: float) -> list[str]:
     lines: list[str] = []
     for para in text.split("\n"):

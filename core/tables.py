@@ -8,6 +8,7 @@ _TABLE_MODULES = (
     "core.users",
     "core.audit",
     "invoice.registry",
+    "invoice.online_store",
     "api.tables",
     "accounting.claims",
     "accounting.ledger",

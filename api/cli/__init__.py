@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "api.cli.parse_cmds",  # parse
     "api.cli.verify_cmds",  # verify
     "api.cli.import_cmds",  # import
+    "api.cli.invoice_cmds",  # invoice online-check
     "api.cli.accounting_cmds",  # claim, voucher
     "api.cli.archive_cmds",  # archive
 )

@@ -16,13 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, col, select
 
 from accounting.ledger import InvoicePosting, posting_status
-from api.deps import ReadSessionDep, Requires
+from api.deps import ReadSessionDep, Requires, SessionDep
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
 from core.users import User
 from invoice import registry
 from invoice.importer import ingest_files
+from invoice.online_store import online_check_history, run_online_check
 from invoice.registry import CONTENT_TYPES, InvoiceRecord
 
 router = APIRouter(tags=["invoices"])
@@ -59,6 +60,7 @@ def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
         earlier = s.get(InvoiceRecord, record.duplicate_of)
         d["duplicate_of"] = registry.invoice_summary(earlier, s) if earlier else record.duplicate_of
     d["history"] = history(s, record.id, list(d["posting"].get("history") or []))
+    d["online_checks"] = online_check_history(s, record.id)
     return d
 
 
@@ -137,6 +139,18 @@ def get_by_key(_: Reader, s: ReadSessionDep, key: Annotated[str, Path(max_length
 @router.get("/invoices/{invoice_id}", summary="One invoice: fields, verification, 入账标识, history")
 def get_invoice(_: Reader, s: ReadSessionDep, invoice_id: InvoiceId) -> dict[str, Any]:
     return invoice_detail(s, registry.get_invoice(s, invoice_id))
+
+
+@router.post("/invoices/{invoice_id}/online-check",
+             summary="Check the invoice online (查验); the status is stored on the invoice",
+             responses={200: {"description": '{"invoice_id", "status", "message", "checked_at", "details", '
+                                             '"online_check_status"}; status not_checked when no service '
+                                             'is configured, rate_limited past the daily limit'}})
+def online_check(user: Annotated[User, Depends(Requires("invoice.online_check"))], s: SessionDep,
+                 invoice_id: InvoiceId) -> dict[str, Any]:
+    result = run_online_check(s, invoice_id, username=user.username)
+    record = registry.get_invoice(s, invoice_id)
+    return {"invoice_id": invoice_id, **result.to_dict(), "online_check_status": record.online_check_status}
 
 
 @router.get("/invoices/{invoice_id}/original", summary="The original file, byte for byte",

@@ -302,3 +302,23 @@ def test_register_sizes_match_the_store(built: ArchivePackage) -> None:
     files = [f for f in package_dir(built).rglob("*") if f.is_file()]
     assert built.file_count == len(files)
     assert built.total_size == sum(f.stat().st_size for f in files)
+
+
+def test_failed_check_at_filing_leaves_nothing(people: People, posted: Posted,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built in a temporary folder, checked, and only then moved: a failing item stops it all."""
+    vid = posted(SAMPLE_SETS[1])
+    monkeypatch.setattr(check, "malware_scan", lambda root, timeout=300: check._item(
+        "S1", Result.FAIL, "test scanner: Eicar-Test-Signature FOUND"))
+    with pytest.raises(ArchiveError) as exc:
+        _build(people, vid)
+    assert exc.value.code == "package_check_failed" and "Eicar" in exc.value.message
+    from archive.store import archive_root
+
+    assert not (archive_root() / "packages").exists() or not any((archive_root() / "packages").rglob("*.xml"))
+    assert not any((archive_root() / ".tmp").iterdir())
+    with session_scope() as s:
+        assert s.exec(select(ArchivePackage)).first() is None
+        assert s.exec(select(ArchivalCounter)).first() is None  # no number consumed
+    monkeypatch.undo()
+    assert _build(people, vid).archival_code.endswith("-0001")

@@ -9,9 +9,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from core.db import migrate, session_scope
-from core.users import Role, UserError, create_user, issue_token, user_for_token, check_password
 import core.tables  # noqa: F401
+from core.db import migrate, session_scope
+from core.users import Role, UserError, check_password, create_user, issue_token, user_for_token
 
 
 def test_times_come_back_timezone_aware(engine: Engine) -> None:

@@ -1,0 +1,69 @@
+"""``fapiao invoice online-check ID [--json] [--as USER]``: check a registered invoice online (查验).
+
+The same operation and JSON as ``POST /api/v1/invoices/{id}/online-check``: the outcome is
+stored on the invoice (``online_check_status``) and in its check history, and the per-invoice
+daily limit is counted in the database, so it holds across CLI runs and server workers.
+
+Exit status: 0 when the service confirmed the invoice (``success``); 1 on any other status
+(``mismatch``, ``voided``, ``red_reversed``, ``not_found``, ``rate_limited``, ``error``,
+``same_day``, ``too_old``, and ``not_checked`` when no service is configured); 2 on bad input
+(no such invoice, no acting user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from api.cli.common import (
+    BAD_INPUT,
+    OK,
+    REFUSED,
+    CliError,
+    acting_user,
+    add_as_flag,
+    add_json_flag,
+    open_db,
+    print_json,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``invoice`` and its sub-commands."""
+    invoice = sub.add_parser("invoice", help="registered invoices").add_subparsers(
+        dest="invoice_command", required=True, metavar="ACTION")
+    p = invoice.add_parser("online-check", help="check a registered invoice with the tax platform (查验)",
+                           description="Check a registered invoice online and store the status on it.")
+    p.add_argument("id", metavar="ID", help="the invoice id")
+    add_json_flag(p)
+    add_as_flag(p)
+    p.set_defaults(handler=run_online_check_cmd)
+
+
+def run_online_check_cmd(args: argparse.Namespace) -> int:
+    from core.db import session_scope
+    from core.errors import ErrorKind
+    from invoice.online_store import run_online_check
+    from invoice.registry import RegistryError, get_invoice
+    from invoice.verify.online import CheckStatus
+
+    if not args.id.strip() or len(args.id) > 64:
+        raise CliError(BAD_INPUT, "bad_invoice_id", f"invoice id {args.id!r}: expected the id of a registered invoice")
+    open_db()
+    user = acting_user(args, "invoice.online_check")
+    try:
+        with session_scope() as s:
+            result = run_online_check(s, args.id, username=user.username)
+            stored = get_invoice(s, args.id).online_check_status
+    except RegistryError as exc:
+        status = BAD_INPUT if exc.kind in (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND) else REFUSED
+        raise CliError(status, exc.code, exc.message, exc.details) from None
+    out: dict[str, Any] = {"invoice_id": args.id, **result.to_dict(), "online_check_status": stored}
+    if args.json:
+        print_json(out)
+    else:
+        print(f"invoice {args.id}: {result.status.value}  {result.message}")
+        if stored != result.status.value:
+            print(f"stored status stays {stored} (this attempt says nothing about the invoice)", file=sys.stderr)
+    return OK if result.status is CheckStatus.SUCCESS else REFUSED
