@@ -187,8 +187,8 @@ def _run(job_id: str, make_zip: bool) -> ExportJob:
     try:
         stats = write_bag(partial, year, report_dict)
         sync_paths([*(p for p in partial.iterdir() if p.is_file()), *(partial / "data").glob("*.*"),
-                    *(p for p in (partial / "data" / "archive-key").iterdir())])
-        sync_tree_dirs(partial)
+                    *(p for p in (partial / "data" / "archive-key").iterdir()),
+                    partial, partial / "data", partial / "data" / "packages", partial / "data" / "archive-key"])
         os.rename(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -309,7 +309,8 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
                     man.add(rel, sha, n)
                     files += 1
                     size += n
-                sync_paths(copied)  # durable before the bag can be renamed complete
+                # durable (files and their folders) before the bag can be renamed complete
+                sync_paths([*copied, *{c.parent for c in copied}])
                 totals.n += 1
                 totals.amount += pkg.amount
                 totals.attachments += pkg.attachments
@@ -359,11 +360,6 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     (bag / "tagmanifest-sha256.txt").write_text("".join(tag_lines), encoding="utf-8")
     stats.tagmanifest_sha256 = _sha_file(bag / "tagmanifest-sha256.txt")
     return stats
-
-
-def sync_tree_dirs(root: Path) -> None:
-    """fsync the folders of the bag (their entries) before the final rename."""
-    sync_paths([root, *(p for p in root.rglob("*") if p.is_dir())])
 
 
 def _zip_dir(root: Path, out: Path, arc_root: str) -> None:
