@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-SAMPLES = (Path(__file__).resolve().parents[2] / "shared" / "samples").resolve()
+# ../shared/samples beside the checkout; FAPIAO_SAMPLES points elsewhere when the checkout moves.
+SAMPLES = Path(
+    os.environ.get("FAPIAO_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "samples"
+).resolve()
 INVOICES = SAMPLES / "invoices"
 OTHER = SAMPLES / "other"
 EXPECTED: list[dict] = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))

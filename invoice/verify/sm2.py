@@ -624,6 +624,20 @@ def point_from_certificate(cert: x509.Certificate | bytes) -> Point:
     return point_from_spki(c["tbs_certificate"]["subject_public_key_info"])
 
 
+def certificate_time(when: datetime) -> x509.Time:
+    """An X.509 ``Time`` for ``when`` in the form RFC 5280 §4.1.2.5 requires.
+
+    UTCTime (two-digit year) for 1950 through 2049, GeneralizedTime for every other year;
+    both in UTC to the second. The archive key must outlive the 30-year retention period,
+    so certificate validity routinely runs past 2049.
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise SM2Error(f"certificate time {when.isoformat()} has no time zone")
+    utc = when.astimezone(UTC).replace(microsecond=0)
+    kind = "utc_time" if 1950 <= utc.year <= 2049 else "general_time"
+    return x509.Time(name=kind, value=utc)
+
+
 def self_signed_certificate(
     d: int,
     common_name: str,
@@ -638,7 +652,7 @@ def self_signed_certificate(
     place so that any SM2-aware tool can check them; nobody should trust it beyond that.
     """
     pub = public_key_of(d)
-    start = (not_before or datetime.now(UTC)).replace(microsecond=0)
+    start = not_before or datetime.now(UTC)
     names: dict[str, str] = {"common_name": common_name}
     if organization:
         names["organization_name"] = organization
@@ -652,8 +666,8 @@ def self_signed_certificate(
             "issuer": name,
             "validity": x509.Validity(
                 {
-                    "not_before": x509.Time(name="utc_time", value=start),
-                    "not_after": x509.Time(name="utc_time", value=start + timedelta(days=days)),
+                    "not_before": certificate_time(start),
+                    "not_after": certificate_time(start + timedelta(days=days)),
                 }
             ),
             "subject": name,
