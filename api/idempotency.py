@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Header
 from fastapi.encoders import jsonable_encoder
@@ -41,6 +41,7 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 Outcome = tuple[int, Any]
+T = TypeVar("T")
 
 
 def fingerprint(*parts: Any) -> str:
@@ -71,6 +72,40 @@ def _replay(row: IdempotencyKey, method: str, path: str, fp: str) -> JSONRespons
     return _respond(row.status_code, row.response, replayed=True)
 
 
+def _stored_replay(s: Session, user: User, key: str, method: str, path: str, fp: str) -> JSONResponse | None:
+    """The answer for a key that already has a row (see ``_replay``), or None for a new key."""
+    existing = _find(s, user, key)
+    return None if existing is None else _replay(existing, method, path, fp)
+
+
+def _complete(row: IdempotencyKey, status: int, body: Any) -> None:
+    row.state = "done"
+    row.status_code = status
+    row.response = jsonable_encoder(body)
+    row.completed_at = now()
+
+
+def _claim_key(user: User, key: str, method: str, path: str, fp: str,
+               then: Callable[[Session, IdempotencyKey], T]) -> JSONResponse | T:
+    """Claim ``key`` and run ``then(session, row)`` in the same transaction; or the answer to
+    give instead, when the key was used before (or a concurrent first request just took it)."""
+    try:
+        with session_scope() as s:
+            replay = _stored_replay(s, user, key, method, path, fp)
+            if replay is not None:
+                return replay
+            row = IdempotencyKey(user_id=user.id, key=key, method=method, path=path, fingerprint=fp)
+            s.add(row)
+            s.flush()  # claims the key now: a concurrent retry waits here
+            return then(s, row)
+    except IntegrityError:
+        with session_scope() as s:
+            replay = _stored_replay(s, user, key, method, path, fp)
+        if replay is None:
+            raise
+        return replay
+
+
 def run_in_transaction(user: User, key: str | None, method: str, path: str, fp: str,
                        op: Callable[[Session], Outcome]) -> JSONResponse:
     """Run ``op(session)`` once per key, in one transaction with the key's row."""
@@ -78,26 +113,17 @@ def run_in_transaction(user: User, key: str | None, method: str, path: str, fp: 
         with session_scope() as s:
             status, body = op(s)
         return _respond(status, body, replayed=False)
-    try:
-        with session_scope() as s:
-            existing = _find(s, user, key)
-            if existing is not None:
-                return _replay(existing, method, path, fp)
-            row = IdempotencyKey(user_id=user.id, key=key, method=method, path=path, fingerprint=fp)
-            s.add(row)
-            s.flush()  # claims the key now: a concurrent retry waits here
-            status, body = op(s)
-            row.state = "done"
-            row.status_code = status
-            row.response = jsonable_encoder(body)
-            row.completed_at = now()
-        return _respond(status, body, replayed=False)
-    except IntegrityError:
-        with session_scope() as s:
-            existing = _find(s, user, key)
-        if existing is None:
-            raise
-        return _replay(existing, method, path, fp)
+
+    def run_and_store(s: Session, row: IdempotencyKey) -> Outcome:
+        status, body = op(s)
+        _complete(row, status, body)
+        return status, body
+
+    result = _claim_key(user, key, method, path, fp, run_and_store)
+    if isinstance(result, JSONResponse):
+        return result
+    status, body = result
+    return _respond(status, body, replayed=False)
 
 
 def run_reserved(user: User, key: str | None, method: str, path: str, fp: str,
@@ -106,21 +132,10 @@ def run_reserved(user: User, key: str | None, method: str, path: str, fp: str,
     if not key:
         status, body = op()
         return _respond(status, body, replayed=False)
-    try:
-        with session_scope() as s:
-            existing = _find(s, user, key)
-            if existing is not None:
-                return _replay(existing, method, path, fp)
-            row = IdempotencyKey(user_id=user.id, key=key, method=method, path=path, fingerprint=fp)
-            s.add(row)
-            s.flush()
-            row_id = row.id
-    except IntegrityError:
-        with session_scope() as s:
-            existing = _find(s, user, key)
-        if existing is None:
-            raise
-        return _replay(existing, method, path, fp)
+    reserved = _claim_key(user, key, method, path, fp, lambda _s, row: row.id)
+    if isinstance(reserved, JSONResponse):
+        return reserved
+    row_id = reserved
     try:
         status, body = op()
     except BaseException:
@@ -132,8 +147,5 @@ def run_reserved(user: User, key: str | None, method: str, path: str, fp: str,
     with session_scope() as s:
         done = s.get(IdempotencyKey, row_id)
         if done is not None:
-            done.state = "done"
-            done.status_code = status
-            done.response = jsonable_encoder(body)
-            done.completed_at = now()
+            _complete(done, status, body)
     return _respond(status, body, replayed=False)

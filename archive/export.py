@@ -15,17 +15,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from archive import metadata as md
@@ -56,9 +60,11 @@ from archive.store import (
     package_dir,
 )
 from core import audit
-from core.db import session_scope, utcnow
+from core.db import advisory_lock, session_scope, utcnow
 from core.settings import get_settings
 from core.users import User
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 LIST_HEADER = ["序号", "档号", "题名", "年度", "凭证号", "金额", "附件数", "保管期限", "文件数", "大小(字节)",
@@ -75,23 +81,141 @@ def list_name(year: int) -> str:
     return f"移交清册-{year}.xlsx"
 
 
+# --- liveness of running jobs --------------------------------------------------------------------
+#
+# A job is "running" from start_export until run_export records done or failed. A process that
+# dies in between (killed, power cut, server restarted) would leave it running and so block every
+# later export of that year; start_export therefore asks whether the worker still lives: on the
+# same host by its process id (and that process's identity, since pids are re-used — a restarted
+# container's server is pid 1 again), elsewhere by the heartbeat the worker renews while it runs.
+
+HEARTBEAT_SECONDS = 30.0
+# Well above HEARTBEAT_SECONDS: a heartbeat may wait on a busy database for a while.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def _process_identity(pid: int) -> str | None:
+    """Boot id and start time of process ``pid`` (Linux ``/proc``); None when unknown or a zombie.
+
+    Two processes with the same pid on the same host never share both, so this tells the worker
+    apart from whatever later got its pid.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state is field 3
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return f"{boot}:{fields[19]}"  # field 22: start time in clock ticks since boot
+
+
+def _worker() -> tuple[str, int, str | None]:
+    pid = os.getpid()
+    return socket.gethostname(), pid, _process_identity(pid)
+
+
+def _pid_alive(pid: int, identity: str | None) -> bool:
+    """Is the process that recorded (pid, identity) on this host still running?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    if not Path("/proc").is_dir():
+        return True  # no /proc: the pid is all there is to go by
+    now_identity = _process_identity(pid)
+    if now_identity is None:
+        return False  # a zombie: it has exited
+    return identity is None or identity == now_identity
+
+
+def interrupted_because(job: ExportJob, now: datetime | None = None) -> str | None:
+    """Why a job recorded as running cannot still be running, or None when it may be."""
+    host = socket.gethostname()
+    if job.worker_host == host and job.worker_pid is not None:
+        if _pid_alive(job.worker_pid, job.worker_process):
+            return None
+        return f"its worker process {job.worker_pid} on {host} is gone"
+    last = job.heartbeat_at or job.created_at
+    age = (now or utcnow()) - last
+    if age > STALE_AFTER:
+        where = f"on {job.worker_host}" if job.worker_host else "(worker unknown)"
+        return (f"no heartbeat from its worker {where} since {last.isoformat()} "
+                f"({int(age.total_seconds())} s, limit {int(STALE_AFTER.total_seconds())} s)")
+    return None
+
+
+def _mark_interrupted(session: Session, user: User, job: ExportJob, why: str) -> None:
+    """Record a dead job as failed and remove what it left half-written."""
+    err = refused("interrupted", f"export {job.id} of {job.year} was interrupted: {why}",
+                  {"worker_host": job.worker_host, "worker_pid": job.worker_pid,
+                   "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None}).to_dict()
+    job.status = "failed"
+    job.finished_at = utcnow()
+    job.error = err
+    session.add(job)
+    audit.append(session, user.username, "archive.export_interrupted", "archive_export", job.id,
+                 {"year": job.year, **err})
+    # only ever partial (never renamed into place); a finished bag is left alone
+    out = Path(job.out_dir)
+    shutil.rmtree(out / f".partial-{job.id}", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (out / f".partial-{job.id}.zip").unlink()
+
+
+def _claim(job_id: str) -> None:
+    """The process about to run the job records itself as its worker."""
+    host, pid, ident = _worker()
+    with session_scope() as s:
+        s.execute(update(ExportJob).where(col(ExportJob.id) == job_id)
+                  .values(worker_host=host, worker_pid=pid, worker_process=ident, heartbeat_at=utcnow()))
+
+
+def _heartbeat(job_id: str, stop: threading.Event) -> None:
+    """Renew the job's heartbeat until ``stop`` is set (a daemon thread of the worker)."""
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with session_scope() as s:
+                s.execute(update(ExportJob)
+                          .where(col(ExportJob.id) == job_id, col(ExportJob.status) == "running")
+                          .values(heartbeat_at=utcnow()))
+        except Exception:  # a busy or briefly unreachable database: try again next beat
+            log.warning("export %s: heartbeat not recorded", job_id, exc_info=True)
+
+
 # --- jobs ----------------------------------------------------------------------------------------
 
 
 def start_export(session: Session, user: User, year: int, override_reason: str | None = None,
                  out_dir: Path | str | None = None) -> ExportJob:
-    """Record an export job (status running); ``run_export(job.id)`` does the work."""
+    """Record an export job (status running); ``run_export(job.id)`` does the work.
+
+    A job of the same year recorded as running whose worker is gone is marked failed
+    ("interrupted") first; one whose worker lives refuses the new export.
+    """
     if not isinstance(year, int) or not 1900 <= year <= 2200:
         raise bad_input("bad_year", f"year {year!r} is not a 4-digit fiscal year")
     n = session.exec(select(func.count()).select_from(ArchivePackage)
                      .where(ArchivePackage.year == year, ArchivePackage.status == PackageStatus.LIVE)).one()
     if not n:
         raise refused("nothing_to_export", f"no archived packages for {year}: package the posted vouchers first")
-    running = session.exec(select(ExportJob).where(ExportJob.year == year, ExportJob.status == "running")).first()
-    if running is not None:
-        raise refused("export_running", f"an export of {year} is already running ({running.id})",
-                      {"export_id": running.id})
-    job = ExportJob(year=year, created_by=user.username, out_dir="", override_reason=(override_reason or None))
+    advisory_lock(session, f"archive.export:{year}")  # two starts of one year: one at a time
+    for running in session.exec(select(ExportJob).where(ExportJob.year == year,
+                                                        ExportJob.status == "running")).all():
+        why = interrupted_because(running)
+        if why is None:
+            raise refused("export_running", f"an export of {year} is already running ({running.id})",
+                          {"export_id": running.id})
+        _mark_interrupted(session, user, running, why)
+    host, pid, ident = _worker()
+    job = ExportJob(year=year, created_by=user.username, out_dir="", override_reason=(override_reason or None),
+                    worker_host=host, worker_pid=pid, worker_process=ident)
+    job.heartbeat_at = job.created_at
     job.out_dir = str(Path(out_dir) if out_dir else archive_root() / "exports" / job.id)
     session.add(job)
     session.flush()
@@ -113,7 +237,8 @@ def export_to_dict(job: ExportJob) -> dict[str, Any]:
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             "bag_path": job.bag_path, "zip_path": job.zip_path, "package_count": job.package_count,
             "total_size": job.total_size, "check_run_id": job.check_run_id,
-            "override_reason": job.override_reason, "error": job.error}
+            "override_reason": job.override_reason, "error": job.error,
+            "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None}
 
 
 def export_zip(session: Session, job_id: str) -> Path:
@@ -125,8 +250,16 @@ def export_zip(session: Session, job_id: str) -> Path:
 
 
 def run_export(job_id: str, make_zip: bool = True) -> ExportJob:
-    """Do the export of a recorded job; never raises for a failed export (the job says why)."""
+    """Do the export of a recorded job; never raises for a failed export (the job says why).
+
+    The calling process becomes the job's worker and renews its heartbeat while it runs.
+    """
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(job_id, stop), name=f"export-heartbeat-{job_id}",
+                            daemon=True)
     try:
+        _claim(job_id)
+        beat.start()
         return _run(job_id, make_zip)
     except Exception as exc:
         err = exc.to_dict() if isinstance(exc, ArchiveError) else {"code": "export_failed",
@@ -139,6 +272,10 @@ def run_export(job_id: str, make_zip: bool = True) -> ExportJob:
             s.add(job)
             audit.append(s, job.created_by, "archive.export_failed", "archive_export", job.id, err)
         return job
+    finally:
+        stop.set()
+        if beat.is_alive():
+            beat.join(timeout=5)
 
 
 def export_year(year: int, out_dir: Path | str, user: User, override_reason: str | None = None,

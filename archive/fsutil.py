@@ -16,7 +16,8 @@ from pathlib import Path
 _pool: ThreadPoolExecutor | None = None
 
 
-def _fsync_path(path: str) -> None:
+def fsync_path(path: str | Path) -> None:
+    """fsync one file or folder (a folder, to make a rename or a new entry in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -29,7 +30,7 @@ def sync_paths(paths: Iterable[str | Path]) -> None:
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="archive-fsync")
-    list(_pool.map(_fsync_path, [str(p) for p in paths]))
+    list(_pool.map(fsync_path, [str(p) for p in paths]))
 
 
 def sync_tree(root: Path) -> None:

@@ -44,7 +44,7 @@ from archive.check import (
 )
 from archive.codes import ArchivalCode, dir_name, make_code, series_for
 from archive.errors import ArchiveError, bad_input, not_found, refused
-from archive.fsutil import sync_tree
+from archive.fsutil import fsync_path, sync_tree
 from archive.retention import VOUCHER_RULE, retention_until
 from archive.store import (
     ArchivalCounter,
@@ -112,14 +112,6 @@ def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True)
     with open(path, "xb") as f:
         f.write(data)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _freeze(root: Path) -> None:
@@ -245,7 +237,7 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
         _freeze(tmp)
         sync_tree(tmp)
         os.rename(tmp, final)  # the last step: the store only ever sees a complete package
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
         return pkg
     finally:
         _remove(tmp)

@@ -14,9 +14,11 @@ import functools
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from archive.errors import refused
+from core import clock
 from core.settings import get_settings
 from invoice.verify import sm2
 
@@ -24,6 +26,10 @@ PRIVATE_NAME = "archive_sm2.key"
 CERT_NAME = "archive_cert.der"
 CERT_PEM_NAME = "archive_cert.pem"
 PUBLIC_PEM_NAME = "archive_public.pem"
+# The key signs packages kept 30 years from the year after filing, and one key serves every
+# year's packages: 50 years leaves room for late filing and the final audits. (Validity is
+# informative — the check uses the key — but an expired certificate alarms receiving tools.)
+CERT_VALIDITY_YEARS = 50
 # Signature files name the algorithm so a reader need not guess.
 ALGORITHM = "SM2-with-SM3 (1.2.156.10197.1.501), user id 1234567812345678, DER SM2Signature"
 
@@ -59,6 +65,14 @@ def _pem(label: str, der: bytes) -> bytes:
     return (f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n").encode("ascii")
 
 
+def _years_after(start: datetime, years: int) -> datetime:
+    """The same calendar day ``years`` later (29 February becomes 28 February)."""
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:
+        return start.replace(year=start.year + years, day=28)
+
+
 def ensure_archive_key() -> ArchiveKey:
     """Make the archive key pair and certificate if they do not exist yet (``fapiao init``)."""
     priv_path = private_dir() / PRIVATE_NAME
@@ -69,12 +83,10 @@ def ensure_archive_key() -> ArchiveKey:
     os.chmod(private_dir(), 0o700)
     d, pub = sm2.generate_keypair()
     org = settings.org_name or "fapiao-archive"
-    # Valid as long as the certificate encoding allows (UTCTime ends in 2049): the key signs
-    # packages kept 30 years; validity is informative, the key is what the check uses.
-    from datetime import UTC, datetime
-
-    days = (datetime(2049, 12, 31, tzinfo=UTC) - datetime.now(UTC)).days
-    cert = sm2.self_signed_certificate(d, f"{org} 电子会计档案归档密钥", organization=org, days=days)
+    start = clock.now()
+    days = (_years_after(start, CERT_VALIDITY_YEARS) - start).days
+    cert = sm2.self_signed_certificate(d, f"{org} 电子会计档案归档密钥", organization=org,
+                                       days=days, not_before=start)
     try:  # O_EXCL: two processes starting at once never get two different keys
         fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

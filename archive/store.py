@@ -126,6 +126,14 @@ class ExportJob(SQLModel, table=True):
     package_count: int = 0
     total_size: int = 0
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Who runs the job, so that a job left "running" by a crashed process does not block the
+    # year forever (see ``archive.export.start_export``): the host, the process id, an opaque
+    # identity of that process (boot id and start time, telling a re-used pid apart), and a
+    # heartbeat the worker renews while it runs.
+    worker_host: str | None = Field(default=None, max_length=255)
+    worker_pid: int | None = None
+    worker_process: str | None = Field(default=None, max_length=80)
+    heartbeat_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 class DestructionRequest(SQLModel, table=True):

@@ -72,24 +72,23 @@ def db_url(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
         _drop_pg_database(request.getfixturevalue("pg_server_url"), name)
 
 
-@pytest.fixture
-def engine(db_url: str, settings: Settings) -> Iterator[Engine]:
-    """The process engine pointed at a fresh migrated database (both backends)."""
-    settings.database_url = db_url
-    eng = core_db.make_engine(db_url)
-    core_db.migrate(eng)
-    core_db.set_engine(eng)
-    yield eng
-    core_db.set_engine(None)
-
-
-@pytest.fixture
-def sqlite_engine(settings: Settings) -> Iterator[Engine]:
-    """A migrated SQLite database only, for tests where the backend does not matter."""
-    url = f"sqlite:///{settings.home / 'unit.sqlite3'}"
+def _process_engine(settings: Settings, url: str) -> Iterator[Engine]:
+    """Point the settings and the process engine at ``url``, migrated; unset it afterwards."""
     settings.database_url = url
     eng = core_db.make_engine(url)
     core_db.migrate(eng)
     core_db.set_engine(eng)
     yield eng
     core_db.set_engine(None)
+
+
+@pytest.fixture
+def engine(db_url: str, settings: Settings) -> Iterator[Engine]:
+    """The process engine pointed at a fresh migrated database (both backends)."""
+    yield from _process_engine(settings, db_url)
+
+
+@pytest.fixture
+def sqlite_engine(settings: Settings) -> Iterator[Engine]:
+    """A migrated SQLite database only, for tests where the backend does not matter."""
+    yield from _process_engine(settings, f"sqlite:///{settings.home / 'unit.sqlite3'}")

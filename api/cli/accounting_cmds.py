@@ -17,13 +17,14 @@ from typing import Any
 from api.cli.common import (
     BAD_INPUT,
     OK,
-    REFUSED,
     CliError,
-    acting_user,
-    add_as_flag,
-    add_json_flag,
+    add_flags,
     open_db,
+    open_db_as,
+    page_dict,
+    print_items,
     print_json,
+    service_session,
 )
 
 
@@ -38,58 +39,51 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(default the invoice total); repeat for more invoices")
     p.add_argument("--department")
     p.add_argument("--purpose")
-    _common(p, _claim_create)
+    add_flags(p, _claim_create)
     for action, help_text in (("submit", "hand a draft (or rejected) claim in"),
                               ("review", "审核: first approval"), ("approve", "审批: approve"),
                               ("reject", "reject, back to the claimant (give the reason as --comment)")):
         p = claim.add_parser(action, help=help_text)
         p.add_argument("id", metavar="ID")
         p.add_argument("--comment")
-        _common(p, _claim_step(action))
+        add_flags(p, _claim_step(action))
     p = claim.add_parser("list", help="list claims")
     p.add_argument("--state", choices=["draft", "submitted", "reviewed", "approved", "rejected"])
     _paging(p)
-    _common(p, _claim_list, acting=False)
+    add_flags(p, _claim_list, acting=False)
     p = claim.add_parser("show", help="show one claim with its lines and steps")
     p.add_argument("id", metavar="ID")
-    _common(p, _claim_show, acting=False)
+    add_flags(p, _claim_show, acting=False)
 
     voucher = sub.add_parser("voucher", help="ledger vouchers (记账凭证), posting, reversal").add_subparsers(
         dest="voucher_command", required=True, metavar="ACTION")
     p = voucher.add_parser("create", help="build a voucher from approved claims")
     p.add_argument("--claim", action="extend", nargs="+", required=True, metavar="ID", dest="claims")
     p.add_argument("--date", help="voucher date YYYY-MM-DD (default today, China time)")
-    _common(p, _voucher_create)
+    add_flags(p, _voucher_create)
     p = voucher.add_parser("post", help="post (入账) a voucher: its invoices are marked as booked")
     p.add_argument("id", metavar="ID", help="voucher id or number (记-2025-11-0007)")
     p.add_argument("--not-deductible", action="store_true",
                    help="入账标识 03 (企业所得税不扣除) instead of 02 (税前扣除)")
-    _common(p, _voucher_post)
+    add_flags(p, _voucher_post)
     p = voucher.add_parser("reverse", help="reverse a posted voucher with a red-figure voucher (红字冲销)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--date", help="date of the reversing voucher (default today)")
-    _common(p, _voucher_reverse)
+    add_flags(p, _voucher_reverse)
     p = voucher.add_parser("list", help="list vouchers")
     p.add_argument("--period", metavar="YYYY-MM")
     _paging(p)
-    _common(p, _voucher_list, acting=False)
+    add_flags(p, _voucher_list, acting=False)
     p = voucher.add_parser("show", help="show one voucher")
     p.add_argument("id", metavar="ID")
-    _common(p, _voucher_show, acting=False)
+    add_flags(p, _voucher_show, acting=False)
     p = voucher.add_parser("export", help="write a period's journal and voucher list as .xlsx")
     p.add_argument("--period", required=True, metavar="YYYY-MM")
     p.add_argument("--out", required=True, metavar="FILE")
-    _common(p, _voucher_export, acting=False)
+    add_flags(p, _voucher_export, acting=False)
     p = voucher.add_parser("import", help="create vouchers from an .xlsx sheet (all or none)")
     p.add_argument("file", metavar="FILE")
-    _common(p, _voucher_import)
-
-
-def _common(p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], acting: bool = True) -> None:
-    add_json_flag(p)
-    if acting:
-        add_as_flag(p)
-    p.set_defaults(handler=handler)
+    add_flags(p, _voucher_import)
 
 
 def _paging(p: argparse.ArgumentParser) -> None:
@@ -99,17 +93,11 @@ def _paging(p: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def _service() -> Iterator[Any]:
-    """A transaction; service errors become CLI errors with the right exit status."""
+    """A transaction; accounting errors become CLI errors with the right exit status."""
     from accounting.errors import AccountingError
-    from core.db import session_scope
-    from core.errors import ErrorKind
 
-    try:
-        with session_scope() as s:
-            yield s
-    except AccountingError as exc:
-        status = BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED
-        raise CliError(status, exc.code, exc.message, exc.details) from None
+    with service_session(AccountingError) as s:
+        yield s
 
 
 def parse_invoice_spec(spec: str) -> dict[str, str]:
@@ -139,12 +127,15 @@ def _print_claim(d: dict[str, Any]) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
 
+def _claim_row(c: dict[str, Any]) -> str:
+    return f"{c['id']}  {c['state']:<9}  {c['total']:>12}  {c['claimant']}  {c['title']}"
+
+
 def _claim_create(args: argparse.Namespace) -> int:
     from accounting.claims import claim_to_dict, create_claim
 
     lines = [parse_invoice_spec(spec) for spec in args.invoice]
-    open_db()
-    user = acting_user(args, "claim.create")
+    user = open_db_as(args, "claim.create")
     with _service() as s:
         claim = create_claim(s, user, args.title, args.department, args.purpose, lines)
         d = claim_to_dict(s, claim)
@@ -158,8 +149,7 @@ def _claim_step(action: str) -> Callable[[argparse.Namespace], int]:
 
         fn = {"submit": claims.submit_claim, "review": claims.review_claim,
               "approve": claims.approve_claim, "reject": claims.reject_claim}[action]
-        open_db()
-        user = acting_user(args, f"claim.{action}")
+        user = open_db_as(args, f"claim.{action}")
         with _service() as s:
             claim = fn(s, user, args.id, args.comment)
             d = claims.claim_to_dict(s, claim)
@@ -175,15 +165,8 @@ def _claim_list(args: argparse.Namespace) -> int:
     open_db()
     with _service() as s:
         items, total = list_claims(s, args.page, args.page_size, args.state)
-        out = {"items": [claim_to_dict(s, c) for c in items], "total": total, "page": args.page,
-               "page_size": args.page_size}
-    if args.json:
-        print_json(out)
-    else:
-        for c in out["items"]:
-            print(f"{c['id']}  {c['state']:<9}  {c['total']:>12}  {c['claimant']}  {c['title']}")
-        print(f"{total} claim(s)")
-    return OK
+        out = page_dict([claim_to_dict(s, c) for c in items], total, args)
+    return print_items(args, out, _claim_row, "claim(s)")
 
 
 def _claim_show(args: argparse.Namespace) -> int:
@@ -211,11 +194,14 @@ def _print_voucher(d: dict[str, Any]) -> None:
     print(f"  {'':<35} {d['total_debit']:>12} {d['total_credit']:>12}  invoices: {d['attachments']}")
 
 
+def _voucher_row(v: dict[str, Any]) -> str:
+    return f"{v['number']}  {v['date']}  {v['state']:<6}  {v['total_debit']:>12}  {v['summary']}"
+
+
 def _voucher_create(args: argparse.Namespace) -> int:
     from accounting.ledger import create_voucher_from_claims, voucher_to_dict
 
-    open_db()
-    user = acting_user(args, "voucher.create")
+    user = open_db_as(args, "voucher.create")
     with _service() as s:
         v = create_voucher_from_claims(s, user, args.claims, args.date)
         d = voucher_to_dict(s, v)
@@ -226,8 +212,7 @@ def _voucher_create(args: argparse.Namespace) -> int:
 def _voucher_post(args: argparse.Namespace) -> int:
     from accounting.ledger import get_voucher, post_voucher, voucher_to_dict
 
-    open_db()
-    user = acting_user(args, "voucher.post")
+    user = open_db_as(args, "voucher.post")
     with _service() as s:
         v = post_voucher(s, user, get_voucher(s, args.id).id, deductible=not args.not_deductible)
         d = voucher_to_dict(s, v)
@@ -238,8 +223,7 @@ def _voucher_post(args: argparse.Namespace) -> int:
 def _voucher_reverse(args: argparse.Namespace) -> int:
     from accounting.ledger import get_voucher, reverse_voucher, voucher_to_dict
 
-    open_db()
-    user = acting_user(args, "voucher.reverse")
+    user = open_db_as(args, "voucher.reverse")
     with _service() as s:
         v = reverse_voucher(s, user, get_voucher(s, args.id).id, args.date)
         d = voucher_to_dict(s, v)
@@ -253,15 +237,8 @@ def _voucher_list(args: argparse.Namespace) -> int:
     open_db()
     with _service() as s:
         items, total = list_vouchers(s, args.period, args.page, args.page_size)
-        out = {"items": [voucher_to_dict(s, v) for v in items], "total": total, "page": args.page,
-               "page_size": args.page_size}
-    if args.json:
-        print_json(out)
-    else:
-        for v in out["items"]:
-            print(f"{v['number']}  {v['date']}  {v['state']:<6}  {v['total_debit']:>12}  {v['summary']}")
-        print(f"{total} voucher(s)")
-    return OK
+        out = page_dict([voucher_to_dict(s, v) for v in items], total, args)
+    return print_items(args, out, _voucher_row, "voucher(s)")
 
 
 def _voucher_show(args: argparse.Namespace) -> int:
@@ -295,8 +272,7 @@ def _voucher_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(BAD_INPUT, "no_such_file", f"no such file: {args.file}")
-    open_db()
-    user = acting_user(args, "voucher.import")
+    user = open_db_as(args, "voucher.import")
     with _service() as s:
         created = import_vouchers(s, user, path.read_bytes())
         items = [voucher_to_dict(s, v) for v in created]

@@ -20,8 +20,7 @@ from api.cli.common import (
     REFUSED,
     CliError,
     acting_user,
-    add_as_flag,
-    add_json_flag,
+    add_flags,
     open_db,
     print_json,
 )
@@ -37,8 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "first admin; prints the admin's password and API token once.")
     p.add_argument("--org-name", metavar="NAME", help="the organisation's name, as invoices print it")
     p.add_argument("--org-tax-id", metavar="ID", help="the organisation's unified social credit code")
-    add_json_flag(p)
-    p.set_defaults(handler=run_init)
+    add_flags(p, run_init, acting=False)
 
     p = sub.add_parser("serve", help="run the web page and the JSON API",
                        description="Serve the app (uvicorn). On an empty data folder it initialises it "
@@ -57,15 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--role", required=True,
                    choices=["clerk", "approver", "accountant", "archivist", "auditor", "admin"])
     p.add_argument("--password", action="store_true", help="set a password for the web page")
-    add_json_flag(p)
-    add_as_flag(p)
-    p.set_defaults(handler=run_users_add)
+    add_flags(p, run_users_add)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", required=True, metavar="COMMAND")
     p = audit.add_parser("verify", help="recompute the hash chain and name the first broken entry")
-    add_json_flag(p)
-    p.set_defaults(handler=run_audit_verify)
+    add_flags(p, run_audit_verify, acting=False)
 
 
 def _prepare(org_name: str | None = None, org_tax_id: str | None = None) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.cli.common import (
     BAD_INPUT,
@@ -20,11 +19,20 @@ from api.cli.common import (
     REFUSED,
     CliError,
     acting_user,
-    add_as_flag,
-    add_json_flag,
+    add_flags,
     open_db,
+    open_db_as,
+    page_dict,
+    print_items,
     print_json,
+    service_errors,
+    service_session,
 )
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from core.users import User
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,81 +41,63 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = arc.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
     p = a.add_parser("package", help="archive a posted voucher as one package (件)")
     p.add_argument("voucher_id", metavar="VOUCHER_ID", help="voucher id or number (记-2025-11-0007)")
-    _common(p, _package)
+    add_flags(p, _package)
     p = a.add_parser("supersede", help="re-file a package as a new version, saying why")
     p.add_argument("package_id", metavar="PACKAGE_ID")
     p.add_argument("--reason", required=True)
-    _common(p, _supersede)
+    add_flags(p, _supersede)
     p = a.add_parser("show", help="show one package with its latest check")
     p.add_argument("package_id", metavar="PACKAGE_ID")
-    _common(p, _show, acting=False)
+    add_flags(p, _show, acting=False)
     p = a.add_parser("list", help="list packages")
     p.add_argument("--year", type=int)
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--page-size", type=int, default=50)
-    _common(p, _list, acting=False)
+    add_flags(p, _list, acting=False)
     p = a.add_parser("check", help="run the four-property check (四性检测) on a year, a package, or everything")
     p.add_argument("--year", type=int)
     p.add_argument("--package", metavar="PACKAGE_ID")
     p.add_argument("--report", metavar="FILE.html", help="also write the readable report here")
-    _common(p, _check)
+    add_flags(p, _check)
     p = a.add_parser("export", help="year-end export (移交): BagIt bag with the 移交清册")
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--override-reason", help="export although the check failed (archivist; logged)")
     p.add_argument("--zip", action="store_true", help="also write the bag as one .zip")
-    _common(p, _export)
+    add_flags(p, _export)
     p = a.add_parser("verify-export", help="check a received export as the receiving archive would")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--report", metavar="FILE.html", help="also write the readable report here")
-    add_json_flag(p)
-    p.set_defaults(handler=_verify_export)
+    add_flags(p, _verify_export, acting=False)
     p = a.add_parser("due", help="list packages whose retention has ended (due for appraisal)")
     p.add_argument("--today", type=date.fromisoformat, help="as of this date (default today)")
-    _common(p, _due, acting=False)
+    add_flags(p, _due, acting=False)
     p = a.add_parser("unsettled", help="flag (or --clear) a package as an unsettled matter (never destroyed)")
     p.add_argument("package_id", metavar="PACKAGE_ID")
     p.add_argument("--reason", required=True)
     p.add_argument("--clear", action="store_true")
-    _common(p, _unsettled)
+    add_flags(p, _unsettled)
     p = a.add_parser("destroy-request", help="request destruction of expired packages with the 鉴定意见书")
     p.add_argument("package_ids", nargs="+", metavar="PACKAGE_ID")
     p.add_argument("--opinion", required=True, help="the appraisal opinion (鉴定意见书) text")
-    _common(p, _destroy_request)
+    add_flags(p, _destroy_request)
     p = a.add_parser("destroy-sign", help="sign a destruction request in one of the five roles")
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.add_argument("--role", required=True, choices=["unit_head", "archive_head", "accounting_head",
                                                      "archive_clerk", "accounting_clerk"])
     p.add_argument("--comment")
-    _common(p, _destroy_sign)
+    add_flags(p, _destroy_sign)
     p = a.add_parser("destroy", help="carry out a fully signed destruction (content removed, metadata kept)")
     p.add_argument("request_id", metavar="REQUEST_ID")
-    _common(p, _destroy)
-
-
-def _common(p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], acting: bool = True) -> None:
-    add_json_flag(p)
-    if acting:
-        add_as_flag(p)
-    p.set_defaults(handler=handler)
-
-
-@contextmanager
-def _service() -> Iterator[Any]:
-    """A transaction; service errors become CLI errors with the right exit status."""
-    from core.db import session_scope
-    from core.errors import ErrorKind, ServiceError
-
-    try:
-        with session_scope() as s:
-            yield s
-    except ServiceError as exc:
-        status = BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED
-        raise CliError(status, exc.code, exc.message, exc.details) from None
+    add_flags(p, _destroy)
 
 
 def _print_report(d: dict[str, Any]) -> None:
     print(f"{d.get('subject', '')}: {d['status'].upper()}  {d.get('summary', '')}")
+    _print_check_items(d)
+
+
+def _print_check_items(d: dict[str, Any]) -> None:
     for i in d["items"]:
         print(f"  {i['id']:<3} {i['result']:<14} {i['name']}: {i['evidence']}")
 
@@ -122,9 +112,8 @@ def _write_report(path: str | None, d: dict[str, Any], title: str) -> None:
 def _package(args: argparse.Namespace) -> int:
     from archive.package import build_package, package_to_dict
 
-    open_db()
-    user = acting_user(args, "archive.package")
-    with _service() as s:
+    user = open_db_as(args, "archive.package")
+    with service_session() as s:
         pkg = build_package(s, user, args.voucher_id)
         d = package_to_dict(s, pkg)
     if args.json:
@@ -138,9 +127,8 @@ def _package(args: argparse.Namespace) -> int:
 def _supersede(args: argparse.Namespace) -> int:
     from archive.package import package_to_dict, supersede_package
 
-    open_db()
-    user = acting_user(args, "archive.package")
-    with _service() as s:
+    user = open_db_as(args, "archive.package")
+    with service_session() as s:
         d = package_to_dict(s, supersede_package(s, user, args.package_id, args.reason))
     print_json(d) if args.json else print(f"{d['archival_code']} v{d['version']}  package {d['id']}")
     return OK
@@ -150,7 +138,7 @@ def _show(args: argparse.Namespace) -> int:
     from archive.package import get_package, package_to_dict
 
     open_db()
-    with _service() as s:
+    with service_session() as s:
         d = package_to_dict(s, get_package(s, args.package_id))
     if args.json:
         print_json(d)
@@ -165,17 +153,14 @@ def _list(args: argparse.Namespace) -> int:
     from archive.package import list_packages, package_to_dict
 
     open_db()
-    with _service() as s:
+    with service_session() as s:
         items, total = list_packages(s, args.year, args.page, args.page_size)
-        out = {"items": [package_to_dict(s, p, with_check=False) for p in items], "total": total,
-               "page": args.page, "page_size": args.page_size}
-    if args.json:
-        print_json(out)
-    else:
-        for p in out["items"]:
-            print(f"{p['archival_code']}  v{p['version']}  {p['status']:<10} {p['amount']:>12}  {p['title']}")
-        print(f"{total} package(s)")
-    return OK
+        out = page_dict([package_to_dict(s, p, with_check=False) for p in items], total, args)
+    return print_items(args, out, _package_row, "package(s)")
+
+
+def _package_row(p: dict[str, Any]) -> str:
+    return f"{p['archival_code']}  v{p['version']}  {p['status']:<10} {p['amount']:>12}  {p['title']}"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -184,10 +169,9 @@ def _check(args: argparse.Namespace) -> int:
     from archive.check import check_package, check_year, year_series
     from archive.store import ArchivePackage
 
-    open_db()
-    user = acting_user(args, "archive.check")
+    user = open_db_as(args, "archive.check")
     reports = []
-    with _service() as s:
+    with service_session() as s:
         if args.package:
             reports.append(check_package(s, args.package, user).to_dict())
         else:
@@ -213,17 +197,11 @@ def _check(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from archive.export import export_to_dict, export_year
 
-    open_db()
-    user = acting_user(args, "archive.export")
+    user = open_db_as(args, "archive.export")
     if args.override_reason:
         acting_user(args, "archive.override")
-    from core.errors import ErrorKind, ServiceError
-
-    try:
+    with service_errors():
         job = export_year(args.year, Path(args.out), user, args.override_reason, make_zip=args.zip)
-    except ServiceError as exc:
-        raise CliError(BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED, exc.code, exc.message,
-                       exc.details) from None
     d = export_to_dict(job)
     if args.json:
         print_json(d)
@@ -236,19 +214,14 @@ def _export(args: argparse.Namespace) -> int:
 
 def _verify_export(args: argparse.Namespace) -> int:
     from archive.export import verify_export
-    from core.errors import ErrorKind, ServiceError
 
-    try:
+    with service_errors():
         d = verify_export(Path(args.dir))
-    except ServiceError as exc:
-        raise CliError(BAD_INPUT if exc.kind is ErrorKind.BAD_INPUT else REFUSED, exc.code, exc.message,
-                       exc.details) from None
     if args.json:
         print_json(d)
     else:
         print(f"{d['bag']}: {d['status'].upper()}  {d['packages']} packages  {d['summary']}")
-        for i in d["items"]:
-            print(f"  {i['id']:<3} {i['result']:<14} {i['name']}: {i['evidence']}")
+        _print_check_items(d)
     _write_report(args.report, d, "移交接收检测报告")
     return OK if d["status"] == "pass" else REFUSED
 
@@ -258,24 +231,21 @@ def _due(args: argparse.Namespace) -> int:
     from archive.retention import due_for_appraisal
 
     open_db()
-    with _service() as s:
+    with service_session() as s:
         items = [package_to_dict(s, p, with_check=False) for p in due_for_appraisal(s, args.today)]
-    if args.json:
-        print_json({"items": items, "total": len(items)})
-    else:
-        for p in items:
-            print(f"{p['archival_code']}  kept until {p['retention']['until']}  {p['title']}"
-                  + ("  (unsettled)" if p["unsettled"] else ""))
-        print(f"{len(items)} package(s) due for appraisal")
-    return OK
+    return print_items(args, {"items": items, "total": len(items)}, _due_row, "package(s) due for appraisal")
+
+
+def _due_row(p: dict[str, Any]) -> str:
+    return (f"{p['archival_code']}  kept until {p['retention']['until']}  {p['title']}"
+            + ("  (unsettled)" if p["unsettled"] else ""))
 
 
 def _unsettled(args: argparse.Namespace) -> int:
     from archive.retention import set_unsettled
 
-    open_db()
-    user = acting_user(args, "archive.destroy")
-    with _service() as s:
+    user = open_db_as(args, "archive.destroy")
+    with service_session() as s:
         p = set_unsettled(s, user, args.package_id, not args.clear, args.reason)
         d = {"id": p.id, "archival_code": p.archival_code, "unsettled": p.unsettled}
     print_json(d) if args.json else print(f"{d['archival_code']}: unsettled={d['unsettled']}")
@@ -288,34 +258,35 @@ def _destruction_dict(r: Any) -> dict[str, Any]:
             "destroyed_at": r.destroyed_at.isoformat() if r.destroyed_at else None}
 
 
+def _destruction_step(args: argparse.Namespace, step: Callable[[Session, User], Any],
+                      summary: Callable[[dict[str, Any]], str]) -> int:
+    """Run one step of a destruction (as an archivist) and show the request it leaves."""
+    user = open_db_as(args, "archive.destroy")
+    with service_session() as s:
+        d = _destruction_dict(step(s, user))
+    print_json(d) if args.json else print(summary(d))
+    return OK
+
+
 def _destroy_request(args: argparse.Namespace) -> int:
     from archive.retention import request_destruction
 
-    open_db()
-    user = acting_user(args, "archive.destroy")
-    with _service() as s:
-        d = _destruction_dict(request_destruction(s, user, args.package_ids, args.opinion))
-    print_json(d) if args.json else print(f"destruction request {d['id']}: {len(d['package_ids'])} package(s)")
-    return OK
+    return _destruction_step(
+        args, lambda s, user: request_destruction(s, user, args.package_ids, args.opinion),
+        lambda d: f"destruction request {d['id']}: {len(d['package_ids'])} package(s)")
 
 
 def _destroy_sign(args: argparse.Namespace) -> int:
     from archive.retention import sign_destruction
 
-    open_db()
-    user = acting_user(args, "archive.destroy")
-    with _service() as s:
-        d = _destruction_dict(sign_destruction(s, user, args.request_id, args.role, args.comment))
-    print_json(d) if args.json else print(f"destruction {d['id']}: {len(d['signoffs'])}/5 signed, {d['status']}")
-    return OK
+    return _destruction_step(
+        args, lambda s, user: sign_destruction(s, user, args.request_id, args.role, args.comment),
+        lambda d: f"destruction {d['id']}: {len(d['signoffs'])}/5 signed, {d['status']}")
 
 
 def _destroy(args: argparse.Namespace) -> int:
     from archive.retention import destroy
 
-    open_db()
-    user = acting_user(args, "archive.destroy")
-    with _service() as s:
-        d = _destruction_dict(destroy(s, user, args.request_id))
-    print_json(d) if args.json else print(f"destroyed {len(d['package_ids'])} package(s); 销毁清册 {d['list_path']}")
-    return OK
+    return _destruction_step(
+        args, lambda s, user: destroy(s, user, args.request_id),
+        lambda d: f"destroyed {len(d['package_ids'])} package(s); 销毁清册 {d['list_path']}")

@@ -9,12 +9,20 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from core.users import User
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from core.errors import ErrorKind, ServiceError
+
 OK, REFUSED, BAD_INPUT = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 class CliError(Exception):
@@ -39,6 +47,27 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
 def add_as_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as", dest="as_user", metavar="USERNAME",
                    help="act as this user (default: $FAPIAO_USER)")
+
+
+def add_flags(p: argparse.ArgumentParser, handler: Handler, acting: bool = True) -> None:
+    """``--json`` (and ``--as`` for a command that acts as a user), and the handler to run."""
+    add_json_flag(p)
+    if acting:
+        add_as_flag(p)
+    p.set_defaults(handler=handler)
+
+
+def read_input(path: str) -> bytes | dict[str, Any]:
+    """The file's bytes, or the ``{"file", "error"}`` result that stands for a file that
+    cannot be read (so that one bad path does not hide the other files' results)."""
+    from pathlib import Path
+
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        return {"file": path, "error": {"code": "unreadable", "message": "is a directory"}}
+    except OSError as exc:
+        return {"file": path, "error": {"code": "unreadable", "message": exc.strerror or str(exc)}}
 
 
 def open_db() -> None:
@@ -75,4 +104,52 @@ def acting_user(args: argparse.Namespace, operation: str) -> User:
     return user
 
 
-Handler = Callable[[argparse.Namespace], int]
+def open_db_as(args: argparse.Namespace, operation: str) -> User:
+    """Open the database, then the user a data-changing command acts as (see ``acting_user``)."""
+    open_db()
+    return acting_user(args, operation)
+
+
+@contextmanager
+def service_errors(errors: type[ServiceError] | None = None,
+                   bad_input: tuple[ErrorKind, ...] | None = None) -> Iterator[None]:
+    """Turn a service error into a CLI error: exit 2 for the kinds in ``bad_input`` (default:
+    ``BAD_INPUT`` only), exit 1 (refused) for every other kind.
+
+    ``errors`` narrows which errors are turned (default every ``ServiceError``); others pass.
+    """
+    from core.errors import ErrorKind, ServiceError
+
+    caught = errors or ServiceError
+    try:
+        yield
+    except caught as exc:
+        status = BAD_INPUT if exc.kind in (bad_input or (ErrorKind.BAD_INPUT,)) else REFUSED
+        raise CliError(status, exc.code, exc.message, exc.details) from None
+
+
+@contextmanager
+def service_session(errors: type[ServiceError] | None = None,
+                    bad_input: tuple[ErrorKind, ...] | None = None) -> Iterator[Session]:
+    """A transaction whose service errors become CLI errors (see ``service_errors``)."""
+    from core.db import session_scope
+
+    with service_errors(errors, bad_input), session_scope() as s:
+        yield s
+
+
+def page_dict(items: list[dict[str, Any]], total: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One page of a listing, in the JSON shape the HTTP API uses."""
+    return {"items": items, "total": total, "page": args.page, "page_size": args.page_size}
+
+
+def print_items(args: argparse.Namespace, out: dict[str, Any], line: Callable[[dict[str, Any]], str],
+                footer: str) -> int:
+    """A listing: ``out`` as JSON, or one ``line`` per item and ``"{total} {footer}"``."""
+    if args.json:
+        print_json(out)
+    else:
+        for item in out["items"]:
+            print(line(item))
+        print(f"{out['total']} {footer}")
+    return OK

@@ -15,10 +15,8 @@ from api.cli.common import (
     OK,
     REFUSED,
     CliError,
-    acting_user,
-    add_as_flag,
-    add_json_flag,
-    open_db,
+    add_flags,
+    open_db_as,
     print_json,
 )
 
@@ -32,9 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("paths", nargs="+", metavar="PATH", help="invoice files or folders")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes that parse and verify (default: number of CPUs)")
-    add_json_flag(p)
-    add_as_flag(p)
-    p.set_defaults(handler=run_import)
+    add_flags(p, run_import)
 
 
 def _print_refusal(kind: str, entry: dict[str, Any]) -> None:
@@ -58,8 +54,7 @@ def run_import(args: argparse.Namespace) -> int:
                        {"paths": missing})
     if args.workers is not None and args.workers < 1:
         raise CliError(BAD_INPUT, "bad_workers", "--workers must be at least 1")
-    open_db()
-    user = acting_user(args, "invoice.upload")
+    user = open_db_as(args, "invoice.upload")
     try:
         result = import_paths(args.paths, user.username, workers=args.workers,
                               progress=sys.stderr.isatty(), keep_entries=args.json,

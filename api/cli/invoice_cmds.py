@@ -21,11 +21,10 @@ from api.cli.common import (
     OK,
     REFUSED,
     CliError,
-    acting_user,
-    add_as_flag,
-    add_json_flag,
-    open_db,
+    add_flags,
+    open_db_as,
     print_json,
+    service_session,
 )
 
 
@@ -36,13 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = invoice.add_parser("online-check", help="check a registered invoice with the tax platform (查验)",
                            description="Check a registered invoice online and store the status on it.")
     p.add_argument("id", metavar="ID", help="the invoice id")
-    add_json_flag(p)
-    add_as_flag(p)
-    p.set_defaults(handler=run_online_check_cmd)
+    add_flags(p, run_online_check_cmd)
 
 
 def run_online_check_cmd(args: argparse.Namespace) -> int:
-    from core.db import session_scope
     from core.errors import ErrorKind
     from invoice.online_store import run_online_check
     from invoice.registry import RegistryError, get_invoice
@@ -50,15 +46,10 @@ def run_online_check_cmd(args: argparse.Namespace) -> int:
 
     if not args.id.strip() or len(args.id) > 64:
         raise CliError(BAD_INPUT, "bad_invoice_id", f"invoice id {args.id!r}: expected the id of a registered invoice")
-    open_db()
-    user = acting_user(args, "invoice.online_check")
-    try:
-        with session_scope() as s:
-            result = run_online_check(s, args.id, username=user.username)
-            stored = get_invoice(s, args.id).online_check_status
-    except RegistryError as exc:
-        status = BAD_INPUT if exc.kind in (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND) else REFUSED
-        raise CliError(status, exc.code, exc.message, exc.details) from None
+    user = open_db_as(args, "invoice.online_check")
+    with service_session(RegistryError, (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND)) as s:
+        result = run_online_check(s, args.id, username=user.username)
+        stored = get_invoice(s, args.id).online_check_status
     out: dict[str, Any] = {"invoice_id": args.id, **result.to_dict(), "online_check_status": stored}
     if args.json:
         print_json(out)

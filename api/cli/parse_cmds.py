@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from api.cli.common import BAD_INPUT, OK, add_json_flag, print_json
+from api.cli.common import BAD_INPUT, OK, add_flags, print_json, read_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,8 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("parse", help="read invoice files (OFD, PDF, XML) and show their fields",
                        description="Read invoice files and print their normalised fields.")
     p.add_argument("files", nargs="+", metavar="FILE", help="invoice files")
-    add_json_flag(p)
-    p.set_defaults(handler=run_parse)
+    add_flags(p, run_parse, acting=False)
 
 
 def parse_file(path: str) -> dict[str, Any]:
@@ -28,13 +27,9 @@ def parse_file(path: str) -> dict[str, Any]:
     from invoice import parse
     from invoice.errors import InvoiceError
 
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        return {"file": path, "error": {"code": "unreadable", "message": "is a directory"}}
-    except OSError as exc:
-        return {"file": path, "error": {"code": "unreadable",
-                                        "message": exc.strerror or str(exc)}}
+    data = read_input(path)
+    if isinstance(data, dict):
+        return data
     try:
         inv = parse(data)
     except InvoiceError as exc:

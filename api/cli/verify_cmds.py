@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from api.cli.common import BAD_INPUT, OK, REFUSED, add_json_flag, print_json
+from api.cli.common import BAD_INPUT, OK, REFUSED, add_flags, print_json, read_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Verify OFD e-seals / PDF signatures and cross-check invoice content.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="invoice files (OFD, PDF, XML)")
-    add_json_flag(p)
-    p.set_defaults(handler=run_verify)
+    add_flags(p, run_verify, acting=False)
 
 
 def verify_file(path: str) -> dict[str, Any]:
@@ -38,12 +36,9 @@ def verify_file(path: str) -> dict[str, Any]:
     from invoice.errors import InvoiceError
     from invoice.verify import verify
 
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        return {"file": path, "error": {"code": "unreadable", "message": "is a directory"}}
-    except OSError as exc:
-        return {"file": path, "error": {"code": "unreadable", "message": exc.strerror or str(exc)}}
+    data = read_input(path)
+    if isinstance(data, dict):
+        return data
     settings = get_settings()
     try:
         report = verify(data, org_name=settings.org_name, org_tax_id=settings.org_tax_id, file=path)

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Session
 
 from api.deps import ReadSessionDep, Requires, SessionDep
+from api.permissions import require
 from archive import check, export, package
 from archive.store import CheckRun
 from core.users import User
@@ -19,6 +20,7 @@ router = APIRouter(tags=["archive"])
 
 PackageId = Annotated[str, Path(max_length=64)]
 ExportId = Annotated[str, Path(max_length=64)]
+OverrideReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class PackageIn(BaseModel):
@@ -27,6 +29,11 @@ class PackageIn(BaseModel):
 
 class ExportIn(BaseModel):
     year: int = Field(ge=1990, le=2200)
+    # Export although the four-property check fails: needs "archive.override", and the reason
+    # is kept on the job and the check run and written to the audit log.
+    override_reason: OverrideReason | None = Field(
+        default=None, description="why the year is exported although its four-property check fails "
+                                  "(permission archive.override; audited)")
 
 
 def export_dict(s: Session, job: Any) -> dict[str, Any]:
@@ -73,7 +80,9 @@ def check_package(user: Annotated[User, Depends(Requires("archive.check"))], s: 
 @router.post("/archive/exports", status_code=202, summary="Start the year-end export (移交) of a year")
 def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive.export"))],
                  s: SessionDep) -> dict[str, Any]:
-    job = export.start_export(s, user, body.year)
+    if body.override_reason is not None:
+        require(user, "archive.override")
+    job = export.start_export(s, user, body.year, override_reason=body.override_reason)
     s.commit()  # the worker thread reads the job row
     threading.Thread(target=export.run_export, args=(job.id,), name=f"export-{job.id}", daemon=True).start()
     return export_dict(s, job)

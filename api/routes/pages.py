@@ -18,14 +18,17 @@ from fastapi.templating import Jinja2Templates
 from accounting import claims, ledger
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate
 from api.errors import ApiError
+from api.ofd_preview import render_svg
 from api.permissions import allowed
 from api.routes.audit import entries
 from api.routes.invoices import invoice_detail, invoice_rows
 from archive import package
+from core.blobstore import get_blobstore
 from core.clock import today_china
 from core.settings import get_settings
 from core.users import User
 from invoice import registry
+from invoice.errors import ParseError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -44,10 +47,13 @@ ACTION_LABELS = {"invoice.upload": "上传登记", "claim.create": "填报销单
                  "voucher.create": "生成凭证", "voucher.post": "记账（入账）", "voucher.reverse": "红字冲销",
                  "archive.package": "归档", "archive.export": "年度移交导出", "auth.login": "登录",
                  "auth.login_failed": "登录失败", "user.created": "新增用户", "user.role_changed": "变更角色",
-                 "token.revoked": "吊销令牌", "token.issued": "签发令牌"}
+                 "token.revoked": "吊销令牌", "token.issued": "签发令牌", "invoice.online_check": "在线查验"}
+ONLINE_LABELS = {"not_checked": "未查验", "success": "查验一致", "not_found": "查无此票", "mismatch": "信息不符",
+                 "voided": "已作废", "red_reversed": "已红冲", "same_day": "当日发票次日可查",
+                 "too_old": "超过五年", "rate_limited": "今日查验次数已用完", "error": "查验服务出错"}
 templates.env.globals.update(ACTION_LABELS=ACTION_LABELS, STATUS_LABELS=STATUS_LABELS, VERIFY_LABELS=VERIFY_LABELS,
                              CLAIM_LABELS=CLAIM_LABELS, VOUCHER_LABELS=VOUCHER_LABELS,
-                             KIND_LABELS=KIND_LABELS)
+                             KIND_LABELS=KIND_LABELS, ONLINE_LABELS=ONLINE_LABELS)
 
 
 def page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
@@ -128,6 +134,21 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
     return page(request, "invoice.html", user, inv=inv)
 
 
+@router.get("/invoices/{invoice_id}/preview.svg", response_class=Response)
+def invoice_preview(user: Annotated[User, Page("invoice.read")], s: ReadSessionDep, invoice_id: str) -> Response:
+    """The OFD original's text laid out as SVG, so the detail page can show what browsers cannot."""
+    record = registry.get_invoice(s, invoice_id)
+    if record.source_format != "ofd":
+        raise ApiError(404, "no_preview", f"invoice {invoice_id} is {record.source_format}, not OFD: no preview")
+    try:
+        svg = render_svg(get_blobstore().get(record.sha256, verify=True), f"发票 {record.number or ''}")
+    except ParseError as exc:
+        raise ApiError(422, "preview_failed", f"the OFD cannot be previewed: {exc.message}") from None
+    return Response(svg, media_type="image/svg+xml", headers={
+        "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
 @router.get("/claims", response_class=HTMLResponse)
 def claims_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                 state: Annotated[str | None, Query(max_length=16)] = None,
@@ -173,7 +194,7 @@ def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")],
     approved, _ = claims.list_claims(s, page=1, page_size=200, state="approved")
     ready = [claims.claim_to_dict(s, c) for c in approved if not c.voucher_id]
     return page(request, "vouchers.html", user, items=[ledger.voucher_to_dict(s, v) for v in rows],
-                total=total, period=period or "", ready=ready)
+                total=total, period=period or "", ready=ready, this_month=today_china().strftime("%Y-%m"))
 
 
 @router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)

@@ -361,6 +361,90 @@ function setupActions() {
   });
 }
 
+/* ---- 在线查验 on the invoice page ---- */
+const ONLINE = {not_checked: "未查验", success: "查验一致", not_found: "查无此票", mismatch: "信息不符",
+  voided: "已作废", red_reversed: "已红冲", same_day: "当日发票次日可查", too_old: "超过五年",
+  rate_limited: "今日查验次数已用完", error: "查验服务出错"};
+
+function onlineBadge(status) {
+  return el("span", {class: "badge oc-" + status, text: ONLINE[status] || status});
+}
+
+function setupOnlineCheck() {
+  const b = document.getElementById("online-check");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    const out = document.getElementById("online-check-result");
+    b.disabled = true;
+    out.replaceChildren(el("span", {class: "badge running", text: "正在查验……"}));
+    try {
+      const r = await api("POST", "/invoices/" + b.dataset.invoice + "/online-check");
+      out.replaceChildren(el("p", {}, ["本次查验结果：", onlineBadge(r.status), " " + (r.message || "")]));
+      const badge = document.getElementById("online-check-status");
+      const stored = r.online_check_status || r.status;
+      badge.className = "badge oc-" + stored;
+      badge.dataset.status = stored;
+      badge.textContent = ONLINE[stored] || stored;
+      const tbody = document.querySelector("#online-checks tbody");
+      const none = tbody.querySelector("tr.none");
+      if (none) none.remove();
+      if (r.status !== "not_checked") {
+        const who = document.getElementById("who");
+        tbody.append(el("tr", {}, [el("td", {text: (r.checked_at || new Date().toISOString()).slice(0, 19).replace("T", " ")}),
+          el("td", {text: who ? who.textContent.replace(/（.*$/, "") : ""}), el("td", {}, [onlineBadge(r.status)]),
+          el("td", {text: r.message || ""})]));
+      }
+    } catch (e) {
+      out.replaceChildren();
+      flash(e.message, true);
+    }
+    b.disabled = false;
+  });
+}
+
+/* ---- voucher import from Excel, journal export ---- */
+function setupVoucherImport() {
+  const form = document.getElementById("import-form");
+  if (!form) return;
+  const out = document.getElementById("import-result");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = form.file.files[0];
+    if (!file) return;
+    const btn = form.querySelector("button");
+    btn.disabled = true;
+    out.replaceChildren(el("span", {class: "badge running", text: "正在导入……"}));
+    const fd = new FormData();
+    fd.append("file", file, file.name);
+    try {
+      const resp = await fetch("/api/v1/vouchers/import", {method: "POST", body: fd, credentials: "same-origin",
+        headers: {"Accept": "application/json", "X-CSRF-Token": csrfToken(), "Idempotency-Key": newKey()}});
+      let body = null;
+      try { body = await resp.json(); } catch (e) { body = null; }
+      if (!resp.ok) throw new ApiFailure(resp.status, body);
+      const list = el("ul", {}, (body.items || []).map((v) => el("li", {}, [el("a", {href: "/vouchers/" + v.id, text: v.number}), " " + (v.date || "") + " " + (v.summary || "")])));
+      out.replaceChildren(el("p", {}, [el("span", {class: "badge done", text: "导入成功"}), " 共导入 " + body.total + " 张凭证（未记账，请逐张核对后记账）。"]), list);
+    } catch (e) {
+      const errors = (e.details && e.details.errors) || [];
+      if (!errors.length) {
+        out.replaceChildren(el("p", {class: "error", text: "没有导入：" + e.message}));
+      } else {
+        const tbody = el("tbody", {}, errors.map((x) => el("tr", {}, [el("td", {class: "num", text: "第 " + x.row + " 行"}),
+          el("td", {text: x.column + " 列"}), el("td", {text: x.header || ""}), el("td", {text: x.message || ""})])));
+        out.replaceChildren(el("p", {class: "error", text: "表格中有 " + errors.length + " 处错误，一张凭证也没有导入。请在 Excel 中改正下列单元格后重新导入："}),
+          el("table", {class: "grid small", id: "import-errors"}, [el("thead", {}, [el("tr", {}, [el("th", {text: "行"}), el("th", {text: "列"}), el("th", {text: "表头"}), el("th", {text: "问题"})])]), tbody]));
+      }
+    }
+    btn.disabled = false;
+    form.reset();
+  });
+  const period = document.getElementById("export-period");
+  const link = document.getElementById("export-journal");
+  if (period && link) period.addEventListener("change", () => {
+    link.href = "/api/v1/vouchers/export.xlsx?period=" + encodeURIComponent(period.value);
+  });
+}
+
 function renderReport(report) {
   const wrap = el("div", {class: "report"});
   wrap.append(el("p", {}, [el("span", {class: "badge " + (report.status === "pass" ? "done" : "failed"),
@@ -381,4 +465,6 @@ document.addEventListener("DOMContentLoaded", () => {
   setupUpload();
   setupClaimBuilder();
   setupActions();
+  setupOnlineCheck();
+  setupVoucherImport();
 });

@@ -147,7 +147,6 @@ def _fast_read(data: bytes) -> tuple[list[Segment], float, QrPayload | None, int
 
 def _qr_from_images(page: Any) -> QrPayload | None:
     import pypdfium2.raw as raw
-    import zxingcpp
 
     candidates = []
     for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
@@ -166,16 +165,30 @@ def _qr_from_images(page: Any) -> QrPayload | None:
             bitmap = obj.get_bitmap(render=False)
         except Exception:
             continue
-        # Copy out of PDFium's buffer and free it now, under the PDFium lock, rather than
-        # leave the release to a finaliser running in some other thread.
-        try:
-            img = bitmap.to_pil().copy()
-        finally:
-            bitmap.close()
-        for res in zxingcpp.read_barcodes(img, formats=_qr_formats()):
-            qr = parse_qr(res.text)
-            if qr is not None:
-                return qr
+        qr = _decode_qr(_bitmap_image(bitmap))
+        if qr is not None:
+            return qr
+    return None
+
+
+def _bitmap_image(bitmap: Any) -> Any:
+    """The bitmap as a PIL image of its own; the PDFium bitmap is closed."""
+    # Copy out of PDFium's buffer and free it now, under the PDFium lock, rather than
+    # leave the release to a finaliser running in some other thread.
+    try:
+        return bitmap.to_pil().copy()
+    finally:
+        bitmap.close()
+
+
+def _decode_qr(img: Any) -> QrPayload | None:
+    """The first QR code in the image that reads as an invoice QR payload, if any."""
+    import zxingcpp
+
+    for res in zxingcpp.read_barcodes(img, formats=_qr_formats()):
+        qr = parse_qr(res.text)
+        if qr is not None:
+            return qr
     return None
 
 
@@ -183,7 +196,6 @@ def _qr_from_render(data: bytes) -> QrPayload | None:
     """Render the first page and look for the QR code there (vector-drawn QR codes, or an
     image the embedded-image pass could not decode)."""
     import pypdfium2 as pdfium
-    import zxingcpp
 
     with _pdfium():
         pdf = pdfium.PdfDocument(data)
@@ -192,20 +204,12 @@ def _qr_from_render(data: bytes) -> QrPayload | None:
             try:
                 w, h = page.get_size()
                 scale = min(2.0, 2400.0 / max(w, h, 1.0))
-                bitmap = page.render(scale=scale, grayscale=True)
-                try:
-                    img = bitmap.to_pil().copy()
-                finally:
-                    bitmap.close()
+                img = _bitmap_image(page.render(scale=scale, grayscale=True))
             finally:
                 page.close()
         finally:
             pdf.close()
-    for res in zxingcpp.read_barcodes(img, formats=_qr_formats()):
-        qr = parse_qr(res.text)
-        if qr is not None:
-            return qr
-    return None
+    return _decode_qr(img)
 
 
 def _plumber_read(data: bytes) -> tuple[list[Segment], float]:

@@ -121,24 +121,23 @@ class PropertyInfoV1(core.Sequence):
     ]
 
 
-class SealInfoV4(core.Sequence):
-    _fields: ClassVar[list[Any]] = [
+def _seal_info_fields(property_info: type[core.Sequence]) -> list[Any]:
+    """SES_SealInfo: the same in V1 and V4 but for the layout of its property."""
+    return [
         ("header", SesHeader),
         ("es_id", core.Any),
-        ("property", PropertyInfoV4),
+        ("property", property_info),
         ("picture", PictureInfo),
         ("ext_datas", ExtensionDatas, {"optional": True}),
     ]
+
+
+class SealInfoV4(core.Sequence):
+    _fields: ClassVar[list[Any]] = _seal_info_fields(PropertyInfoV4)
 
 
 class SealInfoV1(core.Sequence):
-    _fields: ClassVar[list[Any]] = [
-        ("header", SesHeader),
-        ("es_id", core.Any),
-        ("property", PropertyInfoV1),
-        ("picture", PictureInfo),
-        ("ext_datas", ExtensionDatas, {"optional": True}),
-    ]
+    _fields: ClassVar[list[Any]] = _seal_info_fields(PropertyInfoV1)
 
 
 class SESealV4(core.Sequence):
@@ -474,9 +473,37 @@ def _wrap_sequence(*parts: bytes) -> bytes:
 _seal_cache: dict[bytes, SealInfo] = {}
 
 
+def _seal_signature_ok(maker_cert: x509.Certificate, info: Any, cert: Any, alg_id: Any, sig: bytes,
+                       wrapped_first: bool) -> bool:
+    """The seal maker's signature, over the seal info alone (as GB/T 38540 says) or over
+    SEQUENCE{info, cert, algorithm} (as GM/T 0031 and some V4 makers do): either is accepted.
+    ``wrapped_first`` tries the usual form of the format first."""
+    alg = alg_id.dotted
+    forms = [lambda: info.dump(), lambda: _wrap_sequence(info.dump(), cert.dump(), alg_id.dump())]
+    if wrapped_first:
+        forms.reverse()
+    return any(_verify_with_cert(maker_cert, alg, signed(), sig) for signed in forms)
+
+
+def _seal_info(info: Any, maker: CertInfo, signature_valid: bool, der: bytes) -> SealInfo:
+    """What a report shows of a seal, from its SES_SealInfo (the same fields in V1 and V4)."""
+    header = info["header"]
+    prop = info["property"]
+    return SealInfo(
+        name=read_text(prop["name"]),
+        es_id=read_text(info["es_id"]),
+        vid=header["vid"].native,
+        version=header["version"].native,
+        valid_start=read_time(prop["valid_start"]),
+        valid_end=read_time(prop["valid_end"]),
+        maker=maker,
+        signature_valid=signature_valid,
+        der=der,
+    )
+
+
 def _seal_v4(seal: SESealV4) -> tuple[SealInfo, list[bytes], list[tuple[str, bytes]]]:
     info = seal["e_seal_info"]
-    header = info["header"]
     prop = info["property"]
     certs: list[bytes] = []
     digests: list[tuple[str, bytes]] = []
@@ -492,22 +519,8 @@ def _seal_v4(seal: SESealV4) -> tuple[SealInfo, list[bytes], list[tuple[str, byt
     if cached is None:
         maker, maker_cert = cert_info(bytes(seal["cert"].native))
         sig = _signature_bits(seal["signed_value"], "the seal's signature")
-        alg = seal["sign_alg_id"].dotted
-        # GB/T 38540 signs the seal info; some makers sign SEQUENCE{info, cert, alg}: accept both
-        ok = _verify_with_cert(maker_cert, alg, info.dump(), sig) or _verify_with_cert(
-            maker_cert, alg, _wrap_sequence(info.dump(), seal["cert"].dump(), seal["sign_alg_id"].dump()), sig
-        )
-        cached = SealInfo(
-            name=read_text(prop["name"]),
-            es_id=read_text(info["es_id"]),
-            vid=header["vid"].native,
-            version=header["version"].native,
-            valid_start=read_time(prop["valid_start"]),
-            valid_end=read_time(prop["valid_end"]),
-            maker=maker,
-            signature_valid=ok,
-            der=der,
-        )
+        ok = _seal_signature_ok(maker_cert, info, seal["cert"], seal["sign_alg_id"], sig, wrapped_first=False)
+        cached = _seal_info(info, maker, ok, der)
         if len(_seal_cache) > 64:  # seals with pictures can be 200 KB
             _seal_cache.clear()
         _seal_cache[der] = cached
@@ -516,30 +529,13 @@ def _seal_v4(seal: SESealV4) -> tuple[SealInfo, list[bytes], list[tuple[str, byt
 
 def _seal_v1(seal: SESealV1) -> tuple[SealInfo, list[bytes]]:
     info = seal["e_seal_info"]
-    header = info["header"]
-    prop = info["property"]
     sign_info = seal["sign_info"]
     maker, maker_cert = cert_info(bytes(sign_info["cert"].native))
     sig = _signature_bits(sign_info["sign_data"], "the seal's signature")
-    alg = sign_info["signature_algorithm"].dotted
-    ok = _verify_with_cert(
-        maker_cert, alg, _wrap_sequence(info.dump(), sign_info["cert"].dump(), sign_info["signature_algorithm"].dump()), sig
-    ) or _verify_with_cert(maker_cert, alg, info.dump(), sig)
-    certs = [bytes(c.native) for c in prop["cert_list"]]
-    return (
-        SealInfo(
-            name=read_text(prop["name"]),
-            es_id=read_text(info["es_id"]),
-            vid=header["vid"].native,
-            version=header["version"].native,
-            valid_start=read_time(prop["valid_start"]),
-            valid_end=read_time(prop["valid_end"]),
-            maker=maker,
-            signature_valid=ok,
-            der=seal.dump(),
-        ),
-        certs,
-    )
+    ok = _seal_signature_ok(maker_cert, info, sign_info["cert"], sign_info["signature_algorithm"], sig,
+                            wrapped_first=True)
+    certs = [bytes(c.native) for c in info["property"]["cert_list"]]
+    return _seal_info(info, maker, ok, seal.dump()), certs
 
 
 # -- entry -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from tests.api.conftest import Server
+from tests.tamper import DROP_GUARD
 
 
 def test_tampered_row_is_named_by_api_and_cli(server: Server) -> None:
@@ -18,6 +19,8 @@ def test_tampered_row_is_named_by_api_and_cli(server: Server) -> None:
     assert cli_ok.returncode == 0 and json.loads(cli_ok.stdout)["ok"] is True
 
     with sqlite3.connect(server.db_path) as db:
+        for statement in DROP_GUARD["sqlite"]:
+            db.execute(statement)
         seq, details = db.execute("SELECT seq, details FROM audit_log WHERE action = 'user.created' "
                                   "ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()
         forged = json.loads(details)
@@ -45,6 +48,8 @@ def test_deleted_row_is_named(server: Server) -> None:
     auditor, _ = server.as_role("auditor")
     server.add_user("clerk")
     with sqlite3.connect(server.db_path) as db:
+        for statement in DROP_GUARD["sqlite"]:
+            db.execute(statement)
         row = db.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()
         cols = [c[1] for c in db.execute("PRAGMA table_info(audit_log)")]
         db.execute("DELETE FROM audit_log WHERE seq = ?", (row[0],))

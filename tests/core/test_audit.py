@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from core import audit
 from core.db import session_scope
+from tests.tamper import DROP_GUARD
 
 
 def _append(n: int) -> None:
@@ -33,13 +36,30 @@ def test_concurrent_appends_never_fork_the_chain(engine: Engine) -> None:
     assert report.entries == 40
 
 
-def test_changed_row_is_named(engine: Engine) -> None:
+def _verify_after_tampering(engine: Engine, sql: str) -> audit.ChainReport:
+    """Append four entries, change the log behind the chain's back with ``sql``, verify."""
     for i in range(4):
         _append(i)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
+        for statement in DROP_GUARD[engine.dialect.name]:
+            conn.execute(text(statement))
+        conn.execute(text(sql))
     with session_scope() as s:
-        report = audit.verify_chain(s)
+        return audit.verify_chain(s)
+
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_log SET actor = 'mallory' WHERE seq = 1",
+                                 "DELETE FROM audit_log WHERE seq = 1"])
+def test_the_database_refuses_to_change_an_entry(engine: Engine, sql: str) -> None:
+    _append(1)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(sql))
+    with session_scope() as s:
+        assert audit.verify_chain(s).ok
+
+
+def test_changed_row_is_named(engine: Engine) -> None:
+    report = _verify_after_tampering(engine, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
     assert not report.ok
     assert report.first_broken is not None
     assert report.first_broken["seq"] == 3
@@ -47,12 +67,7 @@ def test_changed_row_is_named(engine: Engine) -> None:
 
 
 def test_deleted_row_is_named(engine: Engine) -> None:
-    for i in range(4):
-        _append(i)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
-    with session_scope() as s:
-        report = audit.verify_chain(s)
+    report = _verify_after_tampering(engine, "DELETE FROM audit_log WHERE seq = 2")
     assert not report.ok and report.first_broken is not None
     assert report.first_broken["seq"] == 3
     assert "missing entry" in report.first_broken["reason"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from asn1crypto import core, keys, x509
@@ -157,3 +158,42 @@ def test_self_signed_certificate_carries_the_key_and_verifies() -> None:
     assert not sm2.verify_certificate_signature(der, other)
     assert sm2.point_from_spki(sm2.public_key_der(pub)) == pub
     assert sm2.public_key_pem(pub).startswith("-----BEGIN PUBLIC KEY-----\n")
+
+
+def test_certificate_validity_past_2049_uses_generalized_time() -> None:
+    """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 (archive keys live 50 years)."""
+    d, pub = sm2.generate_keypair()
+    start = datetime(2026, 11, 25, 8, 30, 15, 123456, tzinfo=UTC)
+    days = (datetime(2076, 11, 25, tzinfo=UTC) - datetime(2026, 11, 25, tzinfo=UTC)).days
+    der = sm2.self_signed_certificate(d, "long-lived", not_before=start, days=days)
+    validity = x509.Certificate.load(der)["tbs_certificate"]["validity"]
+    assert validity["not_before"].name == "utc_time"
+    assert validity["not_before"].chosen.contents == b"261125083015Z"
+    assert validity["not_after"].name == "general_time"
+    assert validity["not_after"].chosen.contents == b"20761125083015Z"
+    assert validity["not_after"].native == datetime(2076, 11, 25, 8, 30, 15, tzinfo=UTC)
+    assert sm2.verify_certificate_signature(der, pub)
+    assert sm2.point_from_certificate(der) == pub
+
+
+@pytest.mark.parametrize(
+    ("when", "kind", "text"),
+    [
+        (datetime(1950, 1, 1, tzinfo=UTC), "utc_time", b"500101000000Z"),
+        (datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC), "utc_time", b"491231235959Z"),
+        (datetime(2050, 1, 1, tzinfo=UTC), "general_time", b"20500101000000Z"),
+        # 2050-01-01 07:30 in Beijing is still 2049 in UTC: the year is judged in UTC
+        (datetime(2050, 1, 1, 7, 30, tzinfo=timezone(timedelta(hours=8))), "utc_time", b"491231233000Z"),
+        (datetime(1949, 12, 31, 23, 59, 59, tzinfo=UTC), "general_time", b"19491231235959Z"),
+    ],
+)
+def test_certificate_time_picks_the_rfc5280_form(when: datetime, kind: str, text: bytes) -> None:
+    t = sm2.certificate_time(when)
+    assert t.name == kind
+    assert t.chosen.contents == text
+    assert x509.Time.load(t.dump()).native == when.astimezone(UTC)
+
+
+def test_certificate_time_refuses_naive_datetimes() -> None:
+    with pytest.raises(sm2.SM2Error, match="no time zone"):
+        sm2.certificate_time(datetime(2060, 1, 1))  # naive on purpose
