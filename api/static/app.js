@@ -403,6 +403,25 @@ function setupOnlineCheck() {
 }
 
 /* ---- voucher import from Excel, journal export ---- */
+/* The server explains each refused cell in English; the common reasons read in Chinese here
+ * (the server's wording stays in the cell's tooltip). Unknown reasons are shown as sent. */
+const IMPORT_REASONS = [
+  [/^voucher (.+) has only one line; it needs at least two$/, "凭证 $1 只有一行，至少需要借、贷两行"],
+  [/^account '(.+)' is not in the chart of accounts$/, "科目编码 $1 不在会计科目表中"],
+  [/^voucher (.+): debits (\S+) do not equal credits (\S+) \(rows (.+)\)$/, "凭证 $1 借贷不平：借方 $2，贷方 $3（第 $4 行）"],
+  [/^'(.*)' is not a date YYYY-MM-DD$/, "“$1”不是日期，请写成 年-月-日（如 2025-11-20）"],
+  [/^'(.*)' is not a number$/, "“$1”不是数字"],
+  [/^(\S+) has more than two decimals$/, "$1 超过两位小数"],
+  [/^the voucher reference is missing$/, "缺少凭证号"],
+  [/^the date is missing$/, "缺少日期"],
+  [/^the account code is missing$/, "缺少科目编码"],
+];
+
+function importReason(message) {
+  for (const [re, zh] of IMPORT_REASONS) if (re.test(message)) return message.replace(re, zh);
+  return message;
+}
+
 function setupVoucherImport() {
   const form = document.getElementById("import-form");
   if (!form) return;
@@ -429,8 +448,9 @@ function setupVoucherImport() {
       if (!errors.length) {
         out.replaceChildren(el("p", {class: "error", text: "没有导入：" + e.message}));
       } else {
-        const tbody = el("tbody", {}, errors.map((x) => el("tr", {}, [el("td", {class: "num", text: "第 " + x.row + " 行"}),
-          el("td", {text: x.column + " 列"}), el("td", {text: x.header || ""}), el("td", {text: x.message || ""})])));
+        const tbody = el("tbody", {}, errors.map((x) => el("tr", {}, [el("td", {text: "第 " + x.row + " 行"}),
+          el("td", {text: x.column + " 列"}), el("td", {text: x.header || ""}),
+          el("td", {text: importReason(x.message || ""), title: x.message || ""})])));
         out.replaceChildren(el("p", {class: "error", text: "表格中有 " + errors.length + " 处错误，一张凭证也没有导入。请在 Excel 中改正下列单元格后重新导入："}),
           el("table", {class: "grid small", id: "import-errors"}, [el("thead", {}, [el("tr", {}, [el("th", {text: "行"}), el("th", {text: "列"}), el("th", {text: "表头"}), el("th", {text: "问题"})])]), tbody]));
       }

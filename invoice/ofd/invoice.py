@@ -16,6 +16,7 @@ statements) raise ``ParseError(NOT_AN_INVOICE)`` naming what they look like.
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -31,6 +32,7 @@ from invoice.ofd.package import OfdPackage
 from invoice.ofd.xml import (
     DocumentInfo,
     TextObj,
+    TextObjectIndex,
     custom_data,
     local,
     parse_member,
@@ -74,7 +76,8 @@ _GOODS: dict[str, str] = {
     "TaxScheme": "tax_rate",
     "TaxAmount": "tax",
 }
-_GOODS_BY_TAG: dict[str, str | None] = {}  # full tag -> goods field (memo over namespaces)
+_GOODS_BY_TAG: dict[object, str | None] = {}  # full tag -> goods field (memo over namespaces)
+_TAG_TEXT = operator.attrgetter("tag", "text")
 _CUSTOM_DATA: dict[str, str] = {
     "发票代码": "code",
     "发票号码": "number",
@@ -100,7 +103,10 @@ _RAI_NS = "/rai"
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
 _MONEY_NOISE = re.compile(r"[\s¥￥,，]")
 _CENT = Decimal("0.01")
-_DIGITAL_TITLE = re.compile("电子发票[（(](?:增值税专用发票|普通发票)[）)]<".encode())
+# Bytes pattern: a full-width parenthesis is three bytes in UTF-8, so it is spelled as an
+# alternative (a character class would match only one of its bytes, never the character).
+_DIGITAL_TITLE = re.compile(
+    ">\\s*(电子发票(?:（|\\()(?:增值税专用发票|普通发票)(?:）|\\)))\\s*<".encode())
 _OLD_TITLE_MARK = "增值税电子".encode()
 _OLD_TITLE = re.compile(r"\w{0,8}增值税电子(?:普通|专用)发票")
 _Lookup = Callable[[str, str], "TextObj | None"]  # (PageRef, object ID) -> the TextObject
@@ -169,6 +175,25 @@ def _normalise(name: str, raw: str | None) -> object | None:
     if name == "tax":
         return money(raw, tax=True)
     return _clean(raw)
+
+
+def _goods_field(tag: object) -> str | None:
+    """The goods field a GoodsInfo child's tag stands for (memo: tags repeat per line)."""
+    fld = _GOODS.get(local(tag)) if isinstance(tag, str) else None  # else a comment or PI
+    if len(_GOODS_BY_TAG) < 1024:  # bounded: tags come from the input
+        _GOODS_BY_TAG[tag] = fld
+    return fld
+
+
+def _goods_raw(children: tuple[tuple[object, str | None], ...]) -> dict[str, str]:
+    """An attachment's GoodsInfo line, from its children's (tag, text): field -> stripped text."""
+    raw: dict[str, str] = {}
+    memo = _GOODS_BY_TAG
+    for tag, text in children:
+        fld = memo[tag] if tag in memo else _goods_field(tag)
+        if fld is not None:
+            raw[fld] = (text or "").strip()
+    return raw
 
 
 def _item(raw: Mapping[str, str | None]) -> Item:
@@ -332,28 +357,24 @@ class _Reader:
         src = FieldSource.ATTACHMENT_XML
         goods: list[Item] = []
         seen: dict[tuple[tuple[str, str], ...], Item] = {}
+        same_line: dict[tuple[tuple[object, str | None], ...], Item] = {}
         stack = list(reversed(root))
         while stack:  # a walk that does not descend into the (often 100) goods lines twice
             el = stack.pop()
             name = local(el.tag)
             if name == "GoodsInfo":
-                raw: dict[str, str] = {}
-                for c in el:
-                    tag = c.tag
-                    if not isinstance(tag, str):
-                        continue
-                    if tag in _GOODS_BY_TAG:
-                        fld = _GOODS_BY_TAG[tag]
-                    else:
-                        fld = _GOODS.get(local(tag))
-                        if len(_GOODS_BY_TAG) < 1024:  # bounded: tags come from the input
-                            _GOODS_BY_TAG[tag] = fld
-                    if fld is not None:
-                        raw[fld] = (c.text or "").strip()
-                key = tuple(raw.items())
-                line = seen.get(key)
-                if line is None:  # list lines often repeat; Items are immutable, so share
-                    line = seen[key] = _item(raw)
+                # List lines often repeat; Items are immutable, so equal lines share one.
+                # The children's (tag, text) pairs are read in one C-level pass; an exact
+                # repeat is found by them, else by the fields they give (LineNo differs).
+                children = tuple(map(_TAG_TEXT, el))
+                line = same_line.get(children)
+                if line is None:
+                    raw = _goods_raw(children)
+                    key = tuple(raw.items())
+                    line = seen.get(key)
+                    if line is None:
+                        line = seen[key] = _item(raw)
+                    same_line[children] = line
                 goods.append(line)
             elif name in _EINVOICE:
                 fld = _EINVOICE[name]
@@ -417,15 +438,16 @@ class _Reader:
         files = [self.pkg.resolve(el.text or "", tag_folder)
                  for el in index_root.iter() if local(el.tag) == "FileLoc" and el.text]
         page_by_id = {p.id: p.path for p in doc.pages if p.path}
-        objects: dict[str, dict[str, TextObj]] = {}
+        objects: dict[str, TextObjectIndex] = {}
 
         def lookup(page_id: str, obj_id: str) -> TextObj | None:
             path = page_by_id.get(page_id) or (doc.pages[0].path if doc.pages else None)
             if path is None:
                 return None
-            if path not in objects:
-                objects[path] = {o.id: o for o in self.objects_of(path)}
-            return objects[path].get(obj_id)
+            index = objects.get(path)
+            if index is None:  # only the referenced objects are built, not the whole page
+                index = objects[path] = TextObjectIndex(self.page_root(path))
+            return index.get(obj_id)
 
         for path in files:
             root = self._optional(path) if path is not None else None
@@ -508,7 +530,7 @@ class _Reader:
             raw = self.pkg.read(path)
             m = _DIGITAL_TITLE.search(raw)
             if m:
-                return layout.norm(m.group(0)[:-1].decode("utf-8", "replace"))
+                return layout.norm(m.group(1).decode("utf-8", "replace"))
             at = raw.find(_OLD_TITLE_MARK)
             while at >= 0:
                 start, end = raw.rfind(b">", 0, at) + 1, raw.find(b"<", at)

@@ -26,7 +26,7 @@ import re
 import struct
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from core.settings import get_settings
 from invoice.errors import ErrorCode, ParseError
@@ -57,19 +57,13 @@ def _declared_entries(data: bytes) -> int | None:
     return None if count == 0xFFFF else count
 
 
-class _Entry(NamedTuple):
-    """A member as the central directory describes it (the fast path's ``ZipInfo``)."""
-
-    raw_name: bytes
-    header_offset: int
-    compress_size: int
-    file_size: int
-    crc: int
-    method: int  # 0 stored, 8 deflated
+# A member as the central directory describes it (the fast path's ``ZipInfo``): raw name,
+# local header offset, compressed size, size, CRC-32, method (0 stored, 8 deflated).
+_Entry = tuple[bytes, int, int, int, int, int]
 
 
 _EOCD = struct.Struct("<4s4H2LH")
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_CENTRAL = struct.Struct("<4s2xBx2H4x3L3H8xL")  # the fields _fast_directory uses
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
 _MAX_EXTRACT_VERSION = 63  # zipfile's limit: a newer format is refused, not guessed at
 _UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, patched data, strong encryption
@@ -111,23 +105,27 @@ def _fast_directory(data: bytes) -> list[_Member] | None:
     while pos < end:
         if pos + 46 > end:
             return None
-        (sig, _, _, extract_version, _, flags, method, _, _, crc, csize, fsize, name_len,
-         extra_len, comment_len, _, _, _, offset) = unpack(data, pos)
+        (sig, extract_version, flags, method, crc, csize, fsize, name_len, extra_len,
+         comment_len, offset) = unpack(data, pos)
         if sig != b"PK\x01\x02" or extract_version > _MAX_EXTRACT_VERSION \
-                or flags & _UNSUPPORTED_FLAGS or method not in (0, 8) \
-                or 0xFFFFFFFF in (csize, fsize, offset):
+                or flags & _UNSUPPORTED_FLAGS or (method != 8 and method != 0) \
+                or csize == 0xFFFFFFFF or fsize == 0xFFFFFFFF or offset == 0xFFFFFFFF:
             return None
         name_at = pos + 46
         raw = data[name_at:name_at + name_len]
-        extra = data[name_at + name_len:name_at + name_len + extra_len]
         pos = name_at + name_len + extra_len + comment_len
-        if pos > end or b"\x00" in raw or (extra and not _extra_ok(extra)):
+        if pos > end or b"\x00" in raw:
             return None
-        try:
-            name = raw.decode("utf-8") if flags & 0x800 else raw.decode("cp437")
-        except UnicodeDecodeError:
+        if extra_len and not _extra_ok(data[name_at + name_len:name_at + name_len + extra_len]):
             return None
-        out.append((name, flags, fsize, csize, _Entry(raw, offset, csize, fsize, crc, method)))
+        if raw.isascii():  # the usual case; the same string in UTF-8 and cp437
+            name = raw.decode("ascii")
+        else:
+            try:
+                name = raw.decode("utf-8") if flags & 0x800 else raw.decode("cp437")
+            except UnicodeDecodeError:
+                return None
+        out.append((name, flags, fsize, csize, (raw, offset, csize, fsize, crc, method)))
     return out
 
 
@@ -166,6 +164,7 @@ class OfdPackage:
                 where,
             )
         self._infos: dict[str, _Entry | zipfile.ZipInfo] = {}
+        self._sizes: dict[str, int] = {}
         self._lower: dict[str, str] = {}
         total = 0
         for raw_name, flags, file_size, compress_size, handle in members:
@@ -198,6 +197,7 @@ class OfdPackage:
                 raise ParseError(ErrorCode.CORRUPT_ZIP, f"the zip holds member {name!r} twice",
                                  f"{where}:{name}")
             self._infos[name] = handle
+            self._sizes[name] = file_size
             self._lower.setdefault(name.lower(), name)
         self._budget = self._max_total  # bytes still allowed to be inflated by read()
         self._cache: dict[str, bytes] = {}
@@ -249,6 +249,15 @@ class OfdPackage:
         reference that does not resolve under ``base`` is also tried from the root, since
         some vendors write root-relative paths without the leading slash.
         """
+        key = (ref, base)
+        if key in self._resolved:  # the readers ask for the same few references repeatedly
+            return self._resolved[key]
+        found = self._resolve(ref, base)
+        if len(self._resolved) < 4096:
+            self._resolved[key] = found
+        return found
+
+    def _resolve(self, ref: str, base: str) -> str | None:
         ref = ref.strip().replace("\\", "/")
         if not ref:
             return None
@@ -281,12 +290,12 @@ class OfdPackage:
         if cached is not None:
             return cached
         info = self._infos[name]
-        if info.file_size > self._budget:
+        if self._sizes[name] > self._budget:
             raise ParseError(ErrorCode.ZIP_BOMB,
                              f"reading the member would exceed {self._max_total} uncompressed bytes",
                              f"{self.where}:{name}")
         try:
-            if isinstance(info, _Entry):
+            if isinstance(info, tuple):
                 data = self._inflate(info, name)
             else:
                 # ZipExtFile never returns more than the declared size, and zipfile checks
@@ -309,32 +318,34 @@ class OfdPackage:
         header that lies about the size fails here instead of inflating past the budget.
         """
         data = self._data
-        at = entry.header_offset
+        raw_name, at, compress_size, size, crc, method = entry
         if at + 30 > len(data):
             raise zipfile.BadZipFile("Truncated file header")
         sig, _, _, flags, _, _, _, _, _, _, name_len, extra_len = _LOCAL.unpack_from(data, at)
         if sig != b"PK\x03\x04":
             raise zipfile.BadZipFile("Bad magic number for file header")
         local_name = data[at + 30:at + 30 + name_len]
-        if local_name != entry.raw_name:
+        if local_name != raw_name:
             decoded = local_name.decode("utf-8" if flags & 0x800 else "cp437")
             if decoded != name:
                 raise zipfile.BadZipFile(
                     f"File name in directory {name!r} and header {local_name!r} differ.")
         start = at + 30 + name_len + extra_len
-        size = entry.file_size
-        if start + entry.compress_size > len(data):
-            raise EOFError("the member's data is cut short")
-        if entry.method == 0:
-            out = data[start:start + min(entry.compress_size, size)]
+        cut_short = start + compress_size > len(data)  # the zip itself is truncated
+        if method == 0:
+            out = data[start:start + min(compress_size, size)]
+            if len(out) < min(compress_size, size):
+                raise EOFError("the member's data is cut short")
         elif size == 0:
             out = b""
         else:
             inflater = zlib.decompressobj(-15)
-            out = inflater.decompress(memoryview(data)[start:start + entry.compress_size], size)
-            if len(out) < size:  # all input consumed: take what the stream still holds
-                out = (out + inflater.flush())[:size]
-        if zlib.crc32(out) != entry.crc:
+            out = inflater.decompress(memoryview(data)[start:start + compress_size], size)
+            if len(out) < size and not inflater.eof:
+                if cut_short:
+                    raise EOFError("the member's data is cut short")
+                out = (out + inflater.flush())[:size]  # input used up: what the stream holds
+        if zlib.crc32(out) != crc:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {name!r}")
         return out
 

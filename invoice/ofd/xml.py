@@ -147,21 +147,58 @@ def _box(boundary: str | None) -> tuple[float, float, float, float] | None:
     return x0, y0, x1, y1
 
 
-def text_objects(root: etree._Element, from_template: bool = False) -> list[TextObj]:
-    """Every TextObject of a page or template content, in document order."""
+def _text_object_elements(root: etree._Element) -> list[etree._Element]:
     found = list(root.iter("{*}TextObject"))
     if not found:  # recovered XML may keep an unresolved prefix in the tag name
         found = [el for el in root.iter() if local(el.tag) == "TextObject"]
+    return found
+
+
+def _text_obj(el: etree._Element, from_template: bool = False) -> TextObj | None:
+    """The ``TextObj`` of one TextObject element; None when it has no usable Boundary."""
+    box = _box(el.get("Boundary"))
+    if box is None:
+        return None
+    # TextCode shares its parent's namespace spelling: compare tags, no per-child parsing
+    code_tag = str(el.tag)[: -len("TextObject")] + "TextCode"
+    text = "".join([(c.text or "").strip() for c in el if c.tag == code_tag])
+    return TextObj(el.get("ID") or "", *box, text=text, from_template=from_template)
+
+
+def text_objects(root: etree._Element, from_template: bool = False) -> list[TextObj]:
+    """Every TextObject of a page or template content, in document order."""
     out: list[TextObj] = []
-    for el in found:
-        box = _box(el.get("Boundary"))
-        if box is None:
-            continue
-        # TextCode shares its parent's namespace spelling: compare tags, no per-child parsing
-        code_tag = str(el.tag)[: -len("TextObject")] + "TextCode"
-        text = "".join([(c.text or "").strip() for c in el if c.tag == code_tag])
-        out.append(TextObj(el.get("ID") or "", *box, text=text, from_template=from_template))
+    for el in _text_object_elements(root):
+        obj = _text_obj(el, from_template)
+        if obj is not None:
+            out.append(obj)
     return out
+
+
+class TextObjectIndex:
+    """TextObjects of a page by ID, built only for the IDs asked for (the custom tags name a
+    dozen of a page's hundred objects). ``get`` answers as ``{o.id: o for o in
+    text_objects(root)}.get`` would: the last object with that ID and a usable Boundary.
+    """
+
+    __slots__ = ("_elements", "_made")
+
+    def __init__(self, root: etree._Element) -> None:
+        self._elements: dict[str, list[etree._Element]] = {}
+        for el in _text_object_elements(root):
+            self._elements.setdefault(el.get("ID") or "", []).append(el)
+        self._made: dict[str, TextObj | None] = {}
+
+    def get(self, obj_id: str) -> TextObj | None:
+        if obj_id in self._made:
+            return self._made[obj_id]
+        found: TextObj | None = None
+        for el in reversed(self._elements.get(obj_id, ())):
+            found = _text_obj(el)
+            if found is not None:
+                break
+        self._made[obj_id] = found
+        return found
 
 
 def template_ids(page_root: etree._Element) -> list[str]:

@@ -23,7 +23,16 @@ from playwright.sync_api import Page, expect
 
 from accounting.excel import COLUMNS
 from invoice.xmlsafe import parse_xml
-from tests.api.conftest import ARTIFACTS, OFD_WUXI, PDF_WUXI, Server, login, start_server, stop_server, upload
+from tests.api.conftest import (
+    ARTIFACTS,
+    OFD_WUXI,
+    PDF_WUXI,
+    Server,
+    login,
+    start_server,
+    stop_server,
+    upload,
+)
 from tests.invoice import test_online
 from tests.invoice.test_online import KEY, _Handler
 
@@ -145,7 +154,7 @@ def test_voucher_import_lists_errors_then_imports_and_exports(served: Server, pa
 
     login(page, served, accountant["username"])
     page.goto(served.base + "/vouchers")
-    page.set_input_files("#import-file", files=[{"name": "bad.xlsx", "mimeType": XLSX, "buffer": bad}])
+    page.set_input_files("#import-file", files={"name": "bad.xlsx", "mimeType": XLSX, "buffer": bad})
     page.click("#import-form button[type=submit]")
     result = page.locator("#import-result")
     expect(result).to_contain_text(f"表格中有 {len(expected)} 处错误，一张凭证也没有导入")
@@ -154,14 +163,22 @@ def test_voucher_import_lists_errors_then_imports_and_exports(served: Server, pa
     shown = [tuple(c.strip() for c in r) for r in
              page.eval_on_selector_all("#import-errors tbody tr",
                                        "trs => trs.map(tr => Array.from(tr.cells).map(td => td.textContent))")]
-    assert shown == [(f"第 {e['row']} 行", f"{e['column']} 列", e["header"], e["message"]) for e in expected]
+    assert [r[:3] for r in shown] == [(f"第 {e['row']} 行", f"{e['column']} 列", e["header"]) for e in expected]
+    # Reasons read in Chinese; the server's own wording stays in the tooltip.
+    reasons = {(e["row"], e["column"]): r[3] for e, r in zip(expected, shown, strict=True)}
+    assert reasons[(2, "D")] == "科目编码 9999 不在会计科目表中"
+    assert reasons[(3, "B")].startswith("“2025-13-45”不是日期")
+    assert reasons[(4, "A")] == "缺少凭证号"
+    assert reasons[(5, "F")] == "“abc”不是数字"
+    tips = page.eval_on_selector_all("#import-errors tbody tr td:last-child", "tds => tds.map(td => td.title)")
+    assert tips == [e["message"] for e in expected]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "voucher-import-errors.png"), full_page=True)
     assert api.get("/api/v1/vouchers").json()["total"] == count  # nothing was imported
 
     good = _sheet([["G1", "2025-11-20", "备用金", "1001", None, "12.34", None, None, None, None],
                    ["G1", "2025-11-20", "备用金", "1002", None, None, "12.34", None, None, None]])
-    page.set_input_files("#import-file", files=[{"name": "good.xlsx", "mimeType": XLSX, "buffer": good}])
+    page.set_input_files("#import-file", files={"name": "good.xlsx", "mimeType": XLSX, "buffer": good})
     page.click("#import-form button[type=submit]")
     expect(result).to_contain_text("共导入 1 张凭证")
     assert api.get("/api/v1/vouchers").json()["total"] == count + 1
