@@ -138,10 +138,14 @@ def find_title(objs: list[TextObj]) -> str | None:
 def _value_right_of(label: TextObj, objs: list[TextObj]) -> TextObj | None:
     """The value printed just right of a label on its line (None if another label comes first)."""
     best: TextObj | None = None
+    # called for every label over every object: the label's box is read once, and
+    # _overlap_y(label, o) is written out (same arithmetic) for the few that get that far
+    ly0, ly1, lcx, lx0, height = label.y0, label.y1, label.cx, label.x0, label.height
+    x_limit = label.x1 + 15
     for o in objs:
-        if o.y1 < label.y0 or o.y0 > label.y1 or o.cx <= label.cx or o.x0 < label.x0:
+        if o.y1 < ly0 or o.y0 > ly1 or o.cx <= lcx or o.x0 < lx0 or o.x0 > x_limit:
             continue
-        if o.x0 > label.x1 + 15 or _overlap_y(label, o) < 0.4:
+        if (min(ly1, o.y1) - max(ly0, o.y0)) / max(min(height, o.height), 0.01) < 0.4:
             continue
         if best is None or o.x0 < best.x0:
             best = o
@@ -248,10 +252,11 @@ def _header_row(objs: list[TextObj]) -> list[_Col] | None:
     name_hdr = next((o for o in objs if _HEADERS.get(norm(o.text)) == "name"), None)
     if name_hdr is None:
         return None
+    head_cy = name_hdr.cy
     cols = [
         _Col(_HEADERS.get(norm(o.text)), o)
         for o in objs
-        if _overlap_y(name_hdr, o) >= 0.5 and abs(o.cy - name_hdr.cy) < 3
+        if abs(o.cy - head_cy) < 3 and _overlap_y(name_hdr, o) >= 0.5  # cheap test first
     ]
     cols.sort(key=lambda c: c.obj.x0)
     return cols

@@ -10,12 +10,6 @@ OFD references (GB/T 33190 ``ST_Loc``) are either absolute from the package root
 (``/Doc_0/Pages/Page_0/Content.xml``) or relative to the referring file's folder. Vendors are
 inconsistent about case (``v4signed.ofd`` refers to ``TPLS/`` but stores ``Tpls/``), so
 ``resolve`` falls back to a case-insensitive match when the exact name is missing.
-
-Speed: ``zipfile`` builds a ``ZipInfo`` per member and a file object per read, which costs
-more than the XML an invoice needs. Plain packages (no ZIP64, no archive comment, stored or
-deflated members: every OFD seen so far) are read by ``_fast_directory`` and ``_inflate``
-straight from the bytes, with the same checks ``zipfile`` makes (signatures, local header
-name, declared size, CRC-32); anything unusual goes through ``zipfile`` exactly as before.
 """
 
 from __future__ import annotations
@@ -23,9 +17,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
-import struct
 import zipfile
-import zlib
 from typing import TYPE_CHECKING
 
 from core.settings import get_settings
@@ -57,78 +49,6 @@ def _declared_entries(data: bytes) -> int | None:
     return None if count == 0xFFFF else count
 
 
-# A member as the central directory describes it (the fast path's ``ZipInfo``): raw name,
-# local header offset, compressed size, size, CRC-32, method (0 stored, 8 deflated).
-_Entry = tuple[bytes, int, int, int, int, int]
-
-
-_EOCD = struct.Struct("<4s4H2LH")
-_CENTRAL = struct.Struct("<4s2xBx2H4x3L3H8xL")  # the fields _fast_directory uses
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_MAX_EXTRACT_VERSION = 63  # zipfile's limit: a newer format is refused, not guessed at
-_UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, patched data, strong encryption
-_Member = tuple[str, int, int, int, "_Entry | zipfile.ZipInfo"]  # name, flags, sizes, handle
-
-
-def _extra_ok(extra: bytes) -> bool:
-    """True when the extra field is well formed and carries no ZIP64 sizes."""
-    at, end = 0, len(extra)
-    while end - at >= 4:
-        tp = extra[at] | extra[at + 1] << 8
-        ln = extra[at + 2] | extra[at + 3] << 8
-        if tp == 0x0001 or at + 4 + ln > end:
-            return False
-        at += 4 + ln
-    return True
-
-
-def _fast_directory(data: bytes) -> list[_Member] | None:
-    """The members of a plain zip, or None to let ``zipfile`` handle (or refuse) the file.
-
-    "Plain": the end record is the last 22 bytes (no archive comment), no ZIP64 record, no
-    prepended bytes, every entry stored or deflated, unencrypted, with a well-formed extra
-    field and a name free of NUL bytes. The entries are walked like ``zipfile`` walks them
-    (by the directory's byte size); the limits are checked by the caller on the result.
-    """
-    n = len(data)
-    if n < 22 or data[n - 22:n - 18] != b"PK\x05\x06" or data[n - 2:] != b"\x00\x00":
-        return None
-    if n >= 42 and data[n - 42:n - 38] == b"PK\x06\x07":
-        return None  # ZIP64 locator
-    _, disk, disk_cd, _, total_entries, size_cd, offset_cd, _ = _EOCD.unpack_from(data, n - 22)
-    if disk or disk_cd or total_entries == 0xFFFF or size_cd == 0xFFFFFFFF \
-            or offset_cd == 0xFFFFFFFF or offset_cd + size_cd != n - 22:
-        return None
-    out: list[_Member] = []
-    pos, end = offset_cd, offset_cd + size_cd
-    unpack = _CENTRAL.unpack_from
-    while pos < end:
-        if pos + 46 > end:
-            return None
-        (sig, extract_version, flags, method, crc, csize, fsize, name_len, extra_len,
-         comment_len, offset) = unpack(data, pos)
-        if sig != b"PK\x01\x02" or extract_version > _MAX_EXTRACT_VERSION \
-                or flags & _UNSUPPORTED_FLAGS or (method != 8 and method != 0) \
-                or csize == 0xFFFFFFFF or fsize == 0xFFFFFFFF or offset == 0xFFFFFFFF:
-            return None
-        name_at = pos + 46
-        raw = data[name_at:name_at + name_len]
-        pos = name_at + name_len + extra_len + comment_len
-        if pos > end or b"\x00" in raw:
-            return None
-        if extra_len and not _extra_ok(data[name_at + name_len:name_at + name_len + extra_len]):
-            return None
-        if raw.isascii():  # the usual case; the same string in UTF-8 and cp437
-            name = raw.decode("ascii")
-        else:
-            try:
-                name = raw.decode("utf-8") if flags & 0x800 else raw.decode("cp437")
-            except UnicodeDecodeError:
-                return None
-        out.append((name, flags, fsize, csize, (raw, offset, csize, fsize, crc, method)))
-    return out
-
-
 class OfdPackage:
     """Read-only view of an OFD zip with limits from ``core.settings``.
 
@@ -152,60 +72,6 @@ class OfdPackage:
                 f"the zip has {declared} members; the limit is {settings.max_zip_members}",
                 where,
             )
-        self._data = data
-        self._zip: zipfile.ZipFile | None = None
-        members = _fast_directory(data)
-        if members is None:
-            members = self._zip_directory(data)
-        if len(members) > settings.max_zip_members:
-            raise ParseError(
-                ErrorCode.ZIP_BOMB,
-                f"the zip has {len(members)} members; the limit is {settings.max_zip_members}",
-                where,
-            )
-        self._infos: dict[str, _Entry | zipfile.ZipInfo] = {}
-        self._sizes: dict[str, int] = {}
-        self._lower: dict[str, str] = {}
-        total = 0
-        for raw_name, flags, file_size, compress_size, handle in members:
-            name = self._check_name(raw_name)
-            if name.endswith("/"):
-                continue
-            if flags & 0x1:
-                raise ParseError(ErrorCode.CORRUPT_ZIP,
-                                 "the member is encrypted (an OFD never is); it cannot be read",
-                                 f"{where}:{name}")
-            total += file_size
-            if total > self._max_total:
-                raise ParseError(
-                    ErrorCode.ZIP_BOMB,
-                    f"the members expand to more than {self._max_total} bytes "
-                    f"(the limit on uncompressed size)",
-                    f"{where}:{name}",
-                )
-            if file_size > _RATIO_FLOOR:
-                ratio = file_size / max(compress_size, 1)
-                if ratio > self._max_ratio:
-                    raise ParseError(
-                        ErrorCode.ZIP_BOMB,
-                        f"the member expands {ratio:.0f} times ({compress_size} -> "
-                        f"{file_size} bytes); the limit is {self._max_ratio}",
-                        f"{where}:{name}",
-                    )
-            if name in self._infos:
-                # a second copy could shadow a signed member: no honest OFD has one
-                raise ParseError(ErrorCode.CORRUPT_ZIP, f"the zip holds member {name!r} twice",
-                                 f"{where}:{name}")
-            self._infos[name] = handle
-            self._sizes[name] = file_size
-            self._lower.setdefault(name.lower(), name)
-        self._budget = self._max_total  # bytes still allowed to be inflated by read()
-        self._cache: dict[str, bytes] = {}
-        self._resolved: dict[tuple[str, str], str | None] = {}
-        self._ofd_xml: etree._Element | None = None
-
-    def _zip_directory(self, data: bytes) -> list[_Member]:
-        """The members as ``zipfile`` reads them: the path for every zip that is not plain."""
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
@@ -214,9 +80,52 @@ class OfdPackage:
             raise ParseError(
                 ErrorCode.CORRUPT_ZIP,
                 f"not a readable zip (an OFD is a zip package): {exc or type(exc).__name__}",
-                self.where,
+                where,
             ) from exc
-        return [(i.filename, i.flag_bits, i.file_size, i.compress_size, i) for i in infos]
+        if len(infos) > settings.max_zip_members:
+            raise ParseError(
+                ErrorCode.ZIP_BOMB,
+                f"the zip has {len(infos)} members; the limit is {settings.max_zip_members}",
+                where,
+            )
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        self._lower: dict[str, str] = {}
+        total = 0
+        for info in infos:
+            name = self._check_name(info.filename)
+            if info.is_dir() or name.endswith("/"):
+                continue
+            if info.flag_bits & 0x1:
+                raise ParseError(ErrorCode.CORRUPT_ZIP,
+                                 "the member is encrypted (an OFD never is); it cannot be read",
+                                 f"{where}:{name}")
+            total += info.file_size
+            if total > self._max_total:
+                raise ParseError(
+                    ErrorCode.ZIP_BOMB,
+                    f"the members expand to more than {self._max_total} bytes "
+                    f"(the limit on uncompressed size)",
+                    f"{where}:{name}",
+                )
+            if info.file_size > _RATIO_FLOOR:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if ratio > self._max_ratio:
+                    raise ParseError(
+                        ErrorCode.ZIP_BOMB,
+                        f"the member expands {ratio:.0f} times ({info.compress_size} -> "
+                        f"{info.file_size} bytes); the limit is {self._max_ratio}",
+                        f"{where}:{name}",
+                    )
+            if name in self._infos:
+                # a second copy could shadow a signed member: no honest OFD has one
+                raise ParseError(ErrorCode.CORRUPT_ZIP, f"the zip holds member {name!r} twice",
+                                 f"{where}:{name}")
+            self._infos[name] = info
+            self._lower.setdefault(name.lower(), name)
+        self._budget = self._max_total  # bytes still allowed to be inflated by read()
+        self._cache: dict[str, bytes] = {}
+        self._resolved: dict[tuple[str, str], str | None] = {}
+        self._ofd_xml: etree._Element | None = None
 
     def _check_name(self, raw: str) -> str:
         """Normalise a stored member name and refuse any that could escape the package."""
@@ -247,15 +156,13 @@ class OfdPackage:
 
         ``ref`` is absolute (``/Doc_0/x.xml``) or relative to the folder ``base``; a relative
         reference that does not resolve under ``base`` is also tried from the root, since
-        some vendors write root-relative paths without the leading slash.
+        some vendors write root-relative paths without the leading slash. Answers are cached:
+        parsers resolve the same few references many times per file.
         """
         key = (ref, base)
-        if key in self._resolved:  # the readers ask for the same few references repeatedly
-            return self._resolved[key]
-        found = self._resolve(ref, base)
-        if len(self._resolved) < 4096:
-            self._resolved[key] = found
-        return found
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(ref, base)
+        return self._resolved[key]
 
     def _resolve(self, ref: str, base: str) -> str | None:
         ref = ref.strip().replace("\\", "/")
@@ -290,64 +197,21 @@ class OfdPackage:
         if cached is not None:
             return cached
         info = self._infos[name]
-        if self._sizes[name] > self._budget:
+        if info.file_size > self._budget:
             raise ParseError(ErrorCode.ZIP_BOMB,
                              f"reading the member would exceed {self._max_total} uncompressed bytes",
                              f"{self.where}:{name}")
         try:
-            if isinstance(info, tuple):
-                data = self._inflate(info, name)
-            else:
-                # ZipExtFile never returns more than the declared size, and zipfile checks
-                # the CRC at the end, so a lying header cannot make us inflate past the budget.
-                assert self._zip is not None
-                with self._zip.open(info) as fh:
-                    data = fh.read(info.file_size + 1)
+            # ZipExtFile never returns more than the declared size, and zipfile checks the
+            # CRC at the end, so a lying header cannot make us inflate past the budget.
+            with self._zip.open(info) as fh:
+                data = fh.read(info.file_size + 1)
         except Exception as exc:  # BadZipFile (CRC), zlib.error, NotImplementedError (method) …
             raise ParseError(ErrorCode.CORRUPT_ZIP, f"the member cannot be read: {exc}",
                              f"{self.where}:{name}") from exc
         self._budget -= len(data)
         self._cache[name] = data
         return data
-
-    def _inflate(self, entry: _Entry, name: str) -> bytes:
-        """A member's bytes, checked as ``zipfile`` checks them, without its file objects.
-
-        The local header must be there and name the same member; at most the declared size
-        is inflated (``max_length``), and the CRC-32 of what came out must match, so a
-        header that lies about the size fails here instead of inflating past the budget.
-        """
-        data = self._data
-        raw_name, at, compress_size, size, crc, method = entry
-        if at + 30 > len(data):
-            raise zipfile.BadZipFile("Truncated file header")
-        sig, _, _, flags, _, _, _, _, _, _, name_len, extra_len = _LOCAL.unpack_from(data, at)
-        if sig != b"PK\x03\x04":
-            raise zipfile.BadZipFile("Bad magic number for file header")
-        local_name = data[at + 30:at + 30 + name_len]
-        if local_name != raw_name:
-            decoded = local_name.decode("utf-8" if flags & 0x800 else "cp437")
-            if decoded != name:
-                raise zipfile.BadZipFile(
-                    f"File name in directory {name!r} and header {local_name!r} differ.")
-        start = at + 30 + name_len + extra_len
-        cut_short = start + compress_size > len(data)  # the zip itself is truncated
-        if method == 0:
-            out = data[start:start + min(compress_size, size)]
-            if len(out) < min(compress_size, size):
-                raise EOFError("the member's data is cut short")
-        elif size == 0:
-            out = b""
-        else:
-            inflater = zlib.decompressobj(-15)
-            out = inflater.decompress(memoryview(data)[start:start + compress_size], size)
-            if len(out) < size and not inflater.eof:
-                if cut_short:
-                    raise EOFError("the member's data is cut short")
-                out = (out + inflater.flush())[:size]  # input used up: what the stream holds
-        if zlib.crc32(out) != crc:
-            raise zipfile.BadZipFile(f"Bad CRC-32 for file {name!r}")
-        return out
 
     def ofd_xml(self) -> etree._Element:
         """The parsed ``OFD.xml`` entry file (cached); ParseError if missing or unsafe."""

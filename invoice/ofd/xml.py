@@ -19,6 +19,7 @@ from invoice.ofd.package import OfdPackage
 from invoice.xmlsafe import parse_xml, parse_xml_recover
 
 _LOCAL: dict[str, str] = {}
+_CODE_TAG: dict[object, str] = {}  # TextObject tag -> the TextCode tag in the same spelling
 
 
 def local(tag: object) -> str:
@@ -112,9 +113,13 @@ def read_document(pkg: OfdPackage, doc_path: str) -> DocumentInfo:
     return info
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TextObj:
-    """One ``TextObject``: its ID, box on the page (mm, y downwards) and joined text."""
+    """One ``TextObject``: its ID, box on the page (mm, y downwards) and joined text.
+
+    A page makes a hundred of these per parse, so ``__init__`` is written out (the derived
+    centre and height set in one go) instead of generated plus ``__post_init__``.
+    """
 
     id: str
     x0: float
@@ -122,15 +127,23 @@ class TextObj:
     x1: float
     y1: float
     text: str
-    from_template: bool = False
-    cx: float = field(init=False)
-    cy: float = field(init=False)
-    height: float = field(init=False)
+    from_template: bool
+    cx: float
+    cy: float
+    height: float
 
-    def __post_init__(self) -> None:
-        self.cx = (self.x0 + self.x1) / 2
-        self.cy = (self.y0 + self.y1) / 2
-        self.height = self.y1 - self.y0
+    def __init__(self, id: str, x0: float, y0: float, x1: float, y1: float, text: str,
+                 from_template: bool = False) -> None:
+        self.id = id
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
+        self.text = text
+        self.from_template = from_template
+        self.cx = (x0 + x1) / 2
+        self.cy = (y0 + y1) / 2
+        self.height = y1 - y0
 
 
 def _box(boundary: str | None) -> tuple[float, float, float, float] | None:
@@ -154,13 +167,22 @@ def _text_object_elements(root: etree._Element) -> list[etree._Element]:
     return found
 
 
+def _code_tag(tag: object) -> str:
+    """The TextCode tag spelt like the TextObject tag (``{ns}``, ``ofd:`` or no prefix)."""
+    code_tag = str(tag)[: -len("TextObject")] + "TextCode"
+    if len(_CODE_TAG) < 64:  # bounded: tags come from the input
+        _CODE_TAG[tag] = code_tag
+    return code_tag
+
+
 def _text_obj(el: etree._Element, from_template: bool = False) -> TextObj | None:
     """The ``TextObj`` of one TextObject element; None when it has no usable Boundary."""
     box = _box(el.get("Boundary"))
     if box is None:
         return None
     # TextCode shares its parent's namespace spelling: compare tags, no per-child parsing
-    code_tag = str(el.tag)[: -len("TextObject")] + "TextCode"
+    tag = el.tag
+    code_tag = _CODE_TAG.get(tag) or _code_tag(tag)
     text = "".join([(c.text or "").strip() for c in el if c.tag == code_tag])
     return TextObj(el.get("ID") or "", *box, text=text, from_template=from_template)
 
@@ -168,10 +190,15 @@ def _text_obj(el: etree._Element, from_template: bool = False) -> TextObj | None
 def text_objects(root: etree._Element, from_template: bool = False) -> list[TextObj]:
     """Every TextObject of a page or template content, in document order."""
     out: list[TextObj] = []
+    append = out.append
     for el in _text_object_elements(root):
-        obj = _text_obj(el, from_template)
-        if obj is not None:
-            out.append(obj)
+        box = _box(el.get("Boundary"))
+        if box is None:
+            continue
+        tag = el.tag  # TextCode is spelt like its parent: see _text_obj
+        code_tag = _CODE_TAG.get(tag) or _code_tag(tag)
+        text = "".join([(c.text or "").strip() for c in el if c.tag == code_tag])
+        append(TextObj(el.get("ID") or "", *box, text, from_template))
     return out
 
 
