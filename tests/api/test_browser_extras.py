@@ -12,9 +12,7 @@ Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,7 +32,7 @@ from tests.api.conftest import (
     upload,
 )
 from tests.invoice import test_online
-from tests.invoice.test_online import KEY, _Handler
+from tests.invoice.test_online import KEY, fake_check_service, service_calls
 
 pytestmark = pytest.mark.browser
 
@@ -44,13 +42,8 @@ OFD_NUMBER = "24322000000489101796"  # the 数电票 in OFD_WUXI, issued 2024-12
 @pytest.fixture(scope="module")
 def check_service() -> Iterator[str]:
     """The fake 查验 service of tests/invoice/test_online.py, on 127.0.0.1."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/check"
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with fake_check_service() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +65,6 @@ def ofd_invoice(served: Server) -> str:
     return str(res.json()["imported"][0]["invoice_id"])
 
 
-def calls_for(number: str) -> int:
-    return sum(1 for r in _Handler.requests if r["body"].get("invoice_number") == number)
-
-
 def test_online_check_status_button_and_history(served: Server, ofd_invoice: str, page: Page,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(test_online.RECORDS, OFD_NUMBER,
@@ -87,11 +76,11 @@ def test_online_check_status_button_and_history(served: Server, ofd_invoice: str
     expect(status).to_have_text("未查验")
     expect(page.locator("#online-checks")).to_contain_text("还没有查验过")
 
-    before = calls_for(OFD_NUMBER)
+    before = service_calls(OFD_NUMBER)
     page.click("#online-check")
     expect(page.locator("#online-check-result")).to_contain_text("本次查验结果：查验一致")
     expect(status).to_have_text("查验一致")
-    assert calls_for(OFD_NUMBER) - before == 1  # the page's click reached the service once
+    assert service_calls(OFD_NUMBER) - before == 1  # the page's click reached the service once
 
     # Stored: a fresh load shows the status and the attempt in the history, with who checked.
     page.reload()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,8 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
+@contextmanager
+def fake_check_service() -> Iterator[str]:
+    """The fake 查验 service (``_Handler``) on 127.0.0.1; yields its URL. Other tests reuse it."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -82,6 +84,17 @@ def server_url() -> Iterator[str]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+def service_calls(number: str) -> int:
+    """How many requests the fake service has had for one invoice number."""
+    return sum(1 for r in _Handler.requests if r["body"].get("invoice_number") == number)
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with fake_check_service() as url:
+        yield url
 
 
 def inv(number: str, issue_date: str = "2025-10-10", total: str = "318.00") -> Invoice:

@@ -9,7 +9,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,19 +32,14 @@ from invoice.registry import InvoiceRecord, RegistryError, register
 from invoice.verify.online import CheckStatus
 from tests.api.conftest import OFD_WUXI, clean_env, run_cli, start_server, stop_server, upload
 from tests.invoice import test_online
-from tests.invoice.test_online import KEY, _Handler, inv
+from tests.invoice.test_online import KEY, fake_check_service, inv, service_calls
 
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """The fake 查验 service of test_online.py (its handler), on 127.0.0.1."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/check"
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with fake_check_service() as url:
+        yield url
 
 
 def configure(settings: Settings, url: str, limit: int) -> None:
@@ -61,10 +55,6 @@ def registered(engine: Engine, number: str, days_ago: int = 30) -> str:
         rec = register(s, invoice, {"status": "valid"}, sha256_hex(uuid.uuid4().bytes), f"{number}.ofd",
                        "alice", 100, check_blob=False)
         return rec.id
-
-
-def service_calls(number: str) -> int:
-    return sum(1 for r in _Handler.requests if r["body"].get("invoice_number") == number)
 
 
 def check(engine: Engine, invoice_id: str, user: str = "alice") -> CheckStatus:
