@@ -23,7 +23,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ from archive.store import (
     package_dir,
 )
 from core import audit
+from core.clock import today_china
 from core.db import advisory_lock, session_scope, utcnow
 from core.settings import get_settings
 from core.users import User
@@ -486,7 +487,7 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", encoding="utf-8")
     info_lines = [
         f"Source-Organization: {s.org_name or 'unknown'}",
-        f"Bagging-Date: {date.today().isoformat()}",
+        f"Bagging-Date: {today_china().isoformat()}",
         f"Payload-Oxum: {stats.payload_bytes}.{stats.payload_files}",
         f"External-Identifier: {s.fonds_code}-{year}",
         f"External-Description: 会计档案移交 {year} — {totals.n} 件 (DA/T 94-2022 electronic accounting records)",
