@@ -36,6 +36,8 @@ RULES: dict[str, frozenset[Role]] = {
     "archive.read": EVERYONE,
     "audit.verify": frozenset({AU, AD}),
     "audit.read": frozenset({AU, AD}),
+    "store.check": frozenset({AR, AU, AD}),
+    "store.sweep": frozenset({AD}),
     "users.manage": frozenset({AD}),
     "me": EVERYONE,
 }

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -120,6 +121,21 @@ class BlobStore:
         directory.mkdir(parents=True, exist_ok=True)
         for c in reversed(created):  # make each new directory entry durable
             _fsync_dir(c.parent)
+
+    def walk(self) -> Iterator[tuple[str, Path]]:
+        """Every file under the store's shard folders: blobs by their hash, and leftovers of
+        interrupted writes (``.tmp-…``) by their file name. Streams; holds no list."""
+        if not self.root.is_dir():
+            return
+        for first in sorted(self.root.iterdir()):
+            if not first.is_dir() or len(first.name) != 2:
+                continue
+            for second in sorted(first.iterdir()):
+                if not second.is_dir():
+                    continue
+                for f in sorted(second.iterdir()):
+                    if f.is_file():
+                        yield f.name, f
 
     def get(self, sha256: str, verify: bool = False) -> bytes:
         """The stored bytes; with ``verify`` the digest is recomputed (fixity check)."""

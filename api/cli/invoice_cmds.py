@@ -37,6 +37,56 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("id", metavar="ID", help="the invoice id")
     add_flags(p, run_online_check_cmd)
 
+    store = sub.add_parser("store", help="the original-file store: fixity check, orphan sweep").add_subparsers(
+        dest="store_command", required=True, metavar="ACTION")
+    p = store.add_parser("check", help="recompute every registered original's SHA-256; list orphans",
+                         description="Exit 1 when any registered original is missing or changed.")
+    add_flags(p, run_store_check)
+    p = store.add_parser("sweep", help="remove store files that no record names (left by killed imports)")
+    p.add_argument("--older-than-hours", type=float, default=24.0, metavar="H",
+                   help="only files last written more than H hours ago (at least 1; default 24)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    add_flags(p, run_store_sweep)
+
+
+def _print_store_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    print(f"checked {report['checked']} registered originals: "
+          f"{len(report['missing'])} missing, {len(report['corrupt'])} changed; "
+          f"{len(report['orphans'])} unregistered files, {len(report['removed'])} removed")
+    for label in ("missing", "corrupt", "removed"):
+        for sha in report[label]:
+            print(f"  {label}: {sha}")
+
+
+def run_store_check(args: argparse.Namespace) -> int:
+    from invoice.storecheck import check_store
+
+    open_db_as(args, "store.check")
+    with service_session() as s:
+        report = check_store(s)
+    _print_store_report(report.to_dict(), args.json)
+    return OK if report.ok else REFUSED
+
+
+def run_store_sweep(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from invoice.storecheck import sweep_orphans
+
+    if not args.older_than_hours >= 1:
+        raise CliError(BAD_INPUT, "bad_grace_period",
+                       f"--older-than-hours {args.older_than_hours}: must be at least 1, so that an "
+                       "upload still being registered is never removed")
+    user = open_db_as(args, "store.sweep")
+    with service_session() as s:
+        report = sweep_orphans(s, user.username, timedelta(hours=args.older_than_hours),
+                               dry_run=args.dry_run)
+    _print_store_report(report.to_dict(), args.json)
+    return OK
+
 
 def run_online_check_cmd(args: argparse.Namespace) -> int:
     from core.errors import ErrorKind
