@@ -13,16 +13,11 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from core.fsutil import fsync_path
+
+__all__ = ["fsync_path", "sync_paths", "sync_tree"]
+
 _pool: ThreadPoolExecutor | None = None
-
-
-def fsync_path(path: str | Path) -> None:
-    """fsync one file or folder (a folder, to make a rename or a new entry in it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sync_paths(paths: Iterable[str | Path]) -> None:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,27 +207,33 @@ def _measure(url: str, n_rows: int, lookups: int, naive: int) -> dict[str, objec
             "plan": [" ".join(str(c) for c in r) for r in plan]}
 
 
-def bench_lookup_sqlite(n_rows: int, lookups: int, naive: int) -> dict[str, object]:
+def _migrate_fill_measure(url: str, fill: Callable[[], None], n_rows: int, lookups: int,
+                          naive: int) -> dict[str, object]:
+    """Migrate a fresh database, bulk-fill it (timed), then measure the duplicate check."""
     from core import db
+
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    engine.dispose()
+    t0 = time.perf_counter()
+    fill()
+    filled = time.perf_counter() - t0
+    out = _measure(url, n_rows, lookups, naive)
+    out["bulk_insert_s"] = round(filled, 1)
+    return out
+
+
+def bench_lookup_sqlite(n_rows: int, lookups: int, naive: int) -> dict[str, object]:
 
     with tempfile.TemporaryDirectory(prefix="bench-registry-db-") as tmp:
         path = Path(tmp) / "bench.sqlite3"
         url = f"sqlite:///{path}"
-        engine = db.make_engine(url)
-        db.migrate(engine)
-        engine.dispose()
-        t0 = time.perf_counter()
-        _fill_sqlite(path, n_rows)
-        fill = time.perf_counter() - t0
-        out = _measure(url, n_rows, lookups, naive)
-        out["bulk_insert_s"] = round(fill, 1)
-        return out
+        return _migrate_fill_measure(url, lambda: _fill_sqlite(path, n_rows), n_rows, lookups, naive)
 
 
 def bench_lookup_postgres(n_rows: int, lookups: int, naive: int) -> dict[str, object]:
     from sqlalchemy import create_engine, text
 
-    from core import db
 
     server = subprocess.run([str(ROOT / "scripts" / "postgres.sh")], check=True, capture_output=True,
                             text=True).stdout.strip().splitlines()[-1]
@@ -236,15 +243,7 @@ def bench_lookup_postgres(n_rows: int, lookups: int, naive: int) -> dict[str, ob
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = server.rsplit("/", 1)[0] + "/" + name
     try:
-        engine = db.make_engine(url)
-        db.migrate(engine)
-        engine.dispose()
-        t0 = time.perf_counter()
-        _fill_postgres(url, n_rows)
-        fill = time.perf_counter() - t0
-        out = _measure(url, n_rows, lookups, naive)
-        out["bulk_insert_s"] = round(fill, 1)
-        return out
+        return _migrate_fill_measure(url, lambda: _fill_postgres(url, n_rows), n_rows, lookups, naive)
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from core.errors import ErrorKind, ServiceError
+from core.fsutil import fsync_path
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -51,14 +52,6 @@ def _check_name(sha256: str) -> str:
         raise BlobError(ErrorKind.BAD_INPUT, "bad_sha256",
                         f"{sha256!r} is not a lowercase hexadecimal SHA-256 digest")
     return sha256
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:
@@ -93,7 +86,7 @@ class BlobStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
         return sha
 
     def _publish(self, tmp: Path, final: Path, size: int) -> None:
@@ -120,7 +113,7 @@ class BlobStore:
             d = d.parent
         directory.mkdir(parents=True, exist_ok=True)
         for c in reversed(created):  # make each new directory entry durable
-            _fsync_dir(c.parent)
+            fsync_path(c.parent)
 
     def walk(self) -> Iterator[tuple[str, Path]]:
         """Every file under the store's shard folders: blobs by their hash, and leftovers of
