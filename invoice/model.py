@@ -96,6 +96,10 @@ class Invoice:
     remarks: str | None = None
     sha256: str = ""
     field_sources: dict[str, str] = field(default_factory=dict)
+    # Field provenance: where in the file each field was read. OFD: the zip member path
+    # ("Doc_0/Attachs/original_invoice.xml"); PDF: "revision N, page P" (or "qr" for the QR
+    # payload). Verification compares these with what the signatures cover.
+    field_locations: dict[str, str] = field(default_factory=dict)
     # Extra facts that do not fit the common shape (QR payload, machine number, passenger,
     # red-letter reference, ...). Kept so that checks can use them; shown in the API as-is.
     extra: dict[str, str] = field(default_factory=dict)
@@ -128,6 +132,7 @@ class Invoice:
             "key": self.key,
             "sha256": self.sha256,
             "field_sources": dict(self.field_sources),
+            "field_locations": dict(self.field_locations),
             "extra": dict(self.extra),
         }
 

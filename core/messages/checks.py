@@ -1,0 +1,9 @@
+"""Catalogue entries for the checks area (see :mod:`core.messages`)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+}
+
+LABELS: dict[str, dict[str, str]] = {
+}

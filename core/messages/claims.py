@@ -1,0 +1,9 @@
+"""Catalogue entries for the claims area (see :mod:`core.messages`)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+}
+
+LABELS: dict[str, dict[str, str]] = {
+}
