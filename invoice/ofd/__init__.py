@@ -6,7 +6,7 @@ of printed text by position, ``invoice`` the assembly of the normalised ``Invoic
 
 from __future__ import annotations
 
-from invoice.ofd.invoice import parse_ofd
+from invoice.ofd.invoice import OfdReading, parse_ofd, read_ofd
 from invoice.ofd.package import OfdPackage
 
-__all__ = ["OfdPackage", "parse_ofd"]
+__all__ = ["OfdPackage", "OfdReading", "parse_ofd", "read_ofd"]

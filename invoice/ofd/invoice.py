@@ -20,6 +20,7 @@ import operator
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -109,7 +110,8 @@ _DIGITAL_TITLE = re.compile(
     ">\\s*(电子发票(?:（|\\()(?:增值税专用发票|普通发票)(?:）|\\)))\\s*<".encode())
 _OLD_TITLE_MARK = "增值税电子".encode()
 _OLD_TITLE = re.compile(r"\w{0,8}增值税电子(?:普通|专用)发票")
-_Lookup = Callable[[str, str], "TextObj | None"]  # (PageRef, object ID) -> the TextObject
+# (PageRef, object ID) -> the page member and the TextObject
+_Lookup = Callable[[str, str], "tuple[str, TextObj] | None"]
 
 
 # ---------------------------------------------------------------- normalisers
@@ -223,11 +225,25 @@ class _Reader:
     the sources overlap: the tags point into the page that the page-text reading also uses.
     """
 
-    def __init__(self, pkg: OfdPackage, allowed: Collection[FieldSource] = _ALL_SOURCES) -> None:
+    def __init__(self, pkg: OfdPackage, allowed: Collection[FieldSource] = _ALL_SOURCES,
+                 members: Collection[str] | None = None,
+                 trees: dict[str, etree._Element] | None = None) -> None:
         self.pkg = pkg
         self.allowed = allowed
+        # Only these members may feed a field (the ones a verified signature covers); None
+        # means every member. A custom tag counts only when its tag file and the page its
+        # ObjectRefs point at are both allowed.
+        self.only = None if members is None else frozenset(members)
+        # survey: read the attachment, tags and CustomData even when the fields are already
+        # complete, so that every value each of them states is in ``claims`` (verification)
+        self.survey = False
         self.values: dict[str, object] = {}
         self.sources: dict[str, str] = {}
+        # field -> the members its value was read from (provenance, compared with coverage)
+        self.members: dict[str, tuple[str, ...]] = {}
+        # every value each source stated for a field, first per (field, members): an
+        # unsigned member that contradicts the signed value is caught even when it lost
+        self.claims: list[tuple[str, object, tuple[str, ...]]] = []
         self.items: list[Item] = []
         self.extra: dict[str, str] = {}
         self.title: str | None = None
@@ -235,28 +251,54 @@ class _Reader:
         self.graph_type: str | None = None  # invoice type from the attachment's QR payload
         self.doc_path = ""
         self._doc: DocumentInfo | None = None
-        self._pages: dict[str, etree._Element] = {}
+        self._pages: dict[str, etree._Element] = {} if trees is None else trees
         self._objects: dict[str, list[TextObj]] = {}
         self._face: layout.Face | None = None
 
     # -- bookkeeping
 
-    def put(self, name: str, raw: str | None, source: FieldSource) -> None:
-        if name in self.values:
+    def allows(self, member: str | None) -> bool:
+        return member is not None and (self.only is None or member in self.only)
+
+    def put(self, name: str, raw: str | None, source: FieldSource,
+            members: tuple[str, ...] = ()) -> None:
+        if name in self.values and not members:
             return
         value = _normalise(name, raw)
         if value is None:
             return
+        if members and len(self.claims) < 256:
+            self.claims.append((name, value, members))
+        if name in self.values:
+            return
         self.values[name] = value
         self.sources[name] = source.value
+        self.members[name] = members
 
-    def put_items(self, items: list[Item], source: FieldSource) -> None:
-        if self.items or not items:
+    def put_items(self, items: list[Item], source: FieldSource,
+                  members: tuple[str, ...] = ()) -> None:
+        if not items:
             return
         if source is not FieldSource.PAGE_TEXT and all(i.amount is None for i in items):
             return  # names without amounts (a sparse tag file): let the page table do better
+        if members and len(self.claims) < 256:
+            self.claims.append(("items", items, members))
+        if self.items:
+            return
         self.items = items
         self.sources["items"] = source.value
+        self.members["items"] = members
+
+    def face_members(self, index: int = 0) -> tuple[str, ...]:
+        """The members page ``index`` is drawn from: its templates and the page itself."""
+        pages = self.doc.pages
+        if index >= len(pages) or pages[index].path is None:
+            return ()
+        path = pages[index].path
+        assert path is not None
+        tpls = [self.doc.templates[t] for t in template_ids(self.page_root(path))
+                if t in self.doc.templates]
+        return tuple(dict.fromkeys([*tpls, path]))
 
     def missing(self) -> list[str]:
         need = list(_CORE)
@@ -290,19 +332,21 @@ class _Reader:
             return []
         path = pages[index].path
         assert path is not None
+        if not self.allows(path):
+            return []
         root = self.page_root(path)
         objs: list[TextObj] = []
         for tid in template_ids(root):
             tpl = self.doc.templates.get(tid)
-            if tpl is not None:
-                objs.extend(text_objects(self.page_root(tpl), from_template=True))
+            if tpl is not None and self.allows(tpl):
+                objs.extend(self.objects_of(tpl, from_template=True))
         objs.extend(self.objects_of(path))
         return objs
 
-    def objects_of(self, path: str) -> list[TextObj]:
+    def objects_of(self, path: str, from_template: bool = False) -> list[TextObj]:
         cached = self._objects.get(path)
         if cached is None:
-            cached = text_objects(self.page_root(path))
+            cached = text_objects(self.page_root(path), from_template=from_template)
             self._objects[path] = cached
         return cached
 
@@ -321,7 +365,7 @@ class _Reader:
                 if low.startswith(prefix) and low.endswith(".xml") and not low.endswith(
                         "/attachments.xml"):
                     candidates.append(name)
-        for path in candidates[:4]:
+        for path in [c for c in candidates if self.allows(c)][:4]:
             if path != direct:
                 # other vendors' names: sniff for an eInvoice or a railway (rai:) XBRL
                 head = self.pkg.read(path)[:1024]
@@ -333,10 +377,10 @@ class _Reader:
                 continue
             name = local(root.tag)
             if name == "eInvoice":
-                self._read_einvoice(root)
+                self._read_einvoice(root, (path,))
                 return
             if name == "xbrl" and any(_RAI_NS in (ns or "") for ns in root.nsmap.values()):
-                self._read_railway(root)
+                self._read_railway(root, (path,))
                 return
 
     def _optional(self, path: str) -> etree._Element | None:
@@ -353,7 +397,7 @@ class _Reader:
             self.extra.setdefault("unreadable", path)
             return None
 
-    def _read_einvoice(self, root: etree._Element) -> None:
+    def _read_einvoice(self, root: etree._Element, at: tuple[str, ...]) -> None:
         src = FieldSource.ATTACHMENT_XML
         goods: list[Item] = []
         seen: dict[tuple[tuple[str, str], ...], Item] = {}
@@ -385,10 +429,10 @@ class _Reader:
                 elif fld == "graph_code":
                     self._graph_code(value)
                 else:
-                    self.put(fld, value, src)
+                    self.put(fld, value, src, at)
             elif len(el):
                 stack.extend(reversed(el))
-        self.put_items(goods, src)
+        self.put_items(goods, src, at)
 
     def _graph_code(self, value: str) -> None:
         """The QR payload the issuer wrote into the attachment (some write a PNG instead).
@@ -403,17 +447,17 @@ class _Reader:
         if parse_qr(value) is not None:
             self.extra.setdefault("qr", value)
 
-    def _read_railway(self, root: etree._Element) -> None:
+    def _read_railway(self, root: etree._Element, at: tuple[str, ...]) -> None:
         src = FieldSource.ATTACHMENT_XML
         self.railway = True
         vals = {local(el.tag): text_of(el) for el in root.iter() if len(el) == 0}
-        self.put("number", vals.get("ElectronicInvoiceRailwayETicketNumber"), src)
-        self.put("issue_date", vals.get("DateOfIssue"), src)
-        self.put("buyer.name", vals.get("NameOfPurchaser"), src)
-        self.put("buyer.tax_id", vals.get("UnifiedSocialCreditCodeOfPurchaser"), src)
-        self.put("amount", vals.get("TotalAmountExcludingTax"), src)
-        self.put("tax", vals.get("TaxAmount"), src)
-        self.put("total", vals.get("Fare"), src)
+        self.put("number", vals.get("ElectronicInvoiceRailwayETicketNumber"), src, at)
+        self.put("issue_date", vals.get("DateOfIssue"), src, at)
+        self.put("buyer.name", vals.get("NameOfPurchaser"), src, at)
+        self.put("buyer.tax_id", vals.get("UnifiedSocialCreditCodeOfPurchaser"), src, at)
+        self.put("amount", vals.get("TotalAmountExcludingTax"), src, at)
+        self.put("tax", vals.get("TaxAmount"), src, at)
+        self.put("total", vals.get("Fare"), src, at)
         for key, label in (("Name", "passenger"), ("IdNumber", "passenger_id"),
                            ("TrainNumber", "train"), ("TravelDate", "travel_date"),
                            ("DepartureStation", "from"), ("DestinationStation", "to"),
@@ -429,7 +473,7 @@ class _Reader:
 
     def read_tags(self) -> None:
         doc = self.doc
-        if doc.custom_tags is None:
+        if doc.custom_tags is None or not self.allows(doc.custom_tags):
             return
         index_root = self._optional(doc.custom_tags)
         if index_root is None:
@@ -440,33 +484,43 @@ class _Reader:
         page_by_id = {p.id: p.path for p in doc.pages if p.path}
         objects: dict[str, TextObjectIndex] = {}
 
-        def lookup(page_id: str, obj_id: str) -> TextObj | None:
+        def lookup(page_id: str, obj_id: str) -> tuple[str, TextObj] | None:
             path = page_by_id.get(page_id) or (doc.pages[0].path if doc.pages else None)
-            if path is None:
+            if path is None or not self.allows(path):
                 return None
             index = objects.get(path)
             if index is None:  # only the referenced objects are built, not the whole page
                 index = objects[path] = TextObjectIndex(self.page_root(path))
-            return index.get(obj_id)
+            found = index.get(obj_id)
+            return None if found is None else (path, found)
 
         for path in files:
+            if not self.allows(path):
+                continue
             root = self._optional(path) if path is not None else None
             if root is not None:
-                self._read_tag_tree(root, lookup)
+                assert path is not None
+                self._read_tag_tree(root, lookup, (doc.custom_tags, path))
 
-    def _read_tag_tree(self, root: etree._Element, lookup: _Lookup) -> None:
+    def _read_tag_tree(self, root: etree._Element, lookup: _Lookup,
+                       files: tuple[str, ...]) -> None:
         src = FieldSource.CUSTOM_TAG
         flat: dict[str, list[list[tuple[str, TextObj]]]] = {}
         grouped: list[Item] = []
+        used_pages: dict[str, None] = {}  # page members any ObjectRef pointed into
+        last_pages: dict[str, None] = {}  # those of the latest refs() call
 
         def refs(el: etree._Element) -> list[tuple[str, TextObj]]:
             out = []
+            last_pages.clear()
             for r in el:
                 if local(r.tag) == "ObjectRef" and r.text:
                     page = r.get("PageRef") or ""
-                    o = lookup(page, r.text.strip())
-                    if o is not None:
-                        out.append((page, o))
+                    hit = lookup(page, r.text.strip())
+                    if hit is not None:
+                        last_pages[hit[0]] = None
+                        out.append((page, hit[1]))
+            used_pages.update(last_pages)
             return out
 
         def joined(found: list[tuple[str, TextObj]]) -> str:
@@ -488,20 +542,24 @@ class _Reader:
                 found = refs(el)
                 fld = _EINVOICE[name]
                 if found and fld not in ("machine_no", "graph_code"):  # those are not text
-                    self.put(fld, joined(found), src)
+                    self.put(fld, joined(found), src, (*files, *last_pages))
+        items_at = tuple(dict.fromkeys([*files, *used_pages]))
         if grouped:
-            self.put_items(grouped, src)
+            self.put_items(grouped, src, items_at)
         elif flat.get("name"):
-            self.put_items(_tag_items(flat), src)
+            self.put_items(_tag_items(flat), src, items_at)
 
     # -- source 3: OFD.xml CustomData
 
     def read_custom_data(self) -> None:
         src = FieldSource.CUSTOM_DATA
+        entry = self.pkg.resolve("OFD.xml")
+        if entry is None or not self.allows(entry):
+            return
         for key, value in custom_data(self.pkg.ofd_xml()).items():
             fld = _CUSTOM_DATA.get(key)
             if fld is not None:
-                self.put(fld, value, src)
+                self.put(fld, value, src, (entry,))
 
     # -- source 4: the page text
 
@@ -524,9 +582,9 @@ class _Reader:
         pages = self.doc.pages
         if not pages or pages[0].path is None:
             return None
-        paths = [self.doc.templates[t] for t in template_ids(self.page_root(pages[0].path))
-                 if t in self.doc.templates] + [pages[0].path]
-        for path in paths:
+        for path in self.face_members(0):
+            if not self.allows(path):
+                continue
             raw = self.pkg.read(path)
             m = _DIGITAL_TITLE.search(raw)
             if m:
@@ -550,49 +608,64 @@ class _Reader:
     def read_page_text(self) -> None:
         src = FieldSource.PAGE_TEXT
         face = self.face()
+        at = tuple(m for m in self.face_members(0) if self.allows(m))
+        if not at:
+            return
         for fld, value in face.values.items():
             if fld == "machine_no":
                 self.extra.setdefault(fld, value)
                 continue
-            self.put(fld, value, src)
+            self.put(fld, value, src, at)
         amount, tax = face.table_total
-        self.put("amount", amount, src)
-        self.put("tax", tax, src)
+        self.put("amount", amount, src, at)
+        self.put("tax", tax, src, at)
         items = [_item(row) for row in face.items]
+        items_at = at
         if len(items) == 1 and items[0].name and "清单" in items[0].name:
-            listed = self._list_items()
+            listed, list_at = self._list_items()
             if listed:
-                items = listed
-        self.put_items(items, src)
+                items, items_at = listed, tuple(dict.fromkeys([*at, *list_at]))
+        self.put_items(items, src, items_at)
         if self.items and "amount" not in self.values:
             # a blank 合计 row (draw_param_ref.ofd): the lines add up to the totals
             lines = [i.amount for i in self.items if i.amount is not None]
             taxes = [i.tax for i in self.items if i.tax is not None]
+            from_at = self.members.get("items", ())
             if len(lines) == len(self.items):
-                self.put("amount", str(sum(lines, Decimal("0"))), FieldSource.DERIVED)
+                self.put("amount", str(sum(lines, Decimal("0"))), FieldSource.DERIVED, from_at)
             if "tax" not in self.values and len(taxes) == len(self.items):
-                self.put("tax", str(sum(taxes, Decimal("0"))), FieldSource.DERIVED)
+                self.put("tax", str(sum(taxes, Decimal("0"))), FieldSource.DERIVED, from_at)
 
-    def _list_items(self) -> list[Item]:
-        """Lines of the 销货清单 pages that follow the face."""
+    def _list_items(self) -> tuple[list[Item], tuple[str, ...]]:
+        """Lines of the 销货清单 pages that follow the face, and the members they came from."""
         out: list[Item] = []
+        at: list[str] = []
         for i in range(1, len(self.doc.pages)):
             objs = layout.join_split_labels(layout.merge_same_box(self.page_objects(i)))
             rows, _ = layout.read_table(objs)
+            if rows:
+                at.extend(m for m in self.face_members(i) if self.allows(m))
             out.extend(_item(r) for r in rows if r.get("amount"))
-        return out
+        return out, tuple(dict.fromkeys(at))
 
     # -- assembling
 
     def derive(self) -> None:
         amount, tax, total = (self.values.get(k) for k in ("amount", "tax", "total"))
         src = FieldSource.DERIVED.value
+
+        def inputs(*names: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(m for n in names for m in self.members.get(n, ())))
+
         if total is None and isinstance(amount, Decimal) and isinstance(tax, Decimal):
             self.values["total"], self.sources["total"] = amount + tax, src
+            self.members["total"] = inputs("amount", "tax")
         elif tax is None and isinstance(amount, Decimal) and isinstance(total, Decimal):
             self.values["tax"], self.sources["tax"] = total - amount, src
+            self.members["tax"] = inputs("amount", "total")
         elif amount is None and isinstance(tax, Decimal) and isinstance(total, Decimal):
             self.values["amount"], self.sources["amount"] = total - tax, src
+            self.members["amount"] = inputs("tax", "total")
 
     def kind(self) -> InvoiceKind:
         """Kind from the railway attachment, the GraphCode type, else the printed title."""
@@ -646,7 +719,8 @@ class _Reader:
             (FieldSource.PAGE_TEXT, self.read_page_text),
         )
         for source, stage in stages:
-            if source in self.allowed and self.missing():
+            if source in self.allowed and (self.missing() or (
+                    self.survey and source is not FieldSource.PAGE_TEXT)):
                 stage()
         if "number" not in self.values:
             raise self.not_an_invoice()
@@ -681,6 +755,7 @@ class _Reader:
             drawer=s("drawer"),
             remarks=s("remarks"),
             field_sources=dict(self.sources),
+            field_locations={k: " + ".join(m) for k, m in self.members.items() if m},
             extra=self.extra,
         )
 
@@ -716,3 +791,34 @@ def parse_ofd(data: bytes, where: str = "ofd", *,
     pkg = OfdPackage(data, where)
     pkg.ofd_xml()  # refuse a package without a safe entry file before anything else
     return _Reader(pkg, _ALL_SOURCES if sources is None else frozenset(sources)).run()
+
+
+@dataclass(frozen=True, slots=True)
+class OfdReading:
+    """One reading of an opened package, with the provenance verification needs.
+
+    ``members`` maps each field to the zip members its value was read from; ``claims`` lists
+    every (field, value, members) a source stated, including values that lost to a better
+    source, so that an unsigned member contradicting the signed one is still seen.
+    """
+
+    invoice: Invoice
+    members: Mapping[str, tuple[str, ...]]
+    claims: tuple[tuple[str, object, tuple[str, ...]], ...]
+
+
+def read_ofd(pkg: OfdPackage, *, members: Collection[str] | None = None,
+             sources: Collection[FieldSource] | None = None, survey: bool = False,
+             trees: dict[str, etree._Element] | None = None) -> OfdReading:
+    """Read the invoice of an already opened package (the container the verifier shares).
+
+    ``members`` restricts the reading to those zip members (the ones a verified signature
+    covers); ``survey`` reads the attachment, tags and CustomData even when the fields are
+    complete; ``trees`` is a cache of parsed pages shared between readings of one package.
+    Raises ``ParseError`` as ``parse_ofd`` does.
+    """
+    reader = _Reader(pkg, _ALL_SOURCES if sources is None else frozenset(sources),
+                     members=members, trees=trees)
+    reader.survey = survey
+    inv = reader.run()
+    return OfdReading(inv, dict(reader.members), tuple(reader.claims))
