@@ -18,6 +18,7 @@ import io
 import posixpath
 import re
 import zipfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.settings import get_settings
@@ -126,6 +127,7 @@ class OfdPackage:
         self._cache: dict[str, bytes] = {}
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._ofd_xml: etree._Element | None = None
+        self._digests: dict[tuple[str, str], bytes] = {}
 
     def _check_name(self, raw: str) -> str:
         """Normalise a stored member name and refuse any that could escape the package."""
@@ -212,6 +214,16 @@ class OfdPackage:
         self._budget -= len(data)
         self._cache[name] = data
         return data
+
+    def digest(self, path: str, method: str, fn: Callable[[bytes], bytes]) -> bytes:
+        """``fn(member bytes)``, computed once per member and method however many signature
+        references name it (400 references to one 50 MB member cost one hash, not 400)."""
+        name = self.resolve(path) or path
+        key = (name, method)
+        found = self._digests.get(key)
+        if found is None:
+            found = self._digests[key] = fn(self.read(name))
+        return found
 
     def ofd_xml(self) -> etree._Element:
         """The parsed ``OFD.xml`` entry file (cached); ParseError if missing or unsafe."""

@@ -85,6 +85,7 @@ class DocumentInfo:
     templates: dict[str, str] = field(default_factory=dict)  # TemplatePage ID -> member path
     custom_tags: str | None = None
     attachments: str | None = None
+    annotations: str | None = None  # the annotation index (Annotations.xml)
 
 
 def read_document(pkg: OfdPackage, doc_path: str) -> DocumentInfo:
@@ -110,7 +111,22 @@ def read_document(pkg: OfdPackage, doc_path: str) -> DocumentInfo:
             info.custom_tags = pkg.resolve(el.text, folder)
         elif name == "Attachments" and el.text:
             info.attachments = pkg.resolve(el.text, folder)
+        elif name == "Annotations" and el.text:
+            info.annotations = pkg.resolve(el.text, folder)
     return info
+
+
+def annotation_files(pkg: OfdPackage, index: str) -> list[str]:
+    """The per-page annotation files an annotation index names (``Page/FileLoc``)."""
+    root = parse_member(pkg, index, recover=True)
+    folder = posixpath.dirname(index)
+    out: list[str] = []
+    for el in root.iter():
+        if local(el.tag) == "FileLoc" and el.text:
+            path = pkg.resolve(el.text, folder)
+            if path is not None and path not in out:
+                out.append(path)
+    return out
 
 
 @dataclass(slots=True, init=False)

@@ -9,6 +9,7 @@ returns a ``VerificationReport``. The online check (查验) is separate
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from invoice.detect import detect_format
 from invoice.errors import ErrorCode, InvoiceError, ParseError
@@ -24,6 +25,9 @@ from invoice.verify.report import (
     VerifyStatus,
     combine,
 )
+
+if TYPE_CHECKING:
+    from invoice.ofd.package import OfdPackage
 
 __all__ = [
     "Check",
@@ -94,8 +98,18 @@ def verify(
     if fmt is None:
         raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
     problems: list[str] = []
+    pkg = None
+    if fmt is SourceFormat.OFD:  # opened once: signatures, coverage and fields share it
+        from invoice.ofd.package import OfdPackage
+
+        pkg = OfdPackage(data)
     try:
-        signatures, sig_problems = verify_signatures(data, fmt)
+        if pkg is not None:
+            from invoice.verify.ofd import verify_ofd_signatures
+
+            signatures, sig_problems = verify_ofd_signatures(pkg)
+        else:
+            signatures, sig_problems = verify_signatures(data, fmt)
     except InvoiceError:
         raise
     except Exception as exc:  # a crash in a verifier is indeterminate, never valid
@@ -108,6 +122,24 @@ def verify(
         sig_problems = []
     problems.extend(sig_problems)
     status = combine([s.status for s in signatures])
+    coverage = None
+    if pkg is not None and signatures:
+        try:
+            from invoice.verify.ofd import check_coverage
+
+            coverage = check_coverage(pkg, signatures)
+        except InvoiceError as exc:  # a member the coverage check needs is unreadable
+            problems.append(f"what the signatures cover cannot be established: {exc}")
+            if status is VerifyStatus.VALID:
+                status = VerifyStatus.INDETERMINATE
+        except Exception as exc:  # never valid when a step errored
+            problems.append(f"the coverage check failed: {type(exc).__name__}: {exc}")
+            if status is VerifyStatus.VALID:
+                status = VerifyStatus.INDETERMINATE
+    if coverage is not None:
+        problems.extend(coverage.problems)
+        if coverage.failed:
+            status = VerifyStatus.INVALID
     for s in signatures:
         if s.status is VerifyStatus.INVALID:
             members = s.tampered_members
@@ -121,7 +153,7 @@ def verify(
         try:
             from invoice import parse
 
-            invoice = parse(data)
+            invoice = _read_ofd_invoice(data, pkg) if pkg is not None else parse(data)
         except InvoiceError as exc:
             problems.append(f"not read as an invoice, so no cross-checks: {exc}")
         except Exception as exc:  # a parser bug must not hide the signature verdict
@@ -141,4 +173,20 @@ def verify(
         checks=tuple(checks),
         problems=tuple(problems),
         file=file,
+        coverage=coverage.fields if coverage else (),
+        parts=coverage.parts if coverage else (),
+        issues=coverage.issues if coverage else (),
     )
+
+
+def _read_ofd_invoice(data: bytes, pkg: OfdPackage) -> Invoice:
+    """``parse(data)`` for an OFD already opened by ``verify`` (the same limits apply)."""
+    from core.settings import get_settings
+    from invoice.ofd.invoice import read_ofd
+
+    limit = get_settings().max_upload_bytes
+    if len(data) > limit:
+        raise ParseError(ErrorCode.TOO_LARGE, f"the file is {len(data)} bytes; the limit is {limit}")
+    inv = read_ofd(pkg).invoice
+    inv.sha256 = sha256_hex(data)
+    return inv

@@ -20,15 +20,34 @@ from __future__ import annotations
 import base64
 import hashlib
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
 
 from invoice.errors import InvoiceError
+from invoice.model import FieldSource, Invoice
+from invoice.ofd.invoice import OfdReading, read_ofd
 from invoice.ofd.package import OfdPackage
+from invoice.ofd.xml import (
+    annotation_files,
+    parse_member,
+    read_document,
+    template_ids,
+    text_objects,
+)
 from invoice.verify import ses, sm2
-from invoice.verify.report import ReferenceCheck, RefResult, SignatureReport, VerifyStatus
+from invoice.verify.report import (
+    FieldCoverage,
+    Issue,
+    PartCoverage,
+    ReferenceCheck,
+    RefResult,
+    Severity,
+    SignatureReport,
+    VerifyStatus,
+)
 from invoice.xmlsafe import parse_xml
 
 _DIGESTS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
@@ -38,6 +57,16 @@ _DIGESTS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "sha256": ("SHA-256", lambda b: hashlib.sha256(b).digest()),
     "sha-256": ("SHA-256", lambda b: hashlib.sha256(b).digest()),
 }
+
+
+# A signature names each member at most once; an OFD invoice has a few dozen members. The
+# cap is generous (twice the members, at least 64) and still stops a hostile list early.
+_MIN_REFERENCE_LIMIT = 64
+
+
+def max_references(pkg: OfdPackage) -> int:
+    """How many References one signature of this package may list before it is refused."""
+    return max(_MIN_REFERENCE_LIMIT, 2 * len(pkg.names()))
 
 
 def _local(tag: object) -> str:
@@ -208,7 +237,17 @@ def _verify_signature_xml(
     else:
         check_method = (refs_el.get("CheckMethod") or "1.2.156.10197.1.401").strip()
         digest = _DIGESTS.get(check_method.lower())
-        for ref_el in _children(refs_el, "Reference"):
+        ref_els = _children(refs_el, "Reference")
+        limit = max_references(pkg)
+        if len(ref_els) > limit:
+            # no honest signature names a member twice, let alone hundreds of times: refuse
+            # before any hashing (each member is hashed once anyway, see OfdPackage.digest)
+            undetermined.append(
+                f"{path} lists {len(ref_els)} references, more than the limit of {limit} "
+                f"for a package of {len(pkg.names())} members: not evaluated")
+            ref_els = []
+            refs.append(ReferenceCheck(path, check_method, RefResult.UNSUPPORTED, None))
+        for ref_el in ref_els:
             file_ref = ref_el.get("FileRef") or ""
             expected = _text(_first(ref_el, "CheckValue"))
             member = pkg.resolve(file_ref)
@@ -221,7 +260,7 @@ def _verify_signature_xml(
                 refs.append(ReferenceCheck(shown, name, RefResult.MISSING, expected))
                 invalid.append(f"signed member {shown} is missing from the package")
                 continue
-            actual = base64.b64encode(fn(pkg.read(member))).decode("ascii")
+            actual = base64.b64encode(pkg.digest(member, name, fn)).decode("ascii")
             try:
                 want = base64.b64decode(expected or "", validate=False)
             except ValueError:
@@ -327,3 +366,300 @@ def _verify_signature_xml(
         trusted=None,
         reasons=tuple(invalid + undetermined + notes),
     )
+
+
+# ---------------------------------------------------------------- signed means signed
+#
+# A signature protects the members its references name, nothing else. An OFD reader shows
+# whatever the package holds, and the invoice reader takes fields from up to four places, so a
+# genuinely signed file with one unsigned member added (an ``original_invoice.xml`` naming
+# another buyer, an edited CustomData, a DocRoot swapped to an unsigned copy) still carries a
+# valid signature. ``check_coverage`` closes that gap: the fields the service uses must come
+# from members a verified signature covers, unsigned members may not contradict them, the
+# signed page must show the same values, and every part a reader displays must be covered.
+
+# The fields the service relies on (keys, checks, claims, vouchers).
+USED_FIELDS = ("code", "number", "issue_date", "check_code", "buyer.name", "buyer.tax_id",
+               "seller.name", "seller.tax_id", "amount", "tax", "total", "items")
+_PAGE_COMPARED = ("code", "number", "issue_date", "check_code", "buyer.tax_id",
+                  "seller.tax_id", "amount", "tax", "total")
+# Text in a template that reads as a field value: money with cents, a date, an 8+ digit
+# number, a tax ID. A form template (labels only) has none of these.
+_VALUE_LIKE = re.compile(
+    r"^(?:[¥￥]?-?\d[\d,]*\.\d{1,2}|\d{4}\D{1,3}\d{1,2}\D{1,3}\d{1,2}\D?|\d{8,}|"
+    r"(?=[0-9A-Z]*\d)[0-9A-Z]{15,20})$")
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """What the verified signatures cover, field by field and part by part."""
+
+    covered: frozenset[str]
+    fields: tuple[FieldCoverage, ...] = ()
+    parts: tuple[PartCoverage, ...] = ()
+    issues: tuple[Issue, ...] = ()
+    problems: tuple[str, ...] = ()  # the same findings in English, for logs
+
+    @property
+    def failed(self) -> bool:
+        return any(i.severity is Severity.FAIL for i in self.issues)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} 行明细"
+    return str(value)
+
+
+def _field_label(name: str) -> str:
+    from core import messages
+
+    return messages.label("invoice_field", name)
+
+
+class _Coverage:
+    """One coverage check: accumulates findings, then freezes into a ``CoverageResult``."""
+
+    def __init__(self, pkg: OfdPackage, reports: list[SignatureReport]) -> None:
+        self.pkg = pkg
+        self.by_member: dict[str, str] = {}
+        for rep in reports:
+            if rep.status is not VerifyStatus.VALID:
+                continue
+            for ref in rep.references:
+                if ref.result is RefResult.OK:
+                    self.by_member.setdefault(ref.path, rep.id)
+        self.covered = frozenset(self.by_member)
+        self.issues: list[Issue] = []
+        self.problems: list[str] = []
+        self.fields: list[FieldCoverage] = []
+        self.parts: list[PartCoverage] = []
+        self.feeding: set[str] = set()  # members that fed a field or are displayed
+
+    def issue(self, code: str, severity: Severity, english: str, **params: object) -> None:
+        self.issues.append(Issue(code, severity, tuple((k, str(v)) for k, v in params.items())))
+        self.problems.append(english)
+
+    def covered_by(self, members: tuple[str, ...]) -> str | None:
+        if not members or any(m not in self.covered for m in members):
+            return None
+        return self.by_member[members[-1]]
+
+    # -- parts a reader displays
+
+    def check_names(self) -> None:
+        seen: dict[str, list[str]] = {}
+        for name in self.pkg.names():
+            seen.setdefault(name.lower(), []).append(name)
+        for names in seen.values():
+            if len(names) > 1:
+                shown = "、".join(sorted(names))
+                self.issue("member_name_ambiguous", Severity.FAIL,
+                           f"members differ only by case: {', '.join(sorted(names))}",
+                           members=shown)
+
+    def check_parts(self, trees: dict[str, etree._Element]) -> None:
+        pkg = self.pkg
+        for doc_path in pkg.doc_roots():
+            self.part(doc_path, "document")
+            try:
+                doc = read_document(pkg, doc_path)
+            except InvoiceError as exc:
+                self.problems.append(f"{doc_path} cannot be read: {exc}")
+                continue
+            for page in doc.pages:
+                if page.path is None:
+                    continue
+                self.part(page.path, "page")
+                try:
+                    root = trees.get(page.path)
+                    if root is None:
+                        root = trees[page.path] = parse_member(pkg, page.path, recover=True)
+                except InvoiceError as exc:
+                    self.problems.append(f"{page.path} cannot be read: {exc}")
+                    continue
+                for tid in template_ids(root):
+                    tpl = doc.templates.get(tid)
+                    if tpl is not None:
+                        self.part(tpl, "template", trees)
+            if doc.annotations is not None:
+                self.part(doc.annotations, "annotation")
+                try:
+                    files = annotation_files(pkg, doc.annotations)
+                except InvoiceError as exc:
+                    self.problems.append(f"{doc.annotations} cannot be read: {exc}")
+                    files = []
+                for path in files:
+                    self.part(path, "annotation")
+
+    def part(self, member: str, role: str,
+             trees: dict[str, etree._Element] | None = None) -> None:
+        if any(p.member == member for p in self.parts):
+            return
+        self.feeding.add(member)
+        by = self.covered_by((member,))
+        self.parts.append(PartCoverage(member, role, by))
+        if by is not None:
+            return
+        from core import messages
+
+        if role == "template" and trees is not None and self._form_only(member, trees):
+            self.issue("template_unsigned", Severity.NOTE,
+                       f"template {member} is not signed; it holds labels only", member=member)
+            return
+        self.issue("part_unsigned", Severity.FAIL,
+                   f"{member} ({role}) is displayed but no verified signature covers it",
+                   member=member, role=messages.label("ofd_part", role))
+
+    def _form_only(self, member: str, trees: dict[str, etree._Element]) -> bool:
+        """A template of fixed form text (labels, notes): nothing in it reads as a value."""
+        try:
+            root = trees.get(member)
+            if root is None:
+                root = trees[member] = parse_member(self.pkg, member, recover=True)
+        except InvoiceError:
+            return False
+        for obj in text_objects(root, from_template=True):
+            text = re.sub(r"\s+", "", obj.text)
+            if text and _VALUE_LIKE.match(text):
+                return False
+        return True
+
+    # -- fields
+
+    def check_fields(self, full: OfdReading, signed: OfdReading | None,
+                     page: OfdReading | None) -> None:
+        inv = full.invoice
+        values = _values(inv)
+        signed_values = _values(signed.invoice) if signed is not None else {}
+        page_values = _values(page.invoice) if page is not None else {}
+        trusted: dict[str, object] = {}
+        for name in USED_FIELDS:
+            value = values.get(name)
+            if value is None:
+                continue
+            members = full.members.get(name, ())
+            self.feeding.update(members)
+            location = " + ".join(members)
+            label = _field_label(name)
+            by = self.covered_by(members)
+            if by is not None:
+                trusted[name] = value
+                self.fields.append(FieldCoverage(name, location, by))
+                continue
+            unsigned = next((m for m in members if m not in self.covered), location)
+            other = signed_values.get(name)
+            if other is None:
+                self.fields.append(FieldCoverage(name, location, None, "unsigned"))
+                self.issue("field_unsigned", Severity.FAIL,
+                           f"field {name} comes from unsigned member {unsigned} ({_shown(value)}) "
+                           "and no signed member states it",
+                           field=label, member=unsigned, value=_shown(value))
+            elif other != value:
+                assert signed is not None
+                signed_at = " + ".join(signed.members.get(name, ()))
+                self.fields.append(FieldCoverage(name, location, None, "mismatch"))
+                self.issue("field_mismatch", Severity.FAIL,
+                           f"field {name} is {_shown(value)} in unsigned member {unsigned} but "
+                           f"{_shown(other)} in signed {signed_at}",
+                           field=label, member=unsigned, value=_shown(value),
+                           signed_member=signed_at, signed_value=_shown(other))
+            else:  # a signed member states the same value: that is what is relied on
+                assert signed is not None
+                signed_members = signed.members.get(name, ())
+                trusted[name] = value
+                self.fields.append(FieldCoverage(name, " + ".join(signed_members),
+                                                 self.covered_by(signed_members)))
+        self._check_claims(full, trusted)
+        for name in _PAGE_COMPARED:
+            value, shown = trusted.get(name), page_values.get(name)
+            if value is None or shown is None or value == shown:
+                continue
+            assert page is not None
+            self.issue("field_page_mismatch", Severity.FAIL,
+                       f"field {name} is {_shown(value)} but the signed page shows {_shown(shown)}",
+                       field=_field_label(name), member=" + ".join(full.members.get(name, ())),
+                       value=_shown(value), signed_member=" + ".join(page.members.get(name, ())),
+                       signed_value=_shown(shown))
+
+    def _check_claims(self, full: OfdReading, trusted: dict[str, object]) -> None:
+        """Values that lost to a better source but were stated by an unsigned member."""
+        reported: set[tuple[str, str]] = set()
+        for name, value, members in full.claims:
+            if name not in trusted or value == trusted[name]:
+                continue
+            unsigned = [m for m in members if m not in self.covered]
+            if not unsigned or (name, unsigned[0]) in reported:
+                continue
+            reported.add((name, unsigned[0]))
+            self.feeding.update(members)
+            signed_at = " + ".join(full.members.get(name, ()))
+            self.issue("field_mismatch", Severity.FAIL,
+                       f"unsigned member {unsigned[0]} states {name} = {_shown(value)}, the signed "
+                       f"value is {_shown(trusted[name])}",
+                       field=_field_label(name), member=unsigned[0], value=_shown(value),
+                       signed_member=signed_at, signed_value=_shown(trusted[name]))
+
+    def note_rest(self, signature_dirs: set[str]) -> None:
+        rest = [n for n in self.pkg.names()
+                if n not in self.covered and n not in self.feeding
+                and not any(n.startswith(d + "/") for d in signature_dirs)
+                and posixpath.basename(n).lower() != "signatures.xml"]
+        if rest:
+            self.issues.append(Issue("members_unsigned", Severity.NOTE,
+                                     (("members", "、".join(sorted(rest))),)))
+
+    def result(self) -> CoverageResult:
+        return CoverageResult(self.covered, tuple(self.fields), tuple(self.parts),
+                              tuple(self.issues), tuple(self.problems))
+
+
+def _values(inv: Invoice) -> dict[str, object]:
+    out: dict[str, object] = {
+        "code": inv.code, "number": inv.number, "issue_date": inv.issue_date,
+        "check_code": inv.check_code, "buyer.name": inv.buyer.name,
+        "buyer.tax_id": inv.buyer.tax_id, "seller.name": inv.seller.name,
+        "seller.tax_id": inv.seller.tax_id, "amount": inv.amount, "tax": inv.tax,
+        "total": inv.total, "items": list(inv.items) or None,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def check_coverage(pkg: OfdPackage, reports: list[SignatureReport]) -> CoverageResult | None:
+    """Field and part coverage of a signed OFD; None when no signature verified (then the
+    signatures' own status already says invalid or indeterminate, and nothing is covered).
+
+    Reads the invoice three times from the one opened package, sharing parsed pages: as the
+    service does (every source, noting what each states), restricted to covered members, and
+    from the covered page text alone.
+    """
+    if not any(r.status is VerifyStatus.VALID for r in reports):
+        return None
+    cov = _Coverage(pkg, reports)
+    trees: dict[str, etree._Element] = {}
+    cov.check_names()
+    cov.check_parts(trees)
+    full: OfdReading | None
+    try:
+        full = read_ofd(pkg, survey=True, trees=trees)
+    except InvoiceError:
+        try:
+            full = read_ofd(pkg, trees=trees)
+        except InvoiceError:
+            full = None  # no invoice (a bank receipt): parts only
+    if full is not None:
+        signed = _try_read(pkg, cov.covered, None, trees)
+        page = _try_read(pkg, cov.covered, (FieldSource.PAGE_TEXT,), trees)
+        cov.check_fields(full, signed, page)
+    files, _ = signature_files(pkg)
+    cov.note_rest({posixpath.dirname(e.path) for e in files})
+    return cov.result()
+
+
+def _try_read(pkg: OfdPackage, members: frozenset[str],
+              sources: tuple[FieldSource, ...] | None,
+              trees: dict[str, etree._Element]) -> OfdReading | None:
+    try:
+        return read_ofd(pkg, members=members, sources=sources, trees=trees)
+    except InvoiceError:
+        return None  # the covered members alone give no invoice number

@@ -127,6 +127,59 @@ def combine(statuses: list[VerifyStatus]) -> VerifyStatus:
     return VerifyStatus.VALID
 
 
+class Severity(StrEnum):
+    FAIL = "fail"  # makes the file invalid
+    INDETERMINATE = "indeterminate"  # the verdict cannot be reached
+    NOTE = "note"  # worth showing, changes nothing
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A finding a person reads: a stable ``code`` (catalogued in ``core.messages``) and its
+    parameters; ``message`` is the Chinese text, ``to_dict`` carries both for the page."""
+
+    code: str
+    severity: Severity
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        from core import messages
+
+        return messages.text(self.code, **dict(self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity.value, "params": dict(self.params),
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class FieldCoverage:
+    """Which signature protects one field: where the value was read (``location``, members
+    joined by " + "; for PDF "revision N, page P") and the signature covering all of it."""
+
+    field: str
+    location: str
+    covered_by: str | None  # signature id, None when no verified signature covers it
+    status: str = "signed"  # signed | unsigned | mismatch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "location": self.location, "covered_by": self.covered_by,
+                "status": self.status}
+
+
+@dataclass(frozen=True)
+class PartCoverage:
+    """A part of the document a reader displays (Document.xml, page, template, annotation)."""
+
+    member: str
+    role: str  # document | page | template | annotation
+    covered_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"member": self.member, "role": self.role, "covered_by": self.covered_by}
+
+
 @dataclass(frozen=True)
 class VerificationReport:
     """Everything ``verify`` found about one file."""
@@ -138,6 +191,9 @@ class VerificationReport:
     problems: tuple[str, ...] = ()
     file: str | None = None
     online: dict[str, Any] | None = field(default=None)
+    coverage: tuple[FieldCoverage, ...] = ()  # signed files: field -> covering signature
+    parts: tuple[PartCoverage, ...] = ()  # signed OFDs: displayed parts -> covering signature
+    issues: tuple[Issue, ...] = ()  # coded findings for people (Chinese via core.messages)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -150,6 +206,9 @@ class VerificationReport:
                 "signatures": [s.to_dict() for s in self.signatures],
                 "checks": [c.to_dict() for c in self.checks],
                 "problems": list(self.problems),
+                "issues": [i.to_dict() for i in self.issues],
+                "coverage": [c.to_dict() for c in self.coverage],
+                "parts": [p.to_dict() for p in self.parts],
             }
         )
         if self.online is not None:
@@ -168,4 +227,6 @@ class VerificationReport:
             if c.result in (CheckResult.FAIL, CheckResult.WARN):
                 lines.append(f"  check {c.id}: {c.result.value}: {c.message}")
         lines.extend(f"  problem: {p}" for p in self.problems)
+        lines.extend(f"  {i.severity.value}: {i.message}" for i in self.issues
+                     if i.severity is not Severity.NOTE)
         return "\n".join(lines)
