@@ -19,6 +19,7 @@ from __future__ import annotations
 import operator
 import posixpath
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -251,8 +252,10 @@ class _Reader:
         self.graph_type: str | None = None  # invoice type from the attachment's QR payload
         self.doc_path = ""
         self._doc: DocumentInfo | None = None
-        self._pages: dict[str, etree._Element] = {} if trees is None else trees
-        self._objects: dict[str, list[TextObj]] = {}
+        # parsed pages and their text objects live on the package: every reading of one
+        # opened file (the verifier reads it up to four times) parses each page once
+        self._pages: dict[str, etree._Element] = pkg.trees if trees is None else trees
+        self._objects: dict[str, list[TextObj]] = pkg.objects
         self._face: layout.Face | None = None
 
     # -- bookkeeping
@@ -346,7 +349,17 @@ class _Reader:
     def objects_of(self, path: str, from_template: bool = False) -> list[TextObj]:
         cached = self._objects.get(path)
         if cached is None:
-            cached = text_objects(self.page_root(path), from_template=from_template)
+            root = self.page_root(path)
+            count = sum(1 for _ in root.iter("{*}TextObject"))
+            if count > layout.MAX_OBJECTS_PER_PAGE:
+                # no invoice page draws this much text; reading it by position would only
+                # burn CPU (issue 11): the page gives no page-text fields
+                self.extra.setdefault("page_text_skipped",
+                                      f"{path}: {count} text objects, limit "
+                                      f"{layout.MAX_OBJECTS_PER_PAGE}")
+                cached = []
+            else:
+                cached = text_objects(root, from_template=from_template)
             self._objects[path] = cached
         return cached
 
@@ -761,21 +774,47 @@ class _Reader:
 
 
 def _tag_items(goods: dict[str, list[list[tuple[str, TextObj]]]]) -> list[Item]:
-    """Goods lines from ungrouped tag refs: each field joins the line on its page and row."""
+    """Goods lines from ungrouped tag refs: each field joins the line on its page and row.
+
+    A field's value goes to the name line nearest its height on the same page (the first
+    such line on a tie); the lines are sorted per page once, so a hostile tag file of many
+    thousand lines stays O(n log n).
+    """
     names = goods["name"]
     rows: list[dict[str, str | None]] = [{"name": "".join(o.text for _, o in refs)}
                                          for refs in names]
     anchors = [(refs[0][0], min(o.y0 for _, o in refs)) for refs in names]
+    by_page: dict[str, list[tuple[float, int]]] = {}
+    for i, (page, y) in enumerate(anchors):
+        by_page.setdefault(page, []).append((y, i))
+    every = sorted((y, i) for i, (_, y) in enumerate(anchors))
+    for lines in by_page.values():
+        lines.sort()
     for fld, groups in goods.items():
         if fld == "name":
             continue
         for refs in groups:
             page, y = refs[0][0], min(o.y0 for _, o in refs)
-            same_page = [i for i, a in enumerate(anchors) if a[0] == page] or list(range(len(rows)))
-            idx = min(same_page, key=lambda i: (abs(anchors[i][1] - y), i))
+            idx = _nearest_line(by_page.get(page) or every, y)
             if rows[idx].get(fld) is None:
                 rows[idx][fld] = "".join(o.text for _, o in refs)
     return [_item(r) for r in rows]
+
+
+def _nearest_line(lines: list[tuple[float, int]], y: float) -> int:
+    """Index of the line nearest ``y`` (smallest index on a tie); ``lines`` sorted by y."""
+    pos = bisect_left(lines, (y, -1))
+    best: tuple[float, int] | None = None
+    for j in (pos - 1, pos):
+        if 0 <= j < len(lines):
+            ly = lines[j][0]
+            # all lines at this height: the smallest index is the first of the run
+            start = bisect_left(lines, (ly, -1))
+            cand = (abs(ly - y), lines[start][1])
+            if best is None or cand < best:
+                best = cand
+    assert best is not None
+    return best[1]
 
 
 def parse_ofd(data: bytes, where: str = "ofd", *,

@@ -12,6 +12,7 @@ name wrapped over several lines joins up again.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -66,6 +67,12 @@ _HEADERS: dict[str, str] = {
 # as '合同服务费' never ends the table; '合' alone is the template that draws 合 and 计 apart.
 _TABLE_END_WORDS = {"合", "合计", "小计", "总计", "折扣", "备注"}
 _TABLE_END_PREFIX = ("合计:", "小计:", "总计:", "价税合计")
+
+
+# A page with more text objects than this is not read by position (an invoice page draws a
+# few hundred; a 销货清单 page a few thousand at most).
+MAX_OBJECTS_PER_PAGE = 20_000
+_MAX_TRIES = 8  # labels of one field whose value is looked for (a real page prints one or two)
 
 
 def _ends_table(first: str) -> bool:
@@ -200,6 +207,10 @@ def read_face(objs: list[TextObj]) -> Face:
     objs = join_split_labels(merge_same_box(objs))
     face = Face(title=find_title(objs))
     parties: dict[str, list[tuple[TextObj, str | None]]] = {"party.name": [], "party.tax_id": []}
+    # Each label's value is looked for among all objects, so the lookups are bounded: a field
+    # already read, a party label beyond the two (buyer, seller) or a field tried
+    # _MAX_TRIES times is skipped. This keeps a page of 100,000 labels linear.
+    tries: dict[str, int] = {}
     for o in objs:
         key = norm(o.text)
         fld = _LABELS.get(key)
@@ -211,10 +222,16 @@ def read_face(objs: list[TextObj]) -> Face:
             key, value = inline
             fld = _LABELS.get(key) or _INLINE[key]
         else:
+            if len(parties.get(fld, ())) >= 2 or fld in face.values:
+                continue
+            tries[fld] = tries.get(fld, 0) + 1
+            if tries[fld] > _MAX_TRIES:
+                continue
             v = _value_right_of(o, objs)
             value = v.text.strip() if v else None
         if fld in parties:
-            parties[fld].append((o, value))  # kept even when empty: it tells buyer from seller
+            if len(parties[fld]) < 2:  # kept even when empty: it tells buyer from seller
+                parties[fld].append((o, value))
         elif value and fld not in face.values:
             face.values[fld] = value
     for fld, found in parties.items():
@@ -274,8 +291,29 @@ def _lines(objs: list[TextObj]) -> list[list[TextObj]]:
     return lines
 
 
-def _nearest(o: TextObj, cols: list[_Col]) -> _Col | None:
-    return min(cols, key=lambda c: abs(c.obj.cx - o.cx), default=None)
+class _Columns:
+    """Columns by centre, for the nearest one in O(log n) (a hostile header row may hold
+    thousands of objects, and every token of every row asks). Answers as
+    ``min(cols, key=distance)`` would: on a tie, the column first in header order."""
+
+    __slots__ = ("_cols", "_order", "_xs")
+
+    def __init__(self, cols: list[_Col]) -> None:
+        first: dict[float, tuple[int, _Col]] = {}
+        for i, c in enumerate(cols):
+            first.setdefault(c.obj.cx, (i, c))
+        keys = sorted(first)
+        self._xs = keys
+        self._order = [first[k][0] for k in keys]
+        self._cols = [first[k][1] for k in keys]
+
+    def nearest(self, o: TextObj) -> _Col | None:
+        i = bisect_left(self._xs, o.cx)
+        near = [j for j in (i - 1, i) if 0 <= j < len(self._xs)]
+        if not near:
+            return None
+        j = min(near, key=lambda j: (abs(self._xs[j] - o.cx), self._order[j]))
+        return self._cols[j]
 
 
 def read_table(objs: list[TextObj]) -> tuple[list[dict[str, str]], tuple[str | None, str | None]]:
@@ -291,8 +329,12 @@ def read_table(objs: list[TextObj]) -> tuple[list[dict[str, str]], tuple[str | N
     name_limit = min(after_name) if after_name else float("inf")
     seq_limit = by_kind["seq"].obj.x1 if "seq" in by_kind else float("-inf")
     rest_cols = [c for c in cols if c.kind not in ("name", "seq")]
+    other_cols = _Columns([c for c in rest_cols if c.kind not in ("amount", "tax", "tax_rate")])
     body = [o for o in objs if id(o) not in header_ids and o.cy > head_y]
     items: list[dict[str, str]] = []
+    # continuation lines are collected and joined once (no string grown line by line)
+    more_name: dict[int, list[str]] = {}
+    more_spec: dict[int, list[str]] = {}
     pending_name: list[str] = []
     total: tuple[str | None, str | None] = (None, None)
     for line in _lines(body):
@@ -305,7 +347,7 @@ def read_table(objs: list[TextObj]) -> tuple[list[dict[str, str]], tuple[str | N
                  (o.x0 < name_col.obj.x0 or o.x1 <= name_limit + 0.5)]
         name_ids = {id(o) for o in names}
         others = [o for o in line if id(o) not in name_ids]
-        row = _classify(others, by_kind, rest_cols)
+        row = _classify(others, by_kind, other_cols)
         name_text = "".join(o.text.strip() for o in names)
         if "amount" in row:
             if name_text or pending_name:
@@ -314,15 +356,20 @@ def read_table(objs: list[TextObj]) -> tuple[list[dict[str, str]], tuple[str | N
             items.append(row)
         elif name_text or row.get("spec"):
             if items:
-                items[-1]["name"] = items[-1].get("name", "") + name_text
+                last = len(items) - 1
+                more_name.setdefault(last, []).append(name_text)
                 if row.get("spec"):
-                    items[-1]["spec"] = items[-1].get("spec", "") + row["spec"]
+                    more_spec.setdefault(last, []).append(row["spec"])
             else:
                 pending_name.append(name_text)
+    for i, parts in more_name.items():
+        items[i]["name"] = items[i].get("name", "") + "".join(parts)
+    for i, parts in more_spec.items():
+        items[i]["spec"] = items[i].get("spec", "") + "".join(parts)
     return items, total
 
 
-def _classify(tokens: list[TextObj], by_kind: dict[str, _Col], rest_cols: list[_Col]) -> dict[str, str]:
+def _classify(tokens: list[TextObj], by_kind: dict[str, _Col], other_cols: _Columns) -> dict[str, str]:
     """Assign a row's tokens (right of the name column) to columns, using their types."""
     row: dict[str, str] = {}
     left = list(tokens)
@@ -363,7 +410,7 @@ def _classify(tokens: list[TextObj], by_kind: dict[str, _Col], rest_cols: list[_
     for o in left:
         if amount_obj is not None and o.cx >= amount_obj.x0:
             continue
-        col = _nearest(o, [c for c in rest_cols if c.kind not in ("amount", "tax", "tax_rate")])
+        col = other_cols.nearest(o)
         if col is None or col.kind is None or col.kind in row:
             continue
         row[col.kind] = o.text.strip()

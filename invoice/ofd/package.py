@@ -27,6 +27,8 @@ from invoice.errors import ErrorCode, ParseError
 if TYPE_CHECKING:
     from lxml import etree
 
+    from invoice.ofd.xml import TextObj
+
 # Below this size a high compression ratio is normal (an XML file of repeated tags packs
 # 100:1); ratio checks apply only to members big enough to matter.
 _RATIO_FLOOR = 1024 * 1024
@@ -128,6 +130,10 @@ class OfdPackage:
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._ofd_xml: etree._Element | None = None
         self._digests: dict[tuple[str, str], bytes] = {}
+        # parsed members shared by every reading of this package (the reader and the
+        # verifier get the one container, DESIGN §5): page trees and their text objects
+        self.trees: dict[str, etree._Element] = {}
+        self.objects: dict[str, list[TextObj]] = {}
 
     def _check_name(self, raw: str) -> str:
         """Normalise a stored member name and refuse any that could escape the package."""

@@ -636,7 +636,7 @@ def check_coverage(pkg: OfdPackage, reports: list[SignatureReport]) -> CoverageR
     if not any(r.status is VerifyStatus.VALID for r in reports):
         return None
     cov = _Coverage(pkg, reports)
-    trees: dict[str, etree._Element] = {}
+    trees = pkg.trees
     cov.check_names()
     cov.check_parts(trees)
     full: OfdReading | None
