@@ -224,19 +224,30 @@ class TextObjectIndex:
     text_objects(root)}.get`` would: the last object with that ID and a usable Boundary.
     """
 
-    __slots__ = ("_elements", "_made")
+    __slots__ = ("_elements", "_last", "_made")
 
     def __init__(self, root: etree._Element) -> None:
-        self._elements: dict[str, list[etree._Element]] = {}
-        for el in _text_object_elements(root):
-            self._elements.setdefault(el.get("ID") or "", []).append(el)
+        els = _text_object_elements(root)
+        ids = [el.get("ID") or "" for el in els]
+        # the common case, unique IDs, in one C-level pass; lists only when IDs repeat
+        self._last: dict[str, etree._Element] = dict(zip(ids, els, strict=True))
+        self._elements: dict[str, list[etree._Element]] | None = None
+        if len(self._last) < len(els):
+            self._elements = {}
+            for obj_id, el in zip(ids, els, strict=True):
+                self._elements.setdefault(obj_id, []).append(el)
         self._made: dict[str, TextObj | None] = {}
 
     def get(self, obj_id: str) -> TextObj | None:
         if obj_id in self._made:
             return self._made[obj_id]
         found: TextObj | None = None
-        for el in reversed(self._elements.get(obj_id, ())):
+        if self._elements is None:
+            last = self._last.get(obj_id)
+            candidates: list[etree._Element] = [] if last is None else [last]
+        else:
+            candidates = self._elements.get(obj_id, [])
+        for el in reversed(candidates):
             found = _text_obj(el)
             if found is not None:
                 break
