@@ -16,8 +16,8 @@ import pytest
 from invoice import parse
 from invoice.errors import ErrorCode, ParseError
 from invoice.model import Invoice
-from invoice.ofd.package import OfdPackage
 from invoice.ofd.layout import MAX_OBJECTS_PER_PAGE
+from invoice.ofd.package import OfdPackage
 from invoice.verify import VerifyStatus, sm2, verify
 from invoice.verify import ofd as ofd_verify
 from tests.invoice.test_ofd_provenance import FPTPL, TODAY, Keys, build, members_of, sign
