@@ -238,6 +238,10 @@ class _Reader:
         # survey: read the attachment, tags and CustomData even when the fields are already
         # complete, so that every value each of them states is in ``claims`` (verification)
         self.survey = False
+        # members whose statements need no survey (covered by a verified signature: what
+        # they say is either used or compared with the signed page anyway)
+        self.known: frozenset[str] = frozenset()
+        self._surveying = False  # the current stage runs only to survey
         self.values: dict[str, object] = {}
         self.sources: dict[str, str] = {}
         # field -> the members its value was read from (provenance, compared with coverage)
@@ -259,6 +263,10 @@ class _Reader:
         self._face: layout.Face | None = None
 
     # -- bookkeeping
+
+    def skip(self, member: str | None) -> bool:
+        """True while surveying a member that needs no survey."""
+        return self._surveying and member in self.known
 
     def allows(self, member: str | None) -> bool:
         return member is not None and (self.only is None or member in self.only)
@@ -378,7 +386,7 @@ class _Reader:
                 if low.startswith(prefix) and low.endswith(".xml") and not low.endswith(
                         "/attachments.xml"):
                     candidates.append(name)
-        for path in [c for c in candidates if self.allows(c)][:4]:
+        for path in [c for c in candidates if self.allows(c) and not self.skip(c)][:4]:
             if path != direct:
                 # other vendors' names: sniff for an eInvoice or a railway (rai:) XBRL
                 head = self.pkg.read(path)[:1024]
@@ -508,7 +516,7 @@ class _Reader:
             return None if found is None else (path, found)
 
         for path in files:
-            if not self.allows(path):
+            if not self.allows(path) or (self.skip(path) and self.skip(doc.custom_tags)):
                 continue
             root = self._optional(path) if path is not None else None
             if root is not None:
@@ -567,7 +575,7 @@ class _Reader:
     def read_custom_data(self) -> None:
         src = FieldSource.CUSTOM_DATA
         entry = self.pkg.resolve("OFD.xml")
-        if entry is None or not self.allows(entry):
+        if entry is None or not self.allows(entry) or self.skip(entry):
             return
         for key, value in custom_data(self.pkg.ofd_xml()).items():
             fld = _CUSTOM_DATA.get(key)
@@ -613,7 +621,13 @@ class _Reader:
 
     def face(self) -> layout.Face:
         if self._face is None:
-            self._face = layout.read_face(self.page_objects(0))
+            # the same page and templates read by position give the same face: readings of
+            # one package (parse, then the verifier's restricted readings) share it
+            key = (self.doc_path, *(m for m in self.face_members(0) if self.allows(m)))
+            face = self.pkg.faces.get(key)
+            if face is None:
+                face = self.pkg.faces[key] = layout.read_face(self.page_objects(0))
+            self._face = face
             if self._face.title:
                 self.title = self._face.title
         return self._face
@@ -732,9 +746,16 @@ class _Reader:
             (FieldSource.PAGE_TEXT, self.read_page_text),
         )
         for source, stage in stages:
-            if source in self.allowed and (self.missing() or (
-                    self.survey and source is not FieldSource.PAGE_TEXT)):
+            if source not in self.allowed:
+                continue
+            if self.missing():
                 stage()
+            elif self.survey and source is not FieldSource.PAGE_TEXT:
+                self._surveying = True
+                try:
+                    stage()
+                finally:
+                    self._surveying = False
         if "number" not in self.values:
             raise self.not_an_invoice()
         self.derive()
@@ -848,16 +869,19 @@ class OfdReading:
 
 def read_ofd(pkg: OfdPackage, *, members: Collection[str] | None = None,
              sources: Collection[FieldSource] | None = None, survey: bool = False,
+             known: Collection[str] = (),
              trees: dict[str, etree._Element] | None = None) -> OfdReading:
     """Read the invoice of an already opened package (the container the verifier shares).
 
     ``members`` restricts the reading to those zip members (the ones a verified signature
     covers); ``survey`` reads the attachment, tags and CustomData even when the fields are
-    complete; ``trees`` is a cache of parsed pages shared between readings of one package.
+    complete, except members in ``known`` (covered ones, whose values are checked anyway);
+    ``trees`` is a cache of parsed pages shared between readings of one package.
     Raises ``ParseError`` as ``parse_ofd`` does.
     """
     reader = _Reader(pkg, _ALL_SOURCES if sources is None else frozenset(sources),
                      members=members, trees=trees)
     reader.survey = survey
+    reader.known = frozenset(known)
     inv = reader.run()
     return OfdReading(inv, dict(reader.members), tuple(reader.claims))

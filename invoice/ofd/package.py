@@ -27,6 +27,7 @@ from invoice.errors import ErrorCode, ParseError
 if TYPE_CHECKING:
     from lxml import etree
 
+    from invoice.ofd.layout import Face
     from invoice.ofd.xml import TextObj
 
 # Below this size a high compression ratio is normal (an XML file of repeated tags packs
@@ -134,6 +135,7 @@ class OfdPackage:
         # verifier get the one container, DESIGN §5): page trees and their text objects
         self.trees: dict[str, etree._Element] = {}
         self.objects: dict[str, list[TextObj]] = {}
+        self.faces: dict[tuple[str, ...], Face] = {}  # page text read by position, per members
 
     def _check_name(self, raw: str) -> str:
         """Normalise a stored member name and refuse any that could escape the package."""

@@ -153,7 +153,10 @@ def verify(
         try:
             from invoice import parse
 
-            invoice = _read_ofd_invoice(data, pkg) if pkg is not None else parse(data)
+            if pkg is not None:
+                invoice = _read_ofd_invoice(data, pkg, coverage.invoice if coverage else None)
+            else:
+                invoice = parse(data)
         except InvoiceError as exc:
             problems.append(f"not read as an invoice, so no cross-checks: {exc}")
         except Exception as exc:  # a parser bug must not hide the signature verdict
@@ -179,14 +182,15 @@ def verify(
     )
 
 
-def _read_ofd_invoice(data: bytes, pkg: OfdPackage) -> Invoice:
-    """``parse(data)`` for an OFD already opened by ``verify`` (the same limits apply)."""
+def _read_ofd_invoice(data: bytes, pkg: OfdPackage, read: Invoice | None) -> Invoice:
+    """``parse(data)`` for an OFD already opened by ``verify`` (the same limits apply);
+    ``read`` is the invoice the coverage check already read from that package, if any."""
     from core.settings import get_settings
     from invoice.ofd.invoice import read_ofd
 
     limit = get_settings().max_upload_bytes
     if len(data) > limit:
         raise ParseError(ErrorCode.TOO_LARGE, f"the file is {len(data)} bytes; the limit is {limit}")
-    inv = read_ofd(pkg).invoice
+    inv = read if read is not None else read_ofd(pkg).invoice
     inv.sha256 = sha256_hex(data)
     return inv

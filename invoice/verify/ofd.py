@@ -392,9 +392,11 @@ _VALUE_LIKE = re.compile(
 
 @dataclass(frozen=True)
 class CoverageResult:
-    """What the verified signatures cover, field by field and part by part."""
+    """What the verified signatures cover, field by field and part by part; ``invoice`` is
+    the invoice as the service reads it (from the same opened package), None if it is none."""
 
     covered: frozenset[str]
+    invoice: Invoice | None = None
     fields: tuple[FieldCoverage, ...] = ()
     parts: tuple[PartCoverage, ...] = ()
     issues: tuple[Issue, ...] = ()
@@ -527,10 +529,15 @@ class _Coverage:
 
     # -- fields
 
-    def check_fields(self, full: OfdReading, signed: OfdReading | None,
+    def check_fields(self, full: OfdReading, read_signed: Callable[[], OfdReading | None],
                      page: OfdReading | None) -> None:
         inv = full.invoice
         values = _values(inv)
+        # Restricted to covered members, the reader makes the very choices it made when every
+        # member it touched is covered: only then is the second reading skipped.
+        touched = {m for ms in full.members.values() for m in ms}
+        touched.update(m for _, _, ms in full.claims for m in ms)
+        signed = full if touched <= self.covered else read_signed()
         signed_values = _values(signed.invoice) if signed is not None else {}
         page_values = _values(page.invoice) if page is not None else {}
         trusted: dict[str, object] = {}
@@ -609,8 +616,8 @@ class _Coverage:
             self.issues.append(Issue("members_unsigned", Severity.NOTE,
                                      (("members", "、".join(sorted(rest))),)))
 
-    def result(self) -> CoverageResult:
-        return CoverageResult(self.covered, tuple(self.fields), tuple(self.parts),
+    def result(self, invoice: Invoice | None) -> CoverageResult:
+        return CoverageResult(self.covered, invoice, tuple(self.fields), tuple(self.parts),
                               tuple(self.issues), tuple(self.problems))
 
 
@@ -641,19 +648,19 @@ def check_coverage(pkg: OfdPackage, reports: list[SignatureReport]) -> CoverageR
     cov.check_parts(trees)
     full: OfdReading | None
     try:
-        full = read_ofd(pkg, survey=True, trees=trees)
+        full = read_ofd(pkg, survey=True, known=cov.covered, trees=trees)
     except InvoiceError:
         try:
             full = read_ofd(pkg, trees=trees)
         except InvoiceError:
             full = None  # no invoice (a bank receipt): parts only
     if full is not None:
-        signed = _try_read(pkg, cov.covered, None, trees)
-        page = _try_read(pkg, cov.covered, (FieldSource.PAGE_TEXT,), trees)
-        cov.check_fields(full, signed, page)
+        covered = cov.covered
+        page = _try_read(pkg, covered, (FieldSource.PAGE_TEXT,), trees)
+        cov.check_fields(full, lambda: _try_read(pkg, covered, None, trees), page)
     files, _ = signature_files(pkg)
     cov.note_rest({posixpath.dirname(e.path) for e in files})
-    return cov.result()
+    return cov.result(full.invoice if full is not None else None)
 
 
 def _try_read(pkg: OfdPackage, members: frozenset[str],
