@@ -178,7 +178,7 @@ def verify(
         file=file,
         coverage=coverage.fields if coverage else (),
         parts=coverage.parts if coverage else (),
-        issues=coverage.issues if coverage else (),
+        issues=tuple(i for s in signatures for i in s.issues) + (coverage.issues if coverage else ()),
     )
 
 

@@ -202,6 +202,7 @@ def _verify_signature_xml(
     invalid: list[str] = []
     undetermined: list[str] = []
     notes: list[str] = []
+    issues: list[Issue] = []
     if pkg.resolve(path) is None:
         return SignatureReport(
             id=sig_id,
@@ -245,6 +246,8 @@ def _verify_signature_xml(
             undetermined.append(
                 f"{path} lists {len(ref_els)} references, more than the limit of {limit} "
                 f"for a package of {len(pkg.names())} members: not evaluated")
+            issues.append(Issue("references_too_many", Severity.INDETERMINATE, (
+                ("signature", sig_id), ("count", str(len(ref_els))), ("limit", str(limit)))))
             ref_els = []
             refs.append(ReferenceCheck(path, check_method, RefResult.UNSUPPORTED, None))
         for ref_el in ref_els:
@@ -365,6 +368,7 @@ def _verify_signature_xml(
         signature_ok=result.signature_valid if result else None,
         trusted=None,
         reasons=tuple(invalid + undetermined + notes),
+        issues=tuple(issues),
     )
 
 

@@ -36,6 +36,32 @@ class RefResult(StrEnum):
     UNSUPPORTED = "unsupported"  # unknown digest method: cannot tell
 
 
+class Severity(StrEnum):
+    FAIL = "fail"  # makes the file invalid
+    INDETERMINATE = "indeterminate"  # the verdict cannot be reached
+    NOTE = "note"  # worth showing, changes nothing
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A finding a person reads: a stable ``code`` (catalogued in ``core.messages``) and its
+    parameters; ``message`` is the Chinese text, ``to_dict`` carries both for the page."""
+
+    code: str
+    severity: Severity
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        from core import messages
+
+        return messages.text(self.code, **dict(self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity.value, "params": dict(self.params),
+                "message": self.message}
+
+
 @dataclass(frozen=True)
 class Check:
     """One cross-check on the invoice's content (not its signature)."""
@@ -89,6 +115,7 @@ class SignatureReport:
     signature_ok: bool | None = None  # the cryptographic signature itself
     trusted: bool | None = None  # chain to a configured trust root (never, without roots)
     reasons: tuple[str, ...] = ()  # why the status is not "valid", or notes
+    issues: tuple[Issue, ...] = ()  # coded findings for people (e.g. references_too_many)
 
     @property
     def tampered_members(self) -> list[str]:
@@ -113,6 +140,7 @@ class SignatureReport:
             "signature_ok": self.signature_ok,
             "trusted": self.trusted,
             "reasons": list(self.reasons),
+            "issues": [i.to_dict() for i in self.issues],
         }
 
 
@@ -125,32 +153,6 @@ def combine(statuses: list[VerifyStatus]) -> VerifyStatus:
     if VerifyStatus.INDETERMINATE in statuses:
         return VerifyStatus.INDETERMINATE
     return VerifyStatus.VALID
-
-
-class Severity(StrEnum):
-    FAIL = "fail"  # makes the file invalid
-    INDETERMINATE = "indeterminate"  # the verdict cannot be reached
-    NOTE = "note"  # worth showing, changes nothing
-
-
-@dataclass(frozen=True)
-class Issue:
-    """A finding a person reads: a stable ``code`` (catalogued in ``core.messages``) and its
-    parameters; ``message`` is the Chinese text, ``to_dict`` carries both for the page."""
-
-    code: str
-    severity: Severity
-    params: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def message(self) -> str:
-        from core import messages
-
-        return messages.text(self.code, **dict(self.params))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity.value, "params": dict(self.params),
-                "message": self.message}
 
 
 @dataclass(frozen=True)

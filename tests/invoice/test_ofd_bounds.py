@@ -151,6 +151,8 @@ def test_absurd_reference_count_is_refused_with_a_reason() -> None:
     sig = report.signatures[0]
     assert sig.status is not VerifyStatus.VALID
     assert any("413 references, more than the limit of 64" in r for r in sig.reasons), sig.reasons
+    [issue] = [i for i in report.issues if i.code == "references_too_many"]
+    assert "413" in issue.message and "64" in issue.message
     assert report.status is not VerifyStatus.VALID
 
 
