@@ -71,7 +71,7 @@ _TABLE_END_PREFIX = ("合计:", "小计:", "总计:", "价税合计")
 
 # A page with more text objects than this is not read by position (an invoice page draws a
 # few hundred; a 销货清单 page a few thousand at most).
-MAX_OBJECTS_PER_PAGE = 20_000
+MAX_OBJECTS_PER_PAGE = 10_000
 _MAX_TRIES = 8  # labels of one field whose value is looked for (a real page prints one or two)
 
 

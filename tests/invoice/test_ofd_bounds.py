@@ -86,6 +86,21 @@ def test_crowded_page_read_by_position_is_skipped_in_bounded_time(shape: str) ->
     assert report.status is VerifyStatus.UNSIGNED
 
 
+@pytest.mark.parametrize("shape", ["labels", "table", "one_line", "grid"])
+def test_layout_is_linear_just_below_the_object_limit(shape: str) -> None:
+    # the positional reading itself runs here (the page is under the limit): hostile shapes
+    # that made it quadratic (every object a label, a header row as wide as the page) stay fast
+    data = crowded(CSFAPIAO, MAX_OBJECTS_PER_PAGE - 1000, shape)
+    start = time.perf_counter()
+    try:
+        inv: Invoice | None = parse(data)
+    except ParseError:
+        inv = None
+    verify(data, today=TODAY)
+    assert time.perf_counter() - start < BOUND_S
+    assert inv is None or "page_text_skipped" not in inv.extra
+
+
 def test_page_below_the_limit_is_still_read_by_position() -> None:
     genuine = parse(CSFAPIAO)
     data = crowded(CSFAPIAO, MAX_OBJECTS_PER_PAGE // 2, "below")
