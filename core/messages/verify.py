@@ -20,6 +20,11 @@ MESSAGES: dict[str, str] = {
         "字段“{field}”取自 {member}，值为 {value}，但已签名的版面（{signed_member}）显示 {signed_value}："
         "文件内容前后不一致，不能作为可信数据；请向开票方索取原件或进行查验"
     ),
+    "field_display_mismatch": (
+        "字段“{field}”的可信值为 {value}（取自已签名的 {member}），但按显示的版面（含未签名的版式模板 "
+        "{shown_member}）读出 {shown_value}：未签名的模板改变了显示内容，不能作为可信数据；"
+        "请向开票方索取原件或进行查验"
+    ),
     "part_unsigned": (
         "文件部件 {member}（{role}）会被显示或读取，但没有任何有效签章覆盖它：显示的内容可能已被替换，"
         "签章不能证明其真实；请向开票方索取原件或进行查验"

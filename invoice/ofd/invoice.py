@@ -249,6 +249,7 @@ class _Reader:
         # every value each source stated for a field, first per (field, members): an
         # unsigned member that contradicts the signed value is caught even when it lost
         self.claims: list[tuple[str, object, tuple[str, ...]]] = []
+        self._claimed: set[tuple[str, object, tuple[str, ...]]] = set()
         self.items: list[Item] = []
         self.extra: dict[str, str] = {}
         self.title: str | None = None
@@ -278,8 +279,8 @@ class _Reader:
         value = _normalise(name, raw)
         if value is None:
             return
-        if members and len(self.claims) < 256:
-            self.claims.append((name, value, members))
+        if members:
+            self._claim(name, value, members)
         if name in self.values:
             return
         self.values[name] = value
@@ -292,13 +293,22 @@ class _Reader:
             return
         if source is not FieldSource.PAGE_TEXT and all(i.amount is None for i in items):
             return  # names without amounts (a sparse tag file): let the page table do better
-        if members and len(self.claims) < 256:
-            self.claims.append(("items", items, members))
+        if members:
+            self._claim("items", items, members)
         if self.items:
             return
         self.items = items
         self.sources["items"] = source.value
         self.members["items"] = members
+
+    def _claim(self, name: str, value: object, members: tuple[str, ...]) -> None:
+        """Note a value a source stated; each distinct (field, value, members) once, so a
+        member repeating one element cannot crowd out another member's claim."""
+        key = (name, "items" if name == "items" else value, members)
+        if key in self._claimed or len(self.claims) >= 4096:
+            return
+        self._claimed.add(key)
+        self.claims.append((name, value, members))
 
     def face_members(self, index: int = 0) -> tuple[str, ...]:
         """The members page ``index`` is drawn from: its templates and the page itself."""

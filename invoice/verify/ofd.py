@@ -385,8 +385,8 @@ def _verify_signature_xml(
 # The fields the service relies on (keys, checks, claims, vouchers).
 USED_FIELDS = ("code", "number", "issue_date", "check_code", "buyer.name", "buyer.tax_id",
                "seller.name", "seller.tax_id", "amount", "tax", "total", "items")
-_PAGE_COMPARED = ("code", "number", "issue_date", "check_code", "buyer.tax_id",
-                  "seller.tax_id", "amount", "tax", "total")
+_PAGE_COMPARED = ("code", "number", "issue_date", "check_code", "buyer.name", "buyer.tax_id",
+                  "seller.name", "seller.tax_id", "amount", "tax", "total")
 # Text in a template that reads as a field value: money with cents, a date, an 8+ digit
 # number, a tax ID. A form template (labels only) has none of these.
 _VALUE_LIKE = re.compile(
@@ -441,6 +441,7 @@ class _Coverage:
         self.fields: list[FieldCoverage] = []
         self.parts: list[PartCoverage] = []
         self.feeding: set[str] = set()  # members that fed a field or are displayed
+        self.seen_parts: set[str] = set()
 
     def issue(self, code: str, severity: Severity, english: str, **params: object) -> None:
         self.issues.append(Issue(code, severity, tuple((k, str(v)) for k, v in params.items())))
@@ -500,8 +501,9 @@ class _Coverage:
 
     def part(self, member: str, role: str,
              trees: dict[str, etree._Element] | None = None) -> None:
-        if any(p.member == member for p in self.parts):
+        if member in self.seen_parts:
             return
+        self.seen_parts.add(member)
         self.feeding.add(member)
         by = self.covered_by((member,))
         self.parts.append(PartCoverage(member, role, by))
@@ -534,7 +536,7 @@ class _Coverage:
     # -- fields
 
     def check_fields(self, full: OfdReading, read_signed: Callable[[], OfdReading | None],
-                     page: OfdReading | None) -> None:
+                     page: OfdReading | None, shown: OfdReading | None = None) -> None:
         inv = full.invoice
         values = _values(inv)
         # Restricted to covered members, the reader makes the very choices it made when every
@@ -583,15 +585,31 @@ class _Coverage:
                                                  self.covered_by(signed_members)))
         self._check_claims(full, trusted)
         for name in _PAGE_COMPARED:
-            value, shown = trusted.get(name), page_values.get(name)
-            if value is None or shown is None or value == shown:
+            value, seen = trusted.get(name), page_values.get(name)
+            if value is None or seen is None or value == seen:
                 continue
             assert page is not None
             self.issue("field_page_mismatch", Severity.FAIL,
-                       f"field {name} is {_shown(value)} but the signed page shows {_shown(shown)}",
+                       f"field {name} is {_shown(value)} but the signed page shows {_shown(seen)}",
                        field=_field_label(name), member=" + ".join(full.members.get(name, ())),
                        value=_shown(value), signed_member=" + ".join(page.members.get(name, ())),
-                       signed_value=_shown(shown))
+                       signed_value=_shown(seen))
+        if shown is None:
+            return
+        # An unsigned template is displayed with the signed page: what a person reads off the
+        # page (its labels decide which value is which) must still agree with the fields.
+        shown_values = _values(shown.invoice)
+        for name in _PAGE_COMPARED:
+            value, seen = trusted.get(name), shown_values.get(name)
+            if value is None or seen is None or value == seen or (
+                    seen == page_values.get(name)):
+                continue
+            self.issue("field_display_mismatch", Severity.FAIL,
+                       f"field {name} is {_shown(value)} but the page as displayed (with its "
+                       f"unsigned template) reads {_shown(seen)}",
+                       field=_field_label(name), member=" + ".join(full.members.get(name, ())),
+                       value=_shown(value), shown_member=" + ".join(shown.members.get(name, ())),
+                       shown_value=_shown(seen))
 
     def _check_claims(self, full: OfdReading, trusted: dict[str, object]) -> None:
         """Values that lost to a better source but were stated by an unsigned member."""
@@ -661,7 +679,11 @@ def check_coverage(pkg: OfdPackage, reports: list[SignatureReport]) -> CoverageR
     if full is not None:
         covered = cov.covered
         page = _try_read(pkg, covered, (FieldSource.PAGE_TEXT,), trees)
-        cov.check_fields(full, lambda: _try_read(pkg, covered, None, trees), page)
+        shown = None
+        if any(p.covered_by is None and p.role == "template" for p in cov.parts):
+            displayed = covered | {p.member for p in cov.parts}
+            shown = _try_read(pkg, displayed, (FieldSource.PAGE_TEXT,), trees)
+        cov.check_fields(full, lambda: _try_read(pkg, covered, None, trees), page, shown)
     files, _ = signature_files(pkg)
     cov.note_rest({posixpath.dirname(e.path) for e in files})
     return cov.result(full.invoice if full is not None else None)

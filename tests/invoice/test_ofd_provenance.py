@@ -367,3 +367,17 @@ def test_field_that_disagrees_with_the_signed_page_is_invalid(keys: Keys) -> Non
     [found] = failing(report, "field_page_mismatch")
     assert (found["field"], found["value"], found["signed_value"]) == ("价税合计", "4999.00", "10600.00")
     assert found["member"] == "OFD.xml" and "Page_0" in found["signed_member"]
+
+
+def test_unsigned_template_whose_labels_change_what_the_page_says_is_invalid() -> None:
+    # move the template's （小写） label next to the tax: read as displayed, the total is 291.00
+    tpl = members_of(DRAW_PARAM)["Doc_0/TPLS/TPL_0/Content.xml"].decode("utf-8")
+    moved = tpl.replace('ID="252" Boundary="154 98.5 13.7372 3.4572"',
+                        'ID="252" Boundary="160 56.5 13.7372 3.4572"')
+    assert moved != tpl
+    report = verify(build(DRAW_PARAM, {"Doc_0/TPLS/TPL_0/Content.xml": moved.encode()}), today=TODAY)
+    assert report.status is VerifyStatus.INVALID
+    [found] = failing(report, "field_display_mismatch")
+    assert (found["field"], found["value"], found["shown_value"]) == ("价税合计", "10000.00", "291.00")
+    assert "Doc_0/TPLS/TPL_0/Content.xml" in found["shown_member"]
+    assert not failing(report, "part_unsigned")  # still labels only: the reading is what fails
