@@ -23,11 +23,12 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from lxml import etree
 
 from invoice.errors import InvoiceError
-from invoice.model import FieldSource, Invoice
+from invoice.model import FieldSource, Invoice, Item
 from invoice.ofd.invoice import OfdReading, read_ofd
 from invoice.ofd.package import OfdPackage
 from invoice.ofd.xml import (
@@ -413,7 +414,9 @@ class CoverageResult:
 
 def _shown(value: object) -> str:
     if isinstance(value, list):
-        return f"{len(value)} 行明细"
+        amounts = [i.amount for i in value if isinstance(i, Item) and i.amount is not None]
+        total = sum(amounts, Decimal("0"))
+        return f"{len(value)} 行明细（金额合计 {total:.2f}）"
     return str(value)
 
 
