@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import orgkey, sm2
+from sqlmodel import Session
+
+from core import audit, messages, orgkey, sm2
 from core.orgkey import (  # noqa: F401 - the archive's names for the organisation key
     ALGORITHM,
     CERT_NAME,
@@ -33,6 +35,7 @@ from core.orgkey import (  # noqa: F401 - the archive's names for the organisati
     sign,
     verify,
 )
+from core.users import User
 
 ArchiveKey = OrgKey
 
@@ -93,3 +96,23 @@ def sm3_by_sha256(sha256_fp: str) -> str | None:
         if orgkey.fingerprint_sha256(r.public) == sha256_fp:
             return r.fingerprint_sm3
     return None
+
+
+def rotate(session: Session, user: User) -> dict[str, Any]:
+    """``fapiao archive rotate-key``: a new key, joined to the history; audited and anchored.
+
+    The audit entry records both fingerprints; the anchor written right after is signed by the
+    new key, so the chain's anchors cross the rotation through the history like the packages.
+    """
+    old, new = orgkey.rotate_key()
+    seq = len(orgkey.load_history().records)
+    audit.append(session, user.username, "archive.key_rotated", "archive_key", new.fingerprint_sm3[:64],
+                 {"previous_fingerprint_sm3": old.fingerprint_sm3, "fingerprint_sm3": new.fingerprint_sm3,
+                  "history_seq": seq})
+    session.flush()
+    info = key_info()
+    info["message"] = messages.text("archive.key.rotated", new=new.fingerprint_sm3, old=old.fingerprint_sm3,
+                                    seq=seq)
+    info["previous_fingerprint_sm3"] = old.fingerprint_sm3
+    return info
+
