@@ -300,7 +300,7 @@ def verify_chain(session: Session, batch: int = 5000, anchors: bytes | None = No
         except FileNotFoundError:
             anchors = b""
     parsed, unreadable = parse_anchors(anchors)
-    problems = [{"line": n, "reason": why,
+    problems: list[dict[str, Any]] = [{"line": n, "reason": why,
                  "message": messages.text("audit.anchor_forged", path=source, line=n, why=why)}
                 for n, why in unreadable]
     trust = orgkey.current_trust() if orgkey.key_exists() else None
@@ -368,7 +368,7 @@ def verify_chain(session: Session, batch: int = 5000, anchors: bytes | None = No
     if first_broken is not None and first_broken.get("code") != "rewritten":
         message = first_broken["message"]
     if problems and not message:
-        message = problems[0]["message"]
+        message = str(problems[0]["message"])
     ok = first_broken is None and mismatch is None and missing_after is None and not problems
     if ok:
         message = (messages.text("audit.ok", entries=count, anchors=sum(len(v) for v in valid.values()),

@@ -233,10 +233,10 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         print(report.message)
     else:
         b = report.first_broken or {}
-        print(report.message)
         if b:
-            print(f"  first_broken: seq {b.get('seq')} ({b.get('action')} {b.get('object_id')}, {b.get('at')}): "
-                  f"{b.get('reason')}")
+            print(f"audit log BROKEN at entry {b.get('seq')} ({b.get('action')} {b.get('object_id')}, "
+                  f"{b.get('at')}): {b.get('reason')}")
+        print(report.message)
         if report.missing_after_seq is not None:
             print(f"  missing_after_seq: {report.missing_after_seq}; anchor {report.anchor}")
         for p in report.anchor_problems:
