@@ -92,7 +92,11 @@ def key_info() -> dict[str, Any]:
 
 def sm3_by_sha256(sha256_fp: str) -> str | None:
     """The SM3 fingerprint of a key known by its SHA-256 name (package rows), via the history."""
-    for r in orgkey.load_history().records:
+    try:
+        records = orgkey.load_history().records
+    except orgkey.OrgKeyError:
+        return None
+    for r in records:
         if orgkey.fingerprint_sha256(r.public) == sha256_fp:
             return r.fingerprint_sm3
     return None

@@ -457,11 +457,24 @@ class KeyHistory:
         return Trust(fp, tuple(trusted), tuple(problems))
 
 
+_history_cache: dict[str, tuple[tuple[int, int], KeyHistory]] = {}
+
+
 def load_history() -> KeyHistory:
-    """The local key history; a data folder from before rotation gets its first record made now."""
+    """The local key history; a data folder from before rotation gets its first record made now.
+
+    Cached on the file's size and mtime (package listings look fingerprints up per row).
+    """
     path = public_dir() / HISTORY_NAME
     try:
-        return KeyHistory.parse(path.read_bytes())
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        cached = _history_cache.get(str(path))
+        if cached and cached[0] == stamp:
+            return cached[1]
+        history = KeyHistory.parse(path.read_bytes())
+        _history_cache[str(path)] = (stamp, history)
+        return history
     except FileNotFoundError:
         pass
     key = load_key()

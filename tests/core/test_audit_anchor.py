@@ -203,3 +203,19 @@ def test_anchors_survive_key_rotation(keyed: Engine) -> None:
     report = _verify()
     assert report.ok, report.to_dict()
     assert report.anchors_checked >= 2
+
+
+def test_anchors_from_an_export_copy_catch_a_cut_tail_after_the_local_file_is_gone(keyed: Engine) -> None:
+    for i in range(5):
+        _append(i)
+    _anchor(keyed)
+    exported = audit.anchors_path().read_bytes()  # what every year's export carries
+    audit.anchors_path().unlink()  # the attacker removes the local anchors as well
+    _drop_guard(keyed)
+    with keyed.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq > 3"))
+    assert _verify().ok  # nothing local left to compare with: the export copy is the witness
+    with session_scope() as s:
+        report = audit.verify_chain(s, anchors=exported, anchors_source="export/audit-anchors.jsonl")
+    assert not report.ok and report.missing_after_seq == 3 and report.anchor is not None
+    assert report.anchor["seq"] == 5
