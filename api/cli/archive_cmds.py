@@ -100,6 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _print_report(d: dict[str, Any]) -> None:
     print(f"{d.get('subject', '')}: {d['status'].upper()}  {d.get('summary', '')}")
+    if d.get("summary_text"):
+        print(d["summary_text"])
     _print_check_items(d)
 
 
