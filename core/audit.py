@@ -10,9 +10,10 @@ rewrites rows and recomputes every hash after them, or deletes the newest rows: 
 a consistent chain. So the chain head (sequence number and hash) is **anchored**: signed with
 the organisation key (:mod:`core.orgkey`, SM2) and appended to a file outside the database,
 ``FAPIAO_HOME/audit-anchors.jsonl`` (one JSON object a line, never rewritten), and copied into
-every year's export. An anchor is written at every export, and whenever the newest anchor is
-older than a day — at the next audited write (after its commit), at ``audit verify`` and at
-``serve`` start — so no scheduler is needed. ``verify_chain`` checks the chain against every
+every year's export. An anchor is written at every export; at the next audited write (after
+its commit) whenever the newest anchor is older than a day; and at every ``audit verify`` that
+finds the chain intact and at ``serve`` start, when the head moved on since the last anchor —
+so no scheduler is needed. ``verify_chain`` checks the chain against every
 anchor: a row that no longer has the anchored hash names a rewrite (between the last anchor
 that holds and the first that does not), anchored rows that are gone name a truncated tail
 (``missing_after_seq``), and an anchor whose signature fails names a forged anchor. Rows
@@ -156,11 +157,11 @@ def signature_problem(anchor: Anchor, trust: orgkey.Trust | None) -> str | None:
     return f"signed by key {anchor.key[:16]}…, which is not a trusted organisation key"
 
 
-_newest: dict[str, tuple[tuple[int, int], datetime | None]] = {}
+_newest: dict[str, tuple[tuple[int, int], Anchor | None]] = {}
 
 
-def newest_anchor_at(path: Path | None = None) -> datetime | None:
-    """Time of the last anchor in the file (cached on its size and mtime: cheap per write)."""
+def last_anchor(path: Path | None = None) -> Anchor | None:
+    """The last anchor written to the file (cached on its size and mtime: cheap per write)."""
     path = path or anchors_path()
     try:
         st = path.stat()
@@ -174,9 +175,15 @@ def newest_anchor_at(path: Path | None = None) -> datetime | None:
         f.seek(max(0, st.st_size - 4096))
         tail = f.read()
     anchors, _bad = parse_anchors(tail.split(b"\n", 1)[1] if st.st_size > 4096 else tail)
-    at = max((datetime.fromisoformat(a.at) for a in anchors), default=None)
-    _newest[str(path)] = (stamp, at)
-    return at
+    last = anchors[-1] if anchors else None
+    _newest[str(path)] = (stamp, last)
+    return last
+
+
+def newest_anchor_at(path: Path | None = None) -> datetime | None:
+    """Time of the last anchor in the file."""
+    last = last_anchor(path)
+    return datetime.fromisoformat(last.at) if last else None
 
 
 def anchor_due(now: datetime | None = None) -> bool:
@@ -231,6 +238,27 @@ def anchor_head(bind: Engine | Session, reason: str) -> Anchor | None:
 
 def anchor_if_due(bind: Engine | Session, reason: str) -> Anchor | None:
     return anchor_head(bind, reason) if anchor_due() else None
+
+
+def anchor_if_advanced(bind: Engine | Session, reason: str) -> Anchor | None:
+    """Anchor the head unless the last anchor already names it (``audit verify``, ``serve``).
+
+    Cheap (one indexed read, one file stat) and bounded by the number of writes, so a check
+    leaves the head it vouched for behind, not only a day-old one.
+    """
+    if not orgkey.key_exists():
+        return None
+    if isinstance(bind, Session):
+        head = _head(bind)
+    else:
+        with bind.connect() as conn:
+            head = _head(conn)
+    if head is None:
+        return None
+    last = last_anchor()
+    if last is not None and (last.seq, last.hash) == head:
+        return None
+    return write_anchor(head[0], head[1], reason)
 
 
 def _anchor_after_commit_if_due(session: Session) -> None:
@@ -379,13 +407,14 @@ def verify_chain(session: Session, batch: int = 5000, anchors: bytes | None = No
 
 
 def verify_and_anchor(session: Session, reason: str = "verify") -> ChainReport:
-    """``audit verify``: check, then anchor the head when the chain holds and an anchor is due.
+    """``audit verify``: check, then anchor the head when the chain holds and has moved on since
+    the last anchor (so at least daily while anyone checks, and always right after a check).
 
     A broken chain is never anchored: an anchor vouches for what it signs.
     """
     report = verify_chain(session)
-    if report.ok and anchor_due():
-        a = anchor_head(session, reason)
+    if report.ok:
+        a = anchor_if_advanced(session, reason)
         if a is not None and report.anchor is None:
             report = ChainReport(report.ok, report.entries, None, a.to_dict(), 1, None, None, [],
                                  messages.text("audit.ok", entries=report.entries, anchors=1, seq=a.seq, at=a.at))

@@ -167,11 +167,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _anchor_at_start() -> None:
-    """Anchor the audit chain head when the newest anchor is older than a day (core/audit.py)."""
+    """Anchor the audit chain head at start when it moved on since the last anchor (core/audit.py)."""
     from core import audit
     from core.db import get_engine
 
-    audit.anchor_if_due(get_engine(), "serve")
+    audit.anchor_if_advanced(get_engine(), "serve")
 
 
 def _read_password() -> str:

@@ -219,3 +219,22 @@ def test_anchors_from_an_export_copy_catch_a_cut_tail_after_the_local_file_is_go
         report = audit.verify_chain(s, anchors=exported, anchors_source="export/audit-anchors.jsonl")
     assert not report.ok and report.missing_after_seq == 3 and report.anchor is not None
     assert report.anchor["seq"] == 5
+
+
+def test_every_successful_verify_anchors_a_moved_head_and_never_a_broken_chain(keyed: Engine) -> None:
+    for i in range(3):
+        _append(i)  # the first write anchored seq 1
+    with session_scope() as s:
+        assert audit.verify_and_anchor(s).ok
+    assert audit.last_anchor() is not None and audit.last_anchor().seq == 3  # type: ignore[union-attr]
+    lines = len(audit.anchors_path().read_bytes().splitlines())
+    with session_scope() as s:
+        audit.verify_and_anchor(s)
+    assert len(audit.anchors_path().read_bytes().splitlines()) == lines  # head unchanged: no new line
+    _append(3)
+    _drop_guard(keyed)
+    with keyed.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 4"))
+    with session_scope() as s:
+        assert not audit.verify_and_anchor(s).ok
+    assert audit.last_anchor().seq == 3  # type: ignore[union-attr]
