@@ -34,6 +34,7 @@ RULES: dict[str, frozenset[Role]] = {
     "archive.override": frozenset({AR, AD}),
     "archive.destroy": frozenset({AR, AD}),
     "archive.read": EVERYONE,
+    "archive.key_rotate": frozenset({AD}),  # a new organisation key: packages and anchors signed from now on
     "audit.verify": frozenset({AU, AD}),
     "audit.read": frozenset({AU, AD}),
     "store.check": frozenset({AR, AU, AD}),

@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +38,7 @@ from archive.store import (
     PackageStatus,
     package_dir,
 )
+from core import messages, orgkey
 from core.users import User
 from invoice.errors import InvoiceError
 from invoice.xmlsafe import parse_xml
@@ -57,7 +58,9 @@ class Result(StrEnum):
     NOT_RUN = "not_run"
 
 
-# id -> (property, name). Order is the report order; the signature comes first.
+# id -> (property, name). Order is the report order; the signature comes first. The names here
+# are for code and logs; reports carry the Chinese name from the catalogue
+# (``messages.label("archive_check_item", id)``).
 ITEMS: dict[str, tuple[Property, str]] = {
     "A1": (Property.AUTHENTICITY, "manifest signature (固化信息有效性)"),
     "A2": (Property.AUTHENTICITY, "file digests (SHA-256, SM3) recomputed"),
@@ -94,7 +97,22 @@ class CheckItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "property": self.property, "name": self.name,
-                "result": self.result.value, "evidence": self.evidence}
+                "result": self.result.value, "evidence": self.evidence,
+                "property_label": messages.label("archive_check_property", self.property),
+                "result_label": messages.label("archive_check_result", self.result.value)}
+
+
+def item_name(item_id: str) -> str:
+    """The Chinese name of a check item, as reports show it."""
+    return messages.label("archive_check_item", item_id)
+
+
+def summary_text(status: str, counts: dict[str, int], fingerprint: str | None) -> str:
+    """The report's one-line conclusion for people (Chinese), with the key fingerprint."""
+    return messages.text("archive.check.summary", status_label=messages.label("archive_check_status", status),
+                         total=sum(counts.values()), pass_=counts.get("pass", 0), fail=counts.get("fail", 0),
+                         not_run=counts.get("not_run", 0), not_applicable=counts.get("not_applicable", 0),
+                         fingerprint=fingerprint or messages.text("archive.check.fingerprint_unknown"))
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,7 @@ class CheckReport:
     subject: str
     items: tuple[CheckItem, ...]
     run_id: str | None = None
+    key_fingerprint_sm3: str | None = None  # the organisation key the check trusted (current key)
 
     @property
     def status(self) -> str:
@@ -117,14 +136,18 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         counts = {r.value: sum(1 for i in self.items if i.result is r) for r in Result}
         d: dict[str, Any] = {"status": self.status, "subject": self.subject, "summary": counts,
-                             "items": [i.to_dict() for i in self.items]}
+                             "items": [i.to_dict() for i in self.items],
+                             "status_label": messages.label("archive_check_status", self.status),
+                             "summary_text": summary_text(self.status, counts, self.key_fingerprint_sm3),
+                             "key_fingerprint_sm3": self.key_fingerprint_sm3}
         if self.run_id:
             d["run_id"] = self.run_id
         return d
 
 
 def _item(item_id: str, result: Result, evidence: str | Iterable[str]) -> CheckItem:
-    prop, name = ITEMS[item_id]
+    prop, _name = ITEMS[item_id]
+    name = item_name(item_id)
     if not isinstance(evidence, str):
         lines = list(evidence)
         more = len(lines) - MAX_EVIDENCE
@@ -140,7 +163,10 @@ def _verdict(item_id: str, problems: list[str], ok_evidence: str) -> CheckItem:
 class CheckContext:
     """What the caller knows beyond the folder itself."""
 
-    public_key: Any  # SM2 point of the archive key
+    public_key: Any  # SM2 point of the archive key (tried first)
+    # earlier keys joined to it by the signed key history (core/orgkey.py): a manifest signed by
+    # any of these verifies; by any other key it does not
+    trusted_keys: Sequence[Any] = ()
     expected_code: str | None = None  # 档号 the database (or 移交清册) gives this package
     recorded_manifest_sha256: str | None = None  # at filing; None: fixity not applicable
     duplicate_problems: list[str] | None = None  # None: not checked here (not applicable)
@@ -172,12 +198,17 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
     manifest: mf.Manifest | None = None
     if manifest_bytes is None or sig is None:
         items.append(_item("A1", Result.FAIL, f"{'manifest.xml' if manifest_bytes is None else 'manifest.sig'} is missing"))
-    elif not signing.verify(ctx.public_key, manifest_bytes, sig):
-        items.append(_item("A1", Result.FAIL, "the SM2-with-SM3 signature over manifest.xml does not verify with "
-                                              f"the archive key {signing.public_fingerprint(ctx.public_key)[:16]}…"))
     else:
-        items.append(_item("A1", Result.PASS, "SM2-with-SM3 signature over manifest.xml verifies with archive key "
-                                              f"{signing.public_fingerprint(ctx.public_key)[:16]}…"))
+        keys = [k for k in (ctx.public_key, *ctx.trusted_keys) if k is not None]
+        signer = next((k for i, k in enumerate(keys) if k not in keys[:i]
+                       and signing.verify(k, manifest_bytes, sig)), None)
+        if signer is None:
+            names = ", ".join(orgkey.fingerprint_sm3(k)[:16] + "…" for k in dict.fromkeys(keys)) or "none"
+            items.append(_item("A1", Result.FAIL, "the SM2-with-SM3 signature over manifest.xml does not verify "
+                                                  f"with any trusted archive key (SM3 {names})"))
+        else:
+            items.append(_item("A1", Result.PASS, "SM2-with-SM3 signature over manifest.xml verifies with archive "
+                                                  f"key SM3 {orgkey.fingerprint_sm3(signer)}"))
     if manifest_bytes is not None:
         try:
             manifest = mf.read_manifest(manifest_bytes)
@@ -584,6 +615,7 @@ def context_for(session: Session, pkg: ArchivePackage, gaps: list[str] | None = 
     live = pkg.status == PackageStatus.LIVE
     return CheckContext(
         public_key=key.public,
+        trusted_keys=orgkey.current_trust().publics(),
         expected_code=pkg.archival_code,
         recorded_manifest_sha256=pkg.manifest_sha256,
         duplicate_problems=duplicate_problems(session, pkg) if live else None,
@@ -612,7 +644,7 @@ def check_package(session: Session, package_id: str, user: User | None = None,
         raise not_found("package", package_id)
     report = check_stored(session, pkg)
     run = record_run(session, report, "package", trigger, user.username if user else "system", package_id=pkg.id)
-    return CheckReport(report.subject, report.items, run.id)
+    return CheckReport(report.subject, report.items, run.id, signing.load_archive_key().fingerprint_sm3)
 
 
 def check_stored(session: Session, pkg: ArchivePackage, ctx: CheckContext | None = None) -> CheckReport:
@@ -672,6 +704,7 @@ def check_year(session: Session, year: int, user: User | None = None, trigger: s
     from archive.store import iter_year_packages
 
     key = signing.load_archive_key()
+    trusted = orgkey.current_trust().publics()
     gaps: list[str] = []
     for s in year_series(session, year):
         gaps += series_gaps(session, s)
@@ -682,7 +715,7 @@ def check_year(session: Session, year: int, user: User | None = None, trigger: s
         for pkg in iter_year_packages(session, year):
             if len(cache) > 5000:
                 cache.clear()
-            ctx = CheckContext(public_key=key.public, expected_code=pkg.archival_code,
+            ctx = CheckContext(public_key=key.public, trusted_keys=trusted, expected_code=pkg.archival_code,
                                recorded_manifest_sha256=pkg.manifest_sha256,
                                duplicate_problems=duplicate_problems(session, pkg), gap_problems=[],
                                write_once=True, scan=False, invoice_cache=cache)
@@ -693,7 +726,7 @@ def check_year(session: Session, year: int, user: User | None = None, trigger: s
 
     report = aggregate(f"year {year}", reports(), extra={"I2": gaps})
     run = record_run(session, report, "year", trigger, user.username if user else "system", year=year)
-    return CheckReport(report.subject, report.items, run.id)
+    return CheckReport(report.subject, report.items, run.id, key.fingerprint_sm3)
 
 
 def malware_scan_year(year: int) -> CheckItem:
@@ -718,14 +751,20 @@ def latest_run(session: Session, package_id: str | None = None, year: int | None
 def report_html(report: dict[str, Any], title: str = "四性检测报告") -> str:
     """The readable report: one row per item with its evidence."""
     colors = {"pass": "#1a7f37", "fail": "#cf222e", "not_run": "#9a6700", "not_applicable": "#57606a"}
+    def lab(domain: str, value: str) -> str:
+        return html.escape(messages.label(domain, value))
+
     rows = "\n".join(
-        f"<tr><td>{html.escape(i['id'])}</td><td>{html.escape(i['property'])}</td><td>{html.escape(i['name'])}</td>"
-        f"<td style=\"color:{colors.get(i['result'], '#000')}\"><b>{html.escape(i['result'])}</b></td>"
+        f"<tr><td>{html.escape(i['id'])}</td><td>{lab('archive_check_property', i['property'])}</td>"
+        f"<td>{html.escape(i['name'])}</td>"
+        f"<td style=\"color:{colors.get(i['result'], '#000')}\"><b>{lab('archive_check_result', i['result'])}</b></td>"
         f"<td>{html.escape(i['evidence'])}</td></tr>" for i in report["items"])
+    summary = report.get("summary_text") or summary_text(report["status"], report.get("summary", {}),
+                                                         report.get("key_fingerprint_sm3"))
     return (f"<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:4px 8px;vertical-align:top}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p>对象 {html.escape(str(report.get('subject', '')))} — 结论 "
-            f"<b>{html.escape(report['status'])}</b> {html.escape(json.dumps(report.get('summary', {})))}</p>"
+            f"<b>{lab('archive_check_status', report['status'])}</b></p><p>{html.escape(summary)}</p>"
             "<table><tr><th>编号</th><th>性质</th><th>检测项</th><th>结果</th><th>依据</th></tr>"
             f"{rows}</table></body></html>")

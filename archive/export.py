@@ -1,13 +1,18 @@
 """Year-end export (移交): a BagIt bag (RFC 8493) of every package of a fiscal year.
 
 The bag holds the packages byte for byte, the transfer list 移交清册 (.xlsx), the four-
-property check report (JSON and HTML), the archive certificate and public key, and the bag
-manifests. It is written streaming — packages read from the database in batches, files
+property check report (JSON and HTML), the archive certificate, public key and signed key
+history (``data/archive-key``), the signed audit-chain anchors (``data/audit-anchors.jsonl``,
+with one made for this export), and the bag manifests. The organisation key's SM3
+fingerprint is in ``bag-info.txt`` (``Archive-Key-Fingerprint-SM3``), the 移交清册 and the
+check report. It is written streaming — packages read from the database in batches, files
 copied and hashed in chunks, the manifest and the 移交清册 appended row by row
 (openpyxl write-only mode) — so memory stays flat however large the year. It is built in
 ``DIR/.partial-<id>`` and renamed only when complete: an interrupted export never leaves a
 bag that looks finished. ``verify_export`` checks a received bag the way a receiving
-archive would, with nothing but the bag.
+archive would, with nothing but the bag — and, to pin trust, the fingerprint of the key the
+sender gave it out of band (``expect_key``): a bag re-signed with any key not joined to that
+one by the signed key history fails (item E4, ``trust.code`` ``key_mismatch``).
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from archive.check import (
     aggregate,
     check_dir,
     check_year,
+    item_name,
     malware_scan,
     report_html,
+    summary_text,
 )
 from archive.codes import dir_name, parse_code
 from archive.errors import ArchiveError, bad_input, not_found, refused
@@ -59,9 +66,9 @@ from archive.store import (
     iter_year_packages,
     package_dir,
 )
-from core import audit
+from core import audit, messages, orgkey
 from core.clock import today_china
-from core.db import advisory_lock, session_scope, utcnow
+from core.db import advisory_lock, get_engine, session_scope, utcnow
 from core.settings import get_settings
 from core.users import User
 
@@ -74,8 +81,13 @@ LIST_SHEET = "移交清册"
 EXPORT_ITEMS: dict[str, tuple[Property, str]] = {
     "E1": (Property.INTEGRITY, "BagIt bag valid (RFC 8493: manifests, Payload-Oxum)"),
     "E2": (Property.INTEGRITY, "移交清册 matches the packages"),
-    "E3": (Property.AUTHENTICITY, "archive certificate self-signature and key"),
+    "E3": (Property.AUTHENTICITY, "archive certificate self-signature, key history, fingerprints"),
+    "E4": (Property.AUTHENTICITY, "signing key matches the pinned fingerprint"),
+    "E5": (Property.AUTHENTICITY, "audit-chain anchors signed by a trusted key"),
 }
+BAG_INFO_FINGERPRINT = "Archive-Key-Fingerprint-SM3"
+ANCHORS_IN_BAG = "data/audit-anchors.jsonl"
+LIST_FINGERPRINT_LABEL = "归档密钥SM3指纹"
 
 
 def list_name(year: int) -> str:
@@ -311,6 +323,8 @@ def _run(job_id: str, make_zip: bool) -> ExportJob:
             audit.append(s, by, "archive.check_override", "archive_check_run", run.id,
                          {"year": year, "failed": failed, "reason": override, "export_id": job_id})
     report_dict = report.to_dict()
+    # anchor the audit chain head at every export; the bag carries every anchor so far
+    audit.anchor_head(get_engine(), f"export:{year}")
     if override and report.status == "fail":
         report_dict["override"] = {"reason": override, "by": by}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -425,7 +439,7 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     ws = wb.create_sheet(LIST_SHEET)
     ws.append(["会计档案移交清册"])
     ws.append(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
-               utcnow().isoformat()])
+               utcnow().isoformat(), LIST_FINGERPRINT_LABEL, key.fingerprint_sm3])
     ws.append(LIST_HEADER)
     totals = _Totals()
     try:
@@ -477,8 +491,12 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     _write_payload(bag, man, "data/check-report.html", report_html(report, f"四性检测报告 {year}").encode("utf-8"))
     for fname, data in signing.public_materials(key).items():
         _write_payload(bag, man, f"data/archive-key/{fname}", data)
+    anchors = audit.anchors_path().read_bytes() if audit.anchors_path().exists() else b""
+    _write_payload(bag, man, ANCHORS_IN_BAG, anchors)
     info = {"year": year, "fonds_code": s.fonds_code, "organisation": s.org_name, "packages": totals.n,
-            "amount": str(totals.amount), "key_fingerprint": key.fingerprint, "created_at": utcnow().isoformat()}
+            "amount": str(totals.amount), "key_fingerprint": key.fingerprint,
+            "key_fingerprint_sm3": key.fingerprint_sm3, "fingerprint_rule": orgkey.FINGERPRINT_RULE,
+            "created_at": utcnow().isoformat()}
     _write_payload(bag, man, "data/export-info.json",
                    json.dumps(info, ensure_ascii=False, indent=2).encode("utf-8"))
     man.close()
@@ -492,6 +510,7 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
         f"External-Identifier: {s.fonds_code}-{year}",
         f"External-Description: 会计档案移交 {year} — {totals.n} 件 (DA/T 94-2022 electronic accounting records)",
         "Bag-Software-Agent: fapiao-archive",
+        f"{BAG_INFO_FINGERPRINT}: {key.fingerprint_sm3}",
     ]
     (bag / "bag-info.txt").write_text("\n".join(info_lines) + "\n", encoding="utf-8")
     tag_lines = [f"{_sha_file(bag / t)}  {t}\n" for t in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")]
@@ -521,19 +540,21 @@ def _find_bag(path: Path) -> Path:
     return bags[0]
 
 
-def _export_item(item_id: str, problems: list[str], ok: str) -> CheckItem:
-    prop, name = EXPORT_ITEMS[item_id]
+def _export_item(item_id: str, problems: list[str], ok: str, result: Result | None = None) -> CheckItem:
+    prop, _name = EXPORT_ITEMS[item_id]
+    name = item_name(item_id)
     if problems:
         more = len(problems) - 20
         ev = "; ".join(problems[:20]) + (f"; … and {more} more" if more > 0 else "")
         return CheckItem(item_id, prop.value, name, Result.FAIL, ev)
-    return CheckItem(item_id, prop.value, name, Result.PASS, ok)
+    return CheckItem(item_id, prop.value, name, result or Result.PASS, ok)
 
 
-def _read_list(path: Path) -> tuple[dict[str, list[Any]], list[Any] | None, list[str]]:
+def _read_list(path: Path) -> tuple[dict[str, list[Any]], list[Any] | None, list[str], str | None]:
     rows: dict[str, list[Any]] = {}
     totals: list[Any] | None = None
     problems: list[str] = []
+    fingerprint: str | None = None
     wb = load_workbook(path, read_only=True)
     try:
         ws = wb[LIST_SHEET]
@@ -542,6 +563,9 @@ def _read_list(path: Path) -> tuple[dict[str, list[Any]], list[Any] | None, list
             vals = list(r)
             if not header_seen:
                 header_seen = vals[:len(LIST_HEADER)] == LIST_HEADER
+                if LIST_FINGERPRINT_LABEL in vals:
+                    at = vals.index(LIST_FINGERPRINT_LABEL) + 1
+                    fingerprint = str(vals[at]) if at < len(vals) and vals[at] is not None else None
                 continue
             if vals and vals[0] == "合计":
                 totals = vals
@@ -556,11 +580,150 @@ def _read_list(path: Path) -> tuple[dict[str, list[Any]], list[Any] | None, list
             problems.append("移交清册 has no header row")
     finally:
         wb.close()
-    return rows, totals, problems
+    return rows, totals, problems, fingerprint
 
 
-def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
-    """Check a received export like a receiving archive: bag, signatures, digests, 移交清册."""
+@dataclass
+class BagTrust:
+    """Which keys a received bag may be signed by, and why (E3, E4)."""
+
+    found: str | None  # fingerprint_sm3 of the bag's current certificate
+    expected: str | None  # the pinned fingerprint, None when trust is not pinned
+    trusted: list[Any]  # SM2 points the packages may be signed with
+    history: orgkey.Trust | None
+    code: str | None  # None, "key_not_pinned", "key_mismatch"
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pinned": self.expected is not None, "expected": self.expected, "fingerprint_sm3": self.found,
+                "trusted": self.history.fingerprints() if self.history else
+                ([self.found] if self.trusted and self.found else []),
+                "code": self.code, "message": self.message}
+
+
+def check_expected_key(expect_key: str | None) -> str | None:
+    """The pinned fingerprint normalised; bad input when it is not 64 hex digits."""
+    if expect_key is None:
+        return None
+    fp = orgkey.normalise_fingerprint(expect_key)
+    if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
+        raise bad_input("bad_fingerprint", messages.text("bad_fingerprint", value=expect_key), {"value": expect_key})
+    return fp
+
+
+def _bag_info_fingerprint(bag_root: Path) -> str | None:
+    try:
+        for line in (bag_root / "bag-info.txt").read_text(encoding="utf-8").splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == BAG_INFO_FINGERPRINT:
+                return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def bag_trust(bag_root: Path, expect_key: str | None) -> tuple[list[CheckItem], BagTrust]:
+    """E3 (certificate, key history, fingerprints agree) and E4 (the pinned key), and the trusted keys.
+
+    Trust starts from the pinned fingerprint when there is one, else from the bag's own
+    certificate (which proves only that the bag is consistent). The keys trusted are those the
+    signed history joins to that start (core/orgkey.py): a bag re-signed with a new key and a
+    fresh history of its own has no valid record joining it to the pinned key.
+    """
+    expected = check_expected_key(expect_key)
+    key_dir = bag_root / "data" / "archive-key"
+    e3: list[str] = []
+    found_pub = None
+    try:
+        cert = (key_dir / signing.CERT_NAME).read_bytes()
+        found_pub = signing.public_from_certificate(cert)
+        from core import sm2
+
+        if not sm2.verify_certificate_signature(cert, found_pub):
+            e3.append("the archive certificate's self-signature does not verify")
+    except (OSError, ValueError) as exc:
+        e3.append(f"archive certificate unreadable: {exc}")
+    found = orgkey.fingerprint_sm3(found_pub) if found_pub is not None else None
+    history: orgkey.KeyHistory | None = None
+    try:
+        history = orgkey.KeyHistory.parse((key_dir / signing.HISTORY_NAME).read_bytes())
+    except FileNotFoundError:
+        pass  # an export made before key rotation existed: the certificate alone
+    except ValueError as exc:
+        e3.append(messages.text("archive.trust.history_problem", why=exc))
+    if history is not None:
+        for i, rec in enumerate(history.records):
+            why = rec.own_problem() or history.link_problem(i)
+            if why:
+                e3.append(messages.text("archive.trust.history_problem", why=f"key {i + 1}: {why}"))
+        if found is not None and history.index_of(found) is None:
+            e3.append(messages.text("archive.trust.history_problem",
+                                    why=f"the certificate's key {found[:16]}… is not in the key history"))
+    listed = _bag_info_fingerprint(bag_root)
+    if listed is not None and found is not None and orgkey.normalise_fingerprint(listed) != found:
+        e3.append(messages.text("archive.trust.list_mismatch", where="bag-info.txt ", listed=listed, found=found))
+    start = expected or found
+    trust: orgkey.Trust | None = None
+    trusted: list[Any] = []
+    if history is not None and start is not None:
+        trust = history.trust_from(start)
+        trusted = trust.publics()
+        if found is not None and found not in trust.fingerprints():
+            trusted = [k for k in trusted if k != found_pub]
+    elif found_pub is not None and (expected is None or expected == found):
+        trusted = [found_pub]
+    items = [_export_item("E3", e3, f"self-issued SM2 certificate verifies; key SM3 {found}; "
+                                    f"{len(history.records) if history else 1} key(s) in the signed history, "
+                                    "every record holds; bag-info.txt names the same key")]
+    trusted_fps = trust.fingerprints() if trust is not None else ([found] if trusted and found else [])
+    if expected is None:
+        code: str | None = "key_not_pinned"
+        msg = messages.text("archive.trust.not_pinned", found=found)
+        items.append(_export_item("E4", [], msg, Result.NOT_RUN))
+    elif found is not None and found in trusted_fps:
+        code = None
+        via = ""
+        if found != expected and history is not None:
+            a, b = history.index_of(expected), history.index_of(found)
+            via = messages.text("archive.trust.via_history", links=abs((a or 0) - (b or 0)))
+        msg = messages.text("archive.trust.pinned_ok", found=found, expected=expected, via=via)
+        items.append(_export_item("E4", [], msg))
+    else:
+        code = "key_mismatch"
+        why = "; ".join(trust.problems) if trust is not None and trust.problems else (
+            "the bag carries no key history" if history is None else "no record joins the two keys")
+        msg = messages.text("archive.trust.mismatch", found=found, expected=expected, why=why)
+        items.append(_export_item("E4", [msg], ""))
+    return items, BagTrust(found, expected, trusted, trust, code, msg)
+
+
+def _anchors_item(bag_root: Path, trust: BagTrust) -> CheckItem:
+    """E5: every audit anchor in the bag is signed by a key the bag's trust accepts."""
+    path = bag_root / ANCHORS_IN_BAG
+    if not path.is_file():
+        return _export_item("E5", [], messages.text("archive.anchors.missing"), Result.NOT_APPLICABLE)
+    anchors, bad = audit.parse_anchors(path.read_bytes())
+    problems = [messages.text("archive.anchors.bad", line=n, why=why) for n, why in bad]
+    for a in anchors:
+        why_a = audit.signature_problem(a, trust.history)
+        if why_a:
+            problems.append(messages.text("archive.anchors.bad", line=a.line, why=why_a))
+    newest = max(anchors, key=lambda a: (a.seq, a.at), default=None)
+    if newest is None and not problems:
+        return _export_item("E5", [], messages.text("archive.anchors.missing"), Result.NOT_APPLICABLE)
+    return _export_item("E5", problems, messages.text("archive.anchors.ok", count=len(anchors),
+                                                      seq=newest.seq if newest else "-",
+                                                      at=newest.at if newest else "-"))
+
+
+def verify_export(path: Path | str, scan: bool = True, expect_key: str | None = None) -> dict[str, Any]:
+    """Check a received export like a receiving archive: bag, signatures, digests, 移交清册.
+
+    ``expect_key``: the SM3 fingerprint of the sender's archive key, obtained out of band
+    (``fapiao archive key`` at the sender). With it, a bag signed by any key the signed key
+    history does not join to it fails (E4, A1); without it the report names the key it found
+    and says that trust was not pinned (E4 ``not_run``).
+    """
     import bagit
 
     bag_root = _find_bag(Path(path))
@@ -575,19 +738,10 @@ def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
         e1 = [str(exc)]
     items.append(_export_item("E1", e1, "bag valid: every payload file matches manifest-sha256.txt, "
                                         "tag manifest and Payload-Oxum hold"))
-    key_dir = bag_root / "data" / "archive-key"
-    e3: list[str] = []
-    pub = None
-    try:
-        cert = (key_dir / signing.CERT_NAME).read_bytes()
-        pub = signing.public_from_certificate(cert)
-        from invoice.verify import sm2
-
-        if not sm2.verify_certificate_signature(cert, pub):
-            e3.append("the archive certificate's self-signature does not verify")
-    except (OSError, ValueError) as exc:
-        e3.append(f"archive certificate unreadable: {exc}")
-    items.append(_export_item("E3", e3, "self-issued SM2 certificate verifies; its key checks the packages"))
+    trust_items, trust = bag_trust(bag_root, expect_key)
+    items += trust_items
+    items.append(_anchors_item(bag_root, trust))
+    pub = trust.trusted[0] if trust.trusted else None
 
     pkg_root = bag_root / "data" / "packages"
     years = [p for p in (bag_root / "data").glob("移交清册-*.xlsx")]
@@ -597,7 +751,12 @@ def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
     if len(years) != 1:
         e2.append(f"expected one 移交清册-YYYY.xlsx, found {len(years)}")
     else:
-        rows, totals, e2 = _read_list(years[0])
+        rows, totals, e2, list_fp = _read_list(years[0])
+        if list_fp is not None and trust.found is not None and orgkey.normalise_fingerprint(list_fp) != trust.found:
+            e3_item = next(i for i in items if i.id == "E3")
+            problem = messages.text("archive.trust.list_mismatch", where="移交清册", listed=list_fp, found=trust.found)
+            items[items.index(e3_item)] = _export_item(
+                "E3", [e3_item.evidence, problem] if e3_item.result is Result.FAIL else [problem], "")
     seen_codes: set[str] = set()
     seen_invoices: dict[str, str] = {}
     series_numbers: dict[str, set[int]] = {}
@@ -646,12 +805,11 @@ def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
                 sums.attachments += int(row[6])
                 sums.files += int(row[8])
                 sums.size += int(row[9])
-            ctx = CheckContext(public_key=pub, expected_code=code if row is not None else None,
+            ctx = CheckContext(public_key=pub, trusted_keys=trust.trusted,
+                               expected_code=code if row is not None else None,
                                recorded_manifest_sha256=(row[10] if row is not None else None),
                                duplicate_problems=dup, gap_problems=[], write_once=False, scan=False,
                                invoice_cache=cache)
-            if pub is None:
-                continue
             if len(cache) > 5000:
                 cache.clear()
             rep = check_dir(d, ctx, code)
@@ -684,9 +842,21 @@ def verify_export(path: Path | str, scan: bool = True) -> dict[str, Any]:
         pkg_items.append(it)
     all_items = sorted(items, key=lambda i: i.id) + pkg_items
     status = "fail" if any(i.result is Result.FAIL for i in all_items) else "pass"
+    counts = {r.value: sum(1 for i in all_items if i.result is r) for r in Result}
     return {"status": status, "bag": str(bag_root), "packages": len(seen_codes),
-            "summary": {r.value: sum(1 for i in all_items if i.result is r) for r in Result},
-            "items": [i.to_dict() for i in all_items]}
+            "summary": counts, "items": [i.to_dict() for i in all_items],
+            "status_label": messages.label("archive_check_status", status),
+            "summary_text": summary_text(status, counts, trust.found),
+            "key_fingerprint_sm3": trust.found, "trust": trust.to_dict()}
+
+
+def verify_job(session: Session, job_id: str, expect_key: str | None = None) -> dict[str, Any]:
+    """``GET /archive/exports/{id}/verify``: the finished bag checked as a receiver would."""
+    job = get_export(session, job_id)
+    fp = check_expected_key(expect_key)
+    if job.status != "done" or not job.bag_path:
+        raise refused("export_not_ready", f"export {job_id} is {job.status}; no bag to verify")
+    return verify_export(job.bag_path, expect_key=fp)
 
 
 def list_exports(session: Session, year: int | None = None) -> list[ExportJob]:

@@ -41,6 +41,7 @@ from archive.check import (
     latest_run,
     record_run,
     series_gaps,
+    summary_text,
 )
 from archive.codes import ArchivalCode, dir_name, make_code, series_for
 from archive.errors import ArchiveError, bad_input, not_found, refused
@@ -335,6 +336,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
     from archive.check import check_dir
 
     report = check_dir(tmp, ctx, archival_code)
+    report = CheckReport(report.subject, report.items, report.run_id, key.fingerprint_sm3)
     total_size = sum(e.size for e in entries)
     pkg = ArchivePackage(
         voucher_id=v.id, live_voucher_id=v.id, series=code.series, archival_code=archival_code,
@@ -393,15 +395,26 @@ def package_to_dict(session: Session, pkg: ArchivePackage, with_check: bool = Tr
         "destroyed_at": pkg.destroyed_at.isoformat() if pkg.destroyed_at else None,
         "file_count": pkg.file_count, "total_size": pkg.total_size,
         "manifest_sha256": pkg.manifest_sha256, "manifest_sm3": pkg.manifest_sm3,
-        "key_fingerprint": pkg.key_fingerprint, "created_by": pkg.created_by,
+        "key_fingerprint": pkg.key_fingerprint,
+        "key_fingerprint_sm3": signing.sm3_by_sha256(pkg.key_fingerprint) if pkg.key_fingerprint else None,
+        "created_by": pkg.created_by,
         "created_at": pkg.created_at.isoformat(),
         "files": [*pkg.meta.get("files", []), {"path": mf.MANIFEST_NAME, "sha256": pkg.manifest_sha256}, {"path": mf.SIGNATURE_NAME}],
     }
     if with_check:
         run = latest_run(session, package_id=pkg.id)
         d["check"] = ({"status": run.status, "run_id": run.id, "at": run.at.isoformat(), "trigger": run.trigger,
-                       "items": run.items} if run else None)
+                       "items": run.items, "key_fingerprint_sm3": d["key_fingerprint_sm3"],
+                       "summary_text": summary_text(run.status, _counts(run.items), d["key_fingerprint_sm3"])}
+                      if run else None)
     return d
+
+
+def _counts(items: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for i in items:
+        counts[i.get("result", "")] = counts.get(i.get("result", ""), 0) + 1
+    return counts
 
 
 def list_packages(session: Session, year: int | None = None, page: int = 1, page_size: int = 50,

@@ -67,8 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_flags(p, _export)
     p = a.add_parser("verify-export", help="check a received export as the receiving archive would")
     p.add_argument("dir", metavar="DIR")
+    p.add_argument("--expect-key", metavar="FP", help="pin trust: the SM3 fingerprint of the sender's archive key "
+                                                      "(from `fapiao archive key` there); any other key fails")
     p.add_argument("--report", metavar="FILE.html", help="also write the readable report here")
     add_flags(p, _verify_export, acting=False)
+    p = a.add_parser("key", help="the organisation archive key: certificate, SM3 fingerprint, key history")
+    add_flags(p, _key, acting=False)
+    p = a.add_parser("rotate-key", help="make a new archive key, joined to the signed key history (admin)")
+    add_flags(p, _rotate_key)
     p = a.add_parser("due", help="list packages whose retention has ended (due for appraisal)")
     p.add_argument("--today", type=date.fromisoformat, help="as of this date (default today)")
     add_flags(p, _due, acting=False)
@@ -94,6 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _print_report(d: dict[str, Any]) -> None:
     print(f"{d.get('subject', '')}: {d['status'].upper()}  {d.get('summary', '')}")
+    if d.get("summary_text"):
+        print(d["summary_text"])
     _print_check_items(d)
 
 
@@ -216,14 +224,54 @@ def _verify_export(args: argparse.Namespace) -> int:
     from archive.export import verify_export
 
     with service_errors():
-        d = verify_export(Path(args.dir))
+        d = verify_export(Path(args.dir), expect_key=args.expect_key)
     if args.json:
         print_json(d)
     else:
         print(f"{d['bag']}: {d['status'].upper()}  {d['packages']} packages  {d['summary']}")
+        print(d["summary_text"])
+        print(d["trust"]["message"])
         _print_check_items(d)
     _write_report(args.report, d, "移交接收检测报告")
     return OK if d["status"] == "pass" else REFUSED
+
+
+def _key(args: argparse.Namespace) -> int:
+    from archive.signing import key_info
+
+    open_db()
+    with service_errors():
+        d = key_info()
+    if args.json:
+        print_json(d)
+    else:
+        _print_key(d)
+    return OK
+
+
+def _print_key(d: dict[str, Any]) -> None:
+    print(f"fingerprint_sm3: {d['fingerprint_sm3']}")
+    print(f"  ({d['fingerprint_rule']})")
+    print(d["certificate"], end="")
+    for h in d["history"]:
+        mark = "current" if h["current"] else ("trusted" if h["trusted"] else "NOT TRUSTED")
+        print(f"  key {h['seq']}: {h['fingerprint_sm3']}  since {h['created_at']}  {mark}")
+    for p in d["history_problems"]:
+        print(f"  problem: {p}")
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from archive.signing import rotate
+
+    user = open_db_as(args, "archive.key_rotate")
+    with service_session() as s:
+        d = rotate(s, user)
+    if args.json:
+        print_json(d)
+    else:
+        print(d["message"])
+        _print_key(d)
+    return OK
 
 
 def _due(args: argparse.Namespace) -> int:

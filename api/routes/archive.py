@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from api.deps import ReadSessionDep, Requires, SessionDep
 from api.permissions import require
-from archive import check, export, package
+from archive import check, export, package, signing
 from archive.store import CheckRun
 from core.users import User
 
@@ -46,6 +46,24 @@ def export_dict(s: Session, job: Any) -> dict[str, Any]:
     d.pop("bag_path", None)  # server paths are not the caller's business
     d.pop("zip_path", None)
     return d
+
+
+FingerprintQuery = Annotated[str | None, Query(max_length=200, description=(
+    "pin trust: the SM3 fingerprint of the archive key the bag must be signed by (directly or through "
+    "the signed key history); any other key fails with trust.code key_mismatch"))]
+
+
+@router.get("/archive/key", summary="The organisation archive key: certificate, SM3 fingerprint, key history",
+            description="`fingerprint_sm3` is the SM3 hash of the key's DER SubjectPublicKeyInfo; give it to a "
+                        "receiving archive to pin trust (`verify-export --expect-key`).")
+def archive_key(_: Annotated[User, Depends(Requires("archive.read"))]) -> dict[str, Any]:
+    return signing.key_info()
+
+
+@router.post("/archive/key/rotate", summary="Make a new archive key, joined to the signed key history",
+             description="Packages and anchors signed by earlier keys keep verifying through the history.")
+def rotate_key(user: Annotated[User, Depends(Requires("archive.key_rotate"))], s: SessionDep) -> dict[str, Any]:
+    return signing.rotate(s, user)
 
 
 @router.get("/archive/packages", summary="List archive packages (by year)")
@@ -92,6 +110,15 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
 def get_export(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
                export_id: ExportId) -> dict[str, Any]:
     return export_dict(s, export.get_export(s, export_id))
+
+
+@router.get("/archive/exports/{export_id}/verify",
+            summary="Check a finished export as the receiving archive would (optionally pinning the key)")
+def verify_export(_: Annotated[User, Depends(Requires("archive.check"))], s: ReadSessionDep,
+                  export_id: ExportId, expect_key: FingerprintQuery = None) -> dict[str, Any]:
+    d = export.verify_job(s, export_id, expect_key)
+    d.pop("bag", None)  # server paths are not the caller's business
+    return d
 
 
 @router.get("/archive/exports/{export_id}/download", summary="The exported bag as a zip",

@@ -8,15 +8,19 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, func, select
 
 from api.deps import ReadSessionDep, Requires
-from core.audit import AuditEntry, verify_chain
+from core.audit import AuditEntry, verify_and_anchor
 from core.users import User
 
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit/verify", summary="Recompute the hash chain; name the first broken entry")
+@router.get("/audit/verify", summary="Recompute the hash chain and hold it against the signed anchors",
+            description="`first_broken` names a changed, deleted or rewritten entry; `missing_after_seq` a "
+                        "truncated tail (anchored entries gone); `anchor` the newest signed anchor "
+                        "{seq, hash, at}; `anchor_problems` forged anchors. Anchors the head when the chain "
+                        "holds and the newest anchor is older than a day.")
 def verify(_: Annotated[User, Depends(Requires("audit.verify"))], s: ReadSessionDep) -> dict[str, Any]:
-    return verify_chain(s).to_dict()
+    return verify_and_anchor(s).to_dict()
 
 
 @router.get("/audit", summary="Audit log entries, newest first")

@@ -101,3 +101,16 @@ def test_export_override_reason_is_passed_through_and_audited(server: Server) ->
     assert override["details"]["failed"]  # names the failed check items
     chain = auditor.get("/api/v1/audit/verify").json()
     assert chain["ok"] is True
+
+    # the receiving archive's check over HTTP, trust pinned to the organisation key (or not)
+    fp = archivist.get("/api/v1/archive/key").json()["fingerprint_sm3"]
+    pinned = archivist.get(f"/api/v1/archive/exports/{done['id']}/verify", params={"expect_key": fp})
+    assert pinned.status_code == 200, pinned.text
+    body = pinned.json()
+    assert body["trust"]["code"] is None and body["key_fingerprint_sm3"] == fp and "bag" not in body
+    assert next(i for i in body["items"] if i["id"] == "E4")["result"] == "pass"
+    other = "0" * 64
+    wrong = archivist.get(f"/api/v1/archive/exports/{done['id']}/verify", params={"expect_key": other}).json()
+    assert wrong["status"] == "fail" and wrong["trust"]["code"] == "key_mismatch"
+    bad = archivist.get(f"/api/v1/archive/exports/{done['id']}/verify", params={"expect_key": "abc"})
+    assert bad.status_code in (400, 422) and bad.json()["error"]["code"] == "bad_fingerprint"

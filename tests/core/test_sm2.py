@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from asn1crypto import core, keys, x509
 
-from invoice.verify import sm2
+from core import sm2
 
 # GB/T 32918.2-2016 Annex A (= GM/T 0003.2-2012 Annex A): the Fp-256 *test* curve, user
 # "ALICE123@YAHOO.COM", message "message digest", fixed k.
