@@ -17,9 +17,20 @@ from collections.abc import Mapping
 from string import Formatter
 from typing import Any
 
-from core.messages import accounting, archive, auth, checks, claims, invoice, sandbox, verify, web
+from core.messages import (
+    accounting,
+    archive,
+    auth,
+    checks,
+    claims,
+    invoice,
+    records,
+    sandbox,
+    verify,
+    web,
+)
 
-_AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, auth, web)
+_AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web)
 
 
 def _join(name: str) -> dict[str, Any]:
