@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from invoice.detect import detect_format
 from invoice.errors import ErrorCode, InvoiceError, ParseError
-from invoice.model import Invoice, InvoiceKind, Item, Party, SourceFormat, canonicalize_keys, sha256_hex
+from invoice.model import (
+    Invoice,
+    InvoiceKind,
+    Item,
+    Party,
+    SourceFormat,
+    canonicalize_keys,
+    sha256_hex,
+)
 
 __all__ = ["ErrorCode", "Invoice", "InvoiceError", "InvoiceKind", "Item", "ParseError", "Party",
            "SourceFormat", "parse"]
