@@ -146,10 +146,29 @@ def _action(value: str) -> str:
 
 def parse_money(value: Any, where: str, *, allow_negative: bool = False, allow_zero: bool = False) -> Decimal:
     """A Decimal with at most two decimals from a string, int or Decimal (floats refused: inexact)."""
+    if isinstance(value, bool | float):
+        raise bad_input("bad_amount", f"{where}: amount {value!r} must be a decimal string such as \"181.14\"")
+    try:
+        amount = Decimal(str(value).strip().replace(",", "")) if value is not None else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise bad_input("bad_amount", f"{where}: {value!r} is not a number")
+    if amount != amount.quantize(CENT):
+        raise bad_input("bad_amount", f"{where}: {value} has more than two decimals")
+    if amount < 0 and not allow_negative:
+        raise bad_input("bad_amount", f"{where}: {value} is negative")
+    if amount == 0 and not allow_zero:
+        raise bad_input("bad_amount", f"{where}: amount must not be zero")
+    return amount.quantize(CENT)
+
+
+def _line_amount(value: Any, line_no: int) -> Decimal:
+    """The amount claimed on a line: positive, at most two decimals (Chinese messages)."""
     def bad(problem: str) -> Exception:
-        return bad_input("bad_amount", _t("bad_amount", where=where, value=value,
+        return bad_input("bad_amount", _t("bad_amount", where=_t("line_where", line=line_no), value=value,
                                           problem=_t(f"bad_amount.{problem}")),
-                         {"where": where, "value": str(value)})
+                         {"line": line_no, "value": str(value)})
 
     if isinstance(value, bool | float):
         raise bad("float")
@@ -161,9 +180,9 @@ def parse_money(value: Any, where: str, *, allow_negative: bool = False, allow_z
         raise bad("nan")
     if amount != amount.quantize(CENT):
         raise bad("decimals")
-    if amount < 0 and not allow_negative:
+    if amount < 0:
         raise bad("negative")
-    if amount == 0 and not allow_zero:
+    if amount == 0:
         raise bad("zero")
     return amount.quantize(CENT)
 
@@ -322,7 +341,7 @@ def _build_lines(session: Session, user: User, claim: Claim, lines: list[dict[st
         if raw.get("amount") in (None, ""):
             amount = inv.total.quantize(CENT) if inv.total is not None else Decimal("0.00")
         else:
-            amount = parse_money(raw["amount"], _t("line_where", line=n))
+            amount = _line_amount(raw["amount"], n)
         _gate(inv, reports[inv.id], amount, n, user)
         rows.append(ClaimLine(claim_id=claim.id, line_no=n, invoice_id=inv.id, category=category, amount=amount,
                               uploaded_by=inv.uploaded_by))
