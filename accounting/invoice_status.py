@@ -29,6 +29,8 @@ claim accepts. The interface is three names:
 * ``invoice_status(session, record, for_claim=None)`` and ``invoice_statuses(session,
   records, for_claim=None)`` — one or many (one query per kind of fact). ``for_claim`` is the
   claim asking: its own lock on the invoice does not count as "claimed".
+  ``list_invoices_for(session, uploaded_by=, claimable=, conditions=, page=, page_size=)`` is
+  the list behind ``GET /invoices?mine=true&claimable=true``.
 
 Who may claim the invoice (the uploader, or someone with ``claim_for_others``) is not part of
 the status — the status is the same for every reader — and is checked by the claim gate.
@@ -49,7 +51,7 @@ from invoice.model import Invoice, InvoiceKind, Party, SourceFormat
 from invoice.registry import InvoiceRecord
 from invoice.verify.checks import check_buyer
 
-__all__ = ["InvoiceStatus", "StatusReport", "invoice_status", "invoice_statuses"]
+__all__ = ["InvoiceStatus", "StatusReport", "invoice_status", "invoice_statuses", "list_invoices_for"]
 
 
 class InvoiceStatus(StrEnum):
@@ -230,3 +232,44 @@ def invoice_statuses(session: Session, records: Iterable[InvoiceRecord],
 def invoice_status(session: Session, record: InvoiceRecord, for_claim: str | None = None) -> StatusReport:
     """The status of one invoice (see the module docstring)."""
     return invoice_statuses(session, [record], for_claim)[record.id]
+
+
+def list_invoices_for(session: Session, *, uploaded_by: str | None = None, claimable: bool | None = None,
+                      conditions: Iterable[Any] = (), page: int = 1,
+                      page_size: int = 50) -> tuple[list[InvoiceRecord], int]:
+    """One page of invoices (newest upload first) and the total, for "我的发票" and the claim form.
+
+    ``uploaded_by`` keeps one uploader's invoices; ``claimable`` keeps those whose status is (or
+    is not) claimable by the rule above; ``conditions`` are further SQL conditions on
+    ``InvoiceRecord`` (the list filters). Invoices that cannot be claimable (not ``ok``, on a
+    live claim, posted) are excluded in SQL first; the rest are judged here in batches.
+    """
+    from accounting.claims import ClaimInvoiceLock
+    from accounting.ledger import InvoicePosting
+
+    conds = list(conditions)
+    if uploaded_by is not None:
+        conds.append(col(InvoiceRecord.uploaded_by) == uploaded_by)
+    if claimable:
+        conds.append(col(InvoiceRecord.status) == "ok")
+        conds.append(col(InvoiceRecord.id).not_in(select(ClaimInvoiceLock.invoice_id)))
+        conds.append(col(InvoiceRecord.id).not_in(
+            select(InvoicePosting.active_key).where(col(InvoicePosting.active_key).is_not(None))))
+    order = (col(InvoiceRecord.uploaded_at).desc(), col(InvoiceRecord.id))
+    if claimable is None:
+        from sqlalchemy import func
+
+        total = session.exec(select(func.count()).select_from(InvoiceRecord).where(*conds)).one()
+        rows = session.exec(select(InvoiceRecord).where(*conds).order_by(*order)
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+        return list(rows), int(total)
+    ids = list(session.exec(select(InvoiceRecord.id).where(*conds).order_by(*order)).all())
+    kept: list[str] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(ids[start:start + 500]))).all())
+        reports = invoice_statuses(session, chunk)
+        keep = {r.id for r in chunk if reports[r.id].claimable is claimable}
+        kept.extend(i for i in ids[start:start + 500] if i in keep)
+    chosen = kept[(page - 1) * page_size: page * page_size]
+    by_id = {r.id: r for r in session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(chosen))).all()}
+    return [by_id[i] for i in chosen], len(kept)

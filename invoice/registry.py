@@ -318,7 +318,7 @@ def invoice_summary(record: InvoiceRecord, session: Session | None = None) -> di
     }
 
 
-def _canonical_key(key: str) -> str:
+def canonical_key(key: str) -> str:
     """A key as a caller typed it, in the registry's spelling (``<code>:<number>`` or number)."""
     code, sep, number = key.partition(":")
     if not sep:
@@ -335,7 +335,7 @@ def get_invoice(session: Session, invoice_id: str) -> InvoiceRecord:
 
 def get_by_key(session: Session, key: str) -> InvoiceRecord:
     """The canonical record of an invoice key (else the earliest record with that key)."""
-    key = _canonical_key(key)
+    key = canonical_key(key)
     rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.unique_key) == key)).first()
     if rec is None:
         rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.key) == key)
@@ -374,7 +374,7 @@ def list_invoices(session: Session, *, number: str | None = None, seller_tax_id:
                             f"status={status!r}; one of ok, invalid, duplicate")
     conds: list[Any] = []
     number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
-    key = _canonical_key(key) if key else key
+    key = canonical_key(key) if key else key
     if number:
         conds.append(col(InvoiceRecord.number) == number)
     if key:
