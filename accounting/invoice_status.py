@@ -186,8 +186,8 @@ def _derive(record: InvoiceRecord, facts: _Facts, for_claim: str | None) -> Stat
         found[InvoiceStatus.NEEDS_CHECK].append(
             ("online_check_pending", t("claim.reason.needs_check",
                                        status=messages.label("verification_status", record.verification_status))))
-    elif pending:
-        found[InvoiceStatus.CLAIMABLE].append(("override", override["label"]))
+    elif pending and override is not None:
+        found[InvoiceStatus.CLAIMABLE].append(("override", str(override["label"])))
     order = (InvoiceStatus.POSTED, InvoiceStatus.CLAIMED, InvoiceStatus.DUPLICATE, InvoiceStatus.FAILED,
              InvoiceStatus.NOT_OURS, InvoiceStatus.NEEDS_CHECK, InvoiceStatus.CLAIMABLE)
     status = next((s for s in order if found[s]), InvoiceStatus.CLAIMABLE)

@@ -341,9 +341,8 @@ def test_stripped_seal_with_raised_total_is_never_claimable(db_people: People, o
         assert st.status is InvoiceStatus.FAILED and "金额+税额=价税合计未通过" in st.reasons[0]
         rows, total = list_invoices_for(s, uploaded_by="clerk", claimable=True)
         assert invoice_id not in [r.id for r in rows] and total == 0
-    with pytest.raises(AccountingError) as e:
-        with session_scope() as s:
-            create_claim(s, db_people.clerk, "报销", lines=[{"invoice_id": invoice_id}])
+    with pytest.raises(AccountingError) as e, session_scope() as s:
+        create_claim(s, db_people.clerk, "报销", lines=[{"invoice_id": invoice_id}])
     assert e.value.code == "invoice_checks_failed"
     # the genuine file is then refused as a duplicate of the forged record, never registered twice
     genuine = ingest_files([("原件.ofd", sample.read_bytes())], "clerk")
