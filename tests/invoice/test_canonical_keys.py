@@ -95,3 +95,20 @@ def test_a_lookalike_under_the_warn_policy_is_stored_flagged_as_duplicate(engine
     with session_scope() as s:
         rows, total = list_invoices(s, key=NUMBER)
         assert total == 2 and sorted(r.status for r in rows) == ["duplicate", "ok"], result.to_dict()
+
+
+@pytest.mark.parametrize("digits", [FULL_WIDTH, ARABIC_INDIC], ids=["full-width", "arabic-indic"])
+def test_xml_invoice_with_lookalike_number_and_tax_id(digits: dict[int, int]) -> None:
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "fixtures" / "digital_ordinary.xml").read_bytes()
+    genuine = parse(data)
+    assert genuine.number and genuine.seller.tax_id
+    text = data.decode("utf-8").replace(genuine.number, genuine.number.translate(digits))
+    text = text.replace(genuine.seller.tax_id, genuine.seller.tax_id.translate(digits))
+    fake = parse(text.encode("utf-8"))
+    assert fake.key == genuine.key and fake.seller.tax_id == genuine.seller.tax_id
+    assert fake.extra[NON_ASCII_KEY_DIGITS] == "number,seller.tax_id"
+    checks = {c.id: c for c in verify(text.encode("utf-8")).checks}
+    assert checks["key_digits"].result is CheckResult.WARN and "销售方税号" in checks["key_digits"].message
+    assert checks["seller_tax_id"].result is CheckResult.PASS  # checked in its canonical form
