@@ -160,3 +160,9 @@ def test_cli_claim_edit_and_invoice_override(any_server: Server) -> None:
                    "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["override"]["by"] == accountant["username"]
+
+
+def test_cli_adds_a_claims_officer(any_server: Server) -> None:
+    r = any_server.cli("users", "add", "officer-cli", "--role", "claims_officer", "--as", "admin", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["role"] == "claims_officer"
