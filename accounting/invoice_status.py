@@ -49,7 +49,7 @@ from core import messages
 from core.settings import get_settings
 from invoice.model import Invoice, InvoiceKind, Party, SourceFormat
 from invoice.registry import InvoiceRecord
-from invoice.verify.checks import check_buyer
+from invoice.verify.checks import OWNERSHIP_CHECKS, check_buyer
 
 __all__ = ["InvoiceStatus", "StatusReport", "invoice_status", "invoice_statuses", "list_invoices_for"]
 
@@ -70,7 +70,7 @@ PENDING_VERIFICATION = frozenset({"unsigned", "indeterminate"})
 ONLINE_FAILURES = frozenset({"voided", "red_reversed", "not_found", "mismatch"})
 # Checks whose failure means "not issued to us" rather than "not genuine"; the buyer is judged
 # against today's organisation settings, not the ones at upload.
-BUYER_CHECKS = frozenset({"buyer_name", "buyer_org_tax_id"})
+BUYER_CHECKS = OWNERSHIP_CHECKS
 
 
 @dataclass(frozen=True)

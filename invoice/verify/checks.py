@@ -29,6 +29,10 @@ PROVINCES = {
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
 }
 _DIGITS = re.compile(r"^[0-9]+$")
+# Checks about whose invoice it is, not whether it hangs together: a failure means "another
+# company's invoice" (非本单位), judged against the organisation's current settings.
+OWNERSHIP_CHECKS = frozenset({"buyer_name", "buyer_org_tax_id"})
+
 
 
 def _fmt(v: Decimal | None) -> str:

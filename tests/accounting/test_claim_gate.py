@@ -344,6 +344,7 @@ def test_stripped_seal_with_raised_total_is_never_claimable(db_people: People, o
     with pytest.raises(AccountingError) as e, session_scope() as s:
         create_claim(s, db_people.clerk, "报销", lines=[{"invoice_id": invoice_id}])
     assert e.value.code == "invoice_checks_failed"
-    # the genuine file is then refused as a duplicate of the forged record, never registered twice
+    # Registered first, the forged record holds the invoice key: the genuine file is then a
+    # duplicate, never a second registration (and the forged record can never be claimed).
     genuine = ingest_files([("原件.ofd", sample.read_bytes())], "clerk")
     assert not genuine.imported and genuine.duplicates[0]["duplicate_of"]["invoice_id"] == invoice_id
