@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from accounting.invoice_status import invoice_status  # claim gate: 查验 state and override per invoice
+from accounting.invoice_status import invoice_status
 from archive import manifest as mf
 from archive import metadata as md
 from archive import render, signing
