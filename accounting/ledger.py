@@ -641,6 +641,11 @@ def posted_clause(posted: bool) -> Any:
 
 def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
     invoices = voucher_invoices(session, v.id)
+    # Claim gate (accounting.invoice_status): the 未查验 mark and any override travel with
+    # each invoice onto the voucher, until a successful 查验 result arrives.
+    from accounting.invoice_status import invoice_statuses
+
+    marks = invoice_statuses(session, invoices)
     return {
         "id": v.id, "number": v.number, "word": v.word, "period": v.period, "date": v.date.isoformat(),
         "summary": v.summary, "state": v.state, "source": v.source, "external_ref": v.external_ref,
@@ -656,8 +661,12 @@ def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
                    "aux": dict(line.aux)} for line in voucher_lines(session, v.id)],
         "invoices": [{"invoice_id": i.id, "key": i.key, "number": i.number, "issue_date":
                       i.issue_date.isoformat() if i.issue_date else None,
-                      "total": str(i.total) if i.total is not None else None, "seller_name": i.seller_name}
+                      "total": str(i.total) if i.total is not None else None, "seller_name": i.seller_name,
+                      "uploaded_by": i.uploaded_by,
+                      "online_check_pending": marks[i.id].online_check_pending,
+                      "online_check_label": marks[i.id].online_check_label, "override": marks[i.id].override}
                      for i in invoices],
+        "online_check_pending": any(m.online_check_pending for m in marks.values()),
         "claim_ids": [c.id for c in voucher_claims(session, v.id)],
     }
 

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from accounting.invoice_status import invoice_status
 from archive import manifest as mf
 from archive import metadata as md
 from archive import render, signing
@@ -274,8 +275,13 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
         _write(tmp / rel, data)
         parsed = _parse_and_verify_full(data, verify)
         cache[e.sha256] = (parsed[0], parsed[1])
+        # Claim gate: the 查验 state and any override of it travel into the package.
+        gate = invoice_status(session, inv)
+        gate_facts = {"online_check_status": inv.online_check_status,
+                      "online_check_pending": gate.online_check_pending,
+                      "online_check_label": gate.online_check_label, "override": gate.override}
         put(f"content/verification/{stem}.json",
-            json.dumps({"file": rel, "verified_at": utcnow().isoformat(), **parsed[2]},
+            json.dumps({"file": rel, "verified_at": utcnow().isoformat(), **parsed[2], **gate_facts},
                        ensure_ascii=False, indent=2, default=str).encode("utf-8"), "验证报告", "JSON")
         inv_meta.append({
             "发票代码": inv.code or "", "发票号码": inv.number or "", "发票类型": inv.kind,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     online_check_url: str | None = None
     online_check_key: str | None = None
     online_check_daily_limit: int = 5
+    # Claim gate (accounting/invoice_status.py): when true, a claim is approved only when each
+    # unsigned or indeterminate invoice on it has a successful 查验 result or a recorded override.
+    require_online_check: bool = False
     session_hours: int = 8
     environment: Literal["development", "production", "test"] = "development"
 

@@ -14,6 +14,7 @@ TABLE_MODULES = (
     "invoice.registry",
     "invoice.online_store",
     "accounting.claims",
+    "accounting.overrides",
     "accounting.ledger",
     "archive.store",
     "api.tables",

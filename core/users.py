@@ -25,6 +25,26 @@ class Role(StrEnum):
     ARCHIVIST = "archivist"
     AUDITOR = "auditor"  # read-only
     ADMIN = "admin"
+    CLAIMS_OFFICER = "claims_officer"  # 报销专员: files claims for colleagues' invoices
+
+
+class Permission(StrEnum):
+    """Rights that the services themselves test (the route table is ``api/permissions.py``)."""
+
+    CLAIM_FOR_OTHERS = "claim_for_others"  # put invoices another user uploaded on a claim
+
+
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.CLAIM_FOR_OTHERS: frozenset({Role.CLAIMS_OFFICER, Role.ADMIN}),
+}
+
+
+def has_permission(user: User, permission: Permission) -> bool:
+    """Does the user's role carry ``permission``? (Unknown roles carry none.)"""
+    try:
+        return Role(user.role) in PERMISSIONS[permission]
+    except ValueError:
+        return False
 
 
 class User(SQLModel, table=True):

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from invoice.detect import detect_format
 from invoice.errors import ErrorCode, InvoiceError, ParseError
-from invoice.model import Invoice, InvoiceKind, Item, Party, SourceFormat, sha256_hex
+from invoice.model import (
+    Invoice,
+    InvoiceKind,
+    Item,
+    Party,
+    SourceFormat,
+    canonicalize_keys,
+    sha256_hex,
+)
 
 __all__ = ["ErrorCode", "Invoice", "InvoiceError", "InvoiceKind", "Item", "ParseError", "Party",
            "SourceFormat", "parse"]
@@ -43,4 +51,4 @@ def parse(data: bytes, max_bytes: int | None = None) -> Invoice:
     else:
         raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
     inv.sha256 = sha256_hex(data)
-    return inv
+    return canonicalize_keys(inv)  # one spelling of codes, numbers and tax ids for every format

@@ -9,7 +9,8 @@ field the file does not carry is ``None`` rather than an empty string, so that "
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -138,9 +139,72 @@ class Invoice:
 
 
 def invoice_key(code: str | None, number: str | None) -> str | None:
+    """``<code>:<number>``, or the number alone; both parts in canonical form (see below)."""
+    code, number = canonical_key_field(code), canonical_key_field(number)
     if not number:
         return None
     return f"{code}:{number}" if code else number
+
+
+# --- canonical keys ------------------------------------------------------------------------------
+# Codes, numbers and tax ids identify an invoice; a look-alike spelling (full-width ２４４…,
+# Arabic-Indic ٢٤٤…, a stray space) must never make the same invoice a second one. Every
+# parser's output goes through ``canonicalize_keys`` (``invoice.parse`` calls it), and
+# ``invoice_key`` applies the same rule, so the key, the checks and the duplicate test all see
+# one spelling.
+
+KEY_FIELDS = ("code", "number", "check_code", "buyer.tax_id", "seller.tax_id")
+# ``Invoice.extra`` entry naming the key fields that held non-ASCII digits (comma-separated);
+# the ``key_digits`` cross-check reports it.
+NON_ASCII_KEY_DIGITS = "non_ascii_key_digits"
+
+
+def canonical_key_field(value: str | None) -> str | None:
+    """NFKC, every Unicode decimal digit as its ASCII digit, all whitespace removed.
+
+    ``None`` and a value that is empty after cleaning give ``None``.
+    """
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value)
+    out: list[str] = []
+    for ch in text:
+        if ch.isspace() or unicodedata.category(ch) == "Cf":  # spaces, zero-width and bidi marks
+            continue
+        digit = unicodedata.decimal(ch, None)
+        out.append(str(digit) if digit is not None else ch)
+    return "".join(out) or None
+
+
+def has_non_ascii_digits(value: str | None) -> bool:
+    """Did ``value`` spell a digit other than as ASCII 0-9 (full-width, Arabic-Indic, ...)?"""
+    return bool(value) and any(unicodedata.decimal(ch, None) is not None and not ("0" <= ch <= "9")
+                               for ch in value or "")
+
+
+def canonicalize_keys(inv: Invoice) -> Invoice:
+    """Put the invoice's key fields in canonical form, in place, noting look-alike digits.
+
+    The fields that held non-ASCII digits are listed in ``extra[NON_ASCII_KEY_DIGITS]`` so
+    that verification can flag them (``key_digits``); the values themselves become ASCII.
+    """
+    flagged: list[str] = []
+    for name in ("code", "number", "check_code"):
+        raw = getattr(inv, name)
+        if has_non_ascii_digits(raw):
+            flagged.append(name)
+        setattr(inv, name, canonical_key_field(raw))
+    for role in ("buyer", "seller"):
+        party: Party = getattr(inv, role)
+        if has_non_ascii_digits(party.tax_id):
+            flagged.append(f"{role}.tax_id")
+        clean = canonical_key_field(party.tax_id)
+        if clean != party.tax_id:
+            setattr(inv, role, replace(party, tax_id=clean))
+    if flagged:
+        earlier = [f for f in inv.extra.get(NON_ASCII_KEY_DIGITS, "").split(",") if f]
+        inv.extra[NON_ASCII_KEY_DIGITS] = ",".join(dict.fromkeys([*earlier, *flagged]))
+    return inv
 
 
 def money_str(value: Decimal | None) -> str | None:

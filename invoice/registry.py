@@ -38,7 +38,7 @@ from core.blobstore import get_blobstore
 from core.db import AwareDateTime, new_id, utcnow
 from core.errors import ErrorKind
 from core.settings import get_settings
-from invoice.model import Invoice, money_str
+from invoice.model import Invoice, canonical_key_field, canonicalize_keys, money_str
 from invoice.registry_errors import DuplicateInvoice, RegistryError
 
 __all__ = ["DuplicateInvoice", "InvoiceRecord", "RegistryError", "StoredFile", "find_existing",
@@ -208,6 +208,7 @@ def register(session: Session, invoice: Invoice, report: Any, data_sha256: str, 
     transaction back and register again without it.
     """
     policy = policy or get_settings().duplicate_policy
+    canonicalize_keys(invoice)  # idempotent: an Invoice built without ``invoice.parse`` too
     key = invoice.key
     if not key:
         raise RegistryError(ErrorKind.BAD_INPUT, "no_invoice_number",
@@ -317,6 +318,14 @@ def invoice_summary(record: InvoiceRecord, session: Session | None = None) -> di
     }
 
 
+def canonical_key(key: str) -> str:
+    """A key as a caller typed it, in the registry's spelling (``<code>:<number>`` or number)."""
+    code, sep, number = key.partition(":")
+    if not sep:
+        return canonical_key_field(key) or key
+    return f"{canonical_key_field(code) or ''}:{canonical_key_field(number) or ''}"
+
+
 def get_invoice(session: Session, invoice_id: str) -> InvoiceRecord:
     rec = session.get(InvoiceRecord, invoice_id)
     if rec is None:
@@ -326,6 +335,7 @@ def get_invoice(session: Session, invoice_id: str) -> InvoiceRecord:
 
 def get_by_key(session: Session, key: str) -> InvoiceRecord:
     """The canonical record of an invoice key (else the earliest record with that key)."""
+    key = canonical_key(key)
     rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.unique_key) == key)).first()
     if rec is None:
         rec = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.key) == key)
@@ -363,6 +373,8 @@ def list_invoices(session: Session, *, number: str | None = None, seller_tax_id:
         raise RegistryError(ErrorKind.BAD_INPUT, "bad_filter",
                             f"status={status!r}; one of ok, invalid, duplicate")
     conds: list[Any] = []
+    number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
+    key = canonical_key(key) if key else key
     if number:
         conds.append(col(InvoiceRecord.number) == number)
     if key:

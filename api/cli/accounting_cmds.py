@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("id", metavar="ID")
         p.add_argument("--comment")
         add_flags(p, _claim_step(action))
+    p = claim.add_parser("edit", help="edit a draft or rejected claim (then submit it again)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--title")
+    p.add_argument("--department")
+    p.add_argument("--purpose")
+    p.add_argument("--invoice", action="append", metavar="ID[:CATEGORY[:AMOUNT]]",
+                   help="replace the lines: an invoice id, its category and amount; repeat for more")
+    add_flags(p, _claim_edit)
     p = claim.add_parser("list", help="list claims")
     p.add_argument("--state", choices=["draft", "submitted", "reviewed", "approved", "rejected"])
     _paging(p)
@@ -118,8 +126,9 @@ def parse_invoice_spec(spec: str) -> dict[str, str]:
 def _print_claim(d: dict[str, Any]) -> None:
     print(f"claim {d['id']}  {d['state']}  {d['total']}  {d['title']}  (claimant {d['claimant']})")
     for line in d["lines"]:
+        mark = f"  [{line['online_check_label']}]" if line.get("online_check_pending") else ""
         print(f"  {line['line_no']}. invoice {line['invoice_key'] or line['invoice_id']}  {line['category']}  "
-              f"{line['amount']}")
+              f"{line['amount']}  uploaded by {line.get('uploaded_by')}{mark}")
     for st in d["steps"]:
         comment = f"  {st['comment']}" if st["comment"] else ""
         print(f"  {st['at']}  {st['actor']}  {st['action']} → {st['to_state']}{comment}")
@@ -138,6 +147,21 @@ def _claim_create(args: argparse.Namespace) -> int:
     user = open_db_as(args, "claim.create")
     with _service() as s:
         claim = create_claim(s, user, args.title, args.department, args.purpose, lines)
+        d = claim_to_dict(s, claim)
+    print_json(d) if args.json else _print_claim(d)
+    return OK
+
+
+def _claim_edit(args: argparse.Namespace) -> int:
+    from accounting.claims import claim_to_dict, update_claim
+
+    changes: dict[str, Any] = {k: getattr(args, k) for k in ("title", "department", "purpose")
+                               if getattr(args, k) is not None}
+    if args.invoice:
+        changes["lines"] = [parse_invoice_spec(spec) for spec in args.invoice]
+    user = open_db_as(args, "claim.edit")
+    with _service() as s:
+        claim = update_claim(s, user, args.id, **changes)
         d = claim_to_dict(s, claim)
     print_json(d) if args.json else _print_claim(d)
     return OK

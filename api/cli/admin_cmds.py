@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                      "password for the web page (read from stdin when it is not a terminal).")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", required=True,
-                   choices=["clerk", "approver", "accountant", "archivist", "auditor", "admin"])
+                   choices=["clerk", "approver", "accountant", "archivist", "auditor", "admin",
+                            "claims_officer"])  # claims_officer: 报销专员, may claim others' invoices
     p.add_argument("--password", action="store_true", help="set a password for the web page")
     add_flags(p, run_users_add)
 

@@ -31,13 +31,22 @@ class ClaimCreate(BaseModel):
     lines: list[ClaimLineIn] = Field(min_length=1, max_length=500)
 
 
+class ClaimPatch(BaseModel):
+    """Fields to change on a draft or rejected claim; those left out stay as they are."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=100)
+    purpose: str | None = Field(default=None, max_length=500)
+    lines: list[ClaimLineIn] | None = Field(default=None, min_length=1, max_length=500)
+
+
 class StepIn(BaseModel):
     comment: str | None = Field(default=None, max_length=1000)
 
 
-def _lines(body: ClaimCreate) -> list[dict[str, Any]]:
+def _lines(body: ClaimCreate | ClaimPatch) -> list[dict[str, Any]]:
     out = []
-    for line in body.lines:
+    for line in body.lines or []:
         d: dict[str, Any] = {"invoice_id": line.invoice_id}
         if line.category is not None:
             d["category"] = line.category
@@ -69,6 +78,18 @@ def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSess
 def get_claim(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
               claim_id: ClaimId) -> dict[str, Any]:
     return claims.claim_to_dict(s, claims.get_claim(s, claim_id))
+
+
+@router.patch("/claims/{claim_id}",
+              summary="Edit a draft or rejected claim (title, department, purpose, lines); its claimant only")
+def edit(body: ClaimPatch, user: Annotated[User, Depends(Requires("claim.edit"))], s: SessionDep,
+         claim_id: ClaimId) -> dict[str, Any]:
+    given = body.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = {k: given[k] for k in ("title", "department", "purpose") if k in given}
+    if "lines" in given:
+        changes["lines"] = _lines(body)
+    claim = claims.update_claim(s, user, claim_id, **changes)
+    return claims.claim_to_dict(s, claim)
 
 
 def _step(action: str, user: User, s: Any, claim_id: str, body: StepIn | None) -> dict[str, Any]:

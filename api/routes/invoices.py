@@ -13,16 +13,20 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from accounting.invoice_status import invoice_status, invoice_statuses, list_invoices_for
 from accounting.ledger import InvoicePosting, posting_status
+from accounting.overrides import InvoiceOverride, override_to_dict, record_override
 from api.deps import ReadSessionDep, Requires, SessionDep
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
-from core.users import User
+from core.users import Permission, User, has_permission
 from invoice import registry
 from invoice.importer import ingest_files
+from invoice.model import canonical_key_field
 from invoice.online_store import online_check_history, run_online_check
 from invoice.registry import CONTENT_TYPES, InvoiceRecord
 
@@ -61,6 +65,15 @@ def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
         d["duplicate_of"] = registry.invoice_summary(earlier, s) if earlier else record.duplicate_of
     d["history"] = history(s, record.id, list(d["posting"].get("history") or []))
     d["online_checks"] = online_check_history(s, record.id)
+    # The derived status (可报销 / 需查验 / 验证失败 / …) and the override of the 查验
+    # requirement, if any: shown to everyone who reads the invoice (accounting.invoice_status).
+    st = invoice_status(s, record)
+    d["invoice_status"] = st.to_dict()
+    d["override"] = st.override
+    d["overrides"] = [override_to_dict(o) for o in s.exec(
+        select(InvoiceOverride).where(InvoiceOverride.invoice_id == record.id)
+        .order_by(col(InvoiceOverride.at), col(InvoiceOverride.id))).all()]
+    d["online_check_pending"] = st.online_check_pending
     return d
 
 
@@ -80,18 +93,24 @@ def postings(s: Session, invoice_ids: list[str]) -> dict[str, dict[str, Any]]:
     return {i: found.get(i, empty) for i in invoice_ids}
 
 
-def invoice_row(record: InvoiceRecord, posting_mark: dict[str, Any]) -> dict[str, Any]:
+def invoice_row(record: InvoiceRecord, posting_mark: dict[str, Any],
+                status: dict[str, Any] | None = None) -> dict[str, Any]:
     d = registry.record_to_dict(record)
     for heavy in ("items", "field_sources", "verification", "extra"):
         d.pop(heavy, None)
     d["signature_status"] = record.verification_status
     d["posting"] = posting_mark
+    if status is not None:
+        d["invoice_status"] = status
+        d["override"] = status.get("override")
+        d["online_check_pending"] = status.get("online_check_pending")
     return d
 
 
 def invoice_rows(s: Session, records: list[InvoiceRecord]) -> list[dict[str, Any]]:
     marks = postings(s, [r.id for r in records])
-    return [invoice_row(r, marks[r.id]) for r in records]
+    statuses = invoice_statuses(s, records)
+    return [invoice_row(r, marks[r.id], statuses[r.id].to_dict()) for r in records]
 
 
 @router.post("/invoices", summary="Upload one or many invoice files (multipart field 'files')",
@@ -114,7 +133,7 @@ def upload(request: Request, user: Annotated[User, Depends(Requires("invoice.upl
 
 @router.get("/invoices", summary="List and filter invoices")
 def list_invoices(
-    _: Reader, s: ReadSessionDep,
+    user: Reader, s: ReadSessionDep,
     number: Annotated[str | None, Query(max_length=32, description="invoice number")] = None,
     key: Annotated[str | None, Query(max_length=64, description="duplicate key")] = None,
     seller_tax_id: Annotated[str | None, Query(max_length=32)] = None,
@@ -122,12 +141,49 @@ def list_invoices(
     date_to: Annotated[date | None, Query(description="issue date to (YYYY-MM-DD)")] = None,
     status: Annotated[Literal["ok", "invalid", "duplicate"] | None, Query()] = None,
     posted: Annotated[bool | None, Query(description="入账 or not")] = None,
+    mine: Annotated[bool, Query(description="only invoices I uploaded (我的发票)")] = False,
+    claimable: Annotated[bool | None, Query(
+        description="only invoices a claim of mine would accept (true), or would refuse (false); "
+                    "without the claim_for_others permission, claimable=true lists my own uploads only")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
+    if mine or claimable is not None:
+        return _list_for(user, s, number=number, key=key, seller_tax_id=seller_tax_id, date_from=date_from,
+                         date_to=date_to, status=status, posted=posted, mine=mine, claimable=claimable,
+                         page=page, page_size=page_size)
     rows, total = registry.list_invoices(s, number=number, key=key, seller_tax_id=seller_tax_id,
                                          date_from=date_from, date_to=date_to, status=status,
                                          posted=posted, page=page, page_size=page_size)
+    return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
+
+
+def _list_for(user: User, s: Session, *, number: str | None, key: str | None, seller_tax_id: str | None,
+              date_from: date | None, date_to: date | None, status: str | None, posted: bool | None,
+              mine: bool, claimable: bool | None, page: int, page_size: int) -> dict[str, Any]:
+    """"我的发票" and the claim form's list: the same rule as the claim gate
+    (``accounting.invoice_status``), including who may claim whose invoices."""
+    from accounting.ledger import posted_clause
+
+    conds: list[Any] = []
+    number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
+    if number:
+        conds.append(col(InvoiceRecord.number) == number)
+    if key:
+        conds.append(col(InvoiceRecord.key) == registry.canonical_key(key))
+    if seller_tax_id:
+        conds.append(col(InvoiceRecord.seller_tax_id) == seller_tax_id)
+    if date_from:
+        conds.append(col(InvoiceRecord.issue_date) >= date_from)
+    if date_to:
+        conds.append(col(InvoiceRecord.issue_date) <= date_to)
+    if status:
+        conds.append(col(InvoiceRecord.status) == status)
+    if posted is not None:
+        conds.append(posted_clause(posted))
+    own_only = mine or (claimable is True and not has_permission(user, Permission.CLAIM_FOR_OTHERS))
+    rows, total = list_invoices_for(s, uploaded_by=user.username if own_only else None, claimable=claimable,
+                                    conditions=conds, page=page, page_size=page_size)
     return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
 
 
@@ -151,6 +207,20 @@ def online_check(user: Annotated[User, Depends(Requires("invoice.online_check"))
     result = run_online_check(s, invoice_id, username=user.username)
     record = registry.get_invoice(s, invoice_id)
     return {"invoice_id": invoice_id, **result.to_dict(), "online_check_status": record.online_check_status}
+
+
+class OverrideIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000, description="why the invoice may pass without 查验 "
+                                                                   "(at least 4 characters)")
+
+
+@router.post("/invoices/{invoice_id}/override",
+             summary="Let an unsigned or indeterminate invoice pass without a 查验 result (recorded, audited)",
+             responses={200: {"description": "the invoice, with `override` and `invoice_status`"}})
+def override(user: Annotated[User, Depends(Requires("invoice.override"))], s: SessionDep,
+             invoice_id: InvoiceId, body: OverrideIn) -> dict[str, Any]:
+    record_override(s, user, invoice_id, body.reason)
+    return invoice_detail(s, registry.get_invoice(s, invoice_id))
 
 
 @router.get("/invoices/{invoice_id}/original", summary="The original file, byte for byte",

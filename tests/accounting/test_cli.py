@@ -55,7 +55,7 @@ def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, setting
     status, _, stderr = _run(capsys, "claim", "approve", cid, "--as", "clerk")
     assert status == 1 and "role 'clerk' may not claim.approve" in stderr
     status, _, stderr = _run(capsys, "claim", "reject", cid, "--as", "boss")
-    assert status == 2 and "needs a reason" in stderr
+    assert status == 2 and "驳回需要填写理由" in stderr
     status, approved, _ = _run(capsys, "claim", "approve", cid, "--comment", "同意", "--as", "boss", "--json")
     assert status == 0 and approved["state"] == "approved"
     assert [st["action"] for st in approved["steps"]] == ["create", "submit", "approve"]

@@ -22,10 +22,14 @@ from core.db import session_scope
 from core.settings import Settings
 from core.users import User, create_user
 from invoice.importer import ingest_files
-from tests.samples import DIGITAL_OFD, DIGITAL_PDF, INVOICES, V4SIGNED
+from tests.samples import DIGITAL_OFD, DIGITAL_PDF, INVOICES
 
 SPECIAL5 = INVOICES / "renoyuan__easyofd" / "增值税电子专票5.ofd"
-SAMPLE_SETS: list[list[Path]] = [[V4SIGNED, DIGITAL_OFD], [SPECIAL5], [DIGITAL_PDF]]
+# A genuinely signed invoice whose cross-checks all pass (v4signed.ofd is a demo whose tax ids
+# fail their check characters, so the claim gate refuses it).
+SIGNED = INVOICES / "ofdrw__ofdrw" / "SignScaleError.ofd"
+SIGNED_NUMBER = "99934328"
+SAMPLE_SETS: list[list[Path]] = [[SIGNED, DIGITAL_OFD], [SPECIAL5], [DIGITAL_PDF]]
 
 
 @dataclass

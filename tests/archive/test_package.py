@@ -29,7 +29,7 @@ from archive.store import (
 )
 from core.audit import AuditEntry
 from core.db import session_scope
-from tests.archive.conftest import SAMPLE_SETS, People
+from tests.archive.conftest import SAMPLE_SETS, SIGNED_NUMBER, People
 
 Posted = Callable[[list[Path]], str]
 
@@ -87,7 +87,7 @@ def test_package_content_metadata_and_code(people: People, posted: Posted) -> No
     assert meta.package["保管期限"] == "D30"
     assert meta.package["记账人"] == "accountant" and meta.package["审核人"] == "approver、approver2"
     states = {i["发票号码"]: i["签名状态"] for i in meta.invoices}
-    assert len(states) == 2 and states["99999951"] == "valid"  # v4signed.ofd: e-seal verified at filing
+    assert len(states) == 2 and states[SIGNED_NUMBER] == "valid"  # SignScaleError.ofd: e-seal verified at filing
     assert "unsigned" in states.values()  # the 数电票 OFD carries no signature
     for inv in meta.invoices:
         data = (root / inv["文件名"]).read_bytes()
@@ -290,7 +290,7 @@ def test_invoice_signature_is_verified_again(built: ArchivePackage) -> None:
 
     root = package_dir(built)
     _writable(root)
-    target = next(p for p in (root / "content" / "invoices").iterdir() if "99999951" in p.name)
+    target = next(p for p in (root / "content" / "invoices").iterdir() if SIGNED_NUMBER in p.name)
     target.write_bytes(TAMPERED.read_bytes())
     _resign(root)
     report = _check(built.id)

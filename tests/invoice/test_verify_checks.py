@@ -69,7 +69,8 @@ def test_consistent_invoice_passes_everything() -> None:
     res = _by_id(_invoice(), org_name="广州华栈天城科技有限公司", org_tax_id="91440106068698695J")
     assert set(res.values()) == {CheckResult.PASS}
     assert set(res) == {"buyer_tax_id", "seller_tax_id", "amount_tax_total", "items_amount", "items_tax",
-                        "qr_payload", "issue_date", "buyer_name", "buyer_org_tax_id", "number_structure"}
+                        "qr_payload", "issue_date", "buyer_name", "buyer_org_tax_id", "number_structure",
+                        "key_digits"}
 
 
 def test_each_inconsistency_is_caught() -> None:

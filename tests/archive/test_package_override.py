@@ -1,0 +1,44 @@
+"""The claim gate's facts travel into the archive package: each invoice's 查验 state, the
+未查验 mark, and any override (who, when, why) in its verification report, on the voucher and
+on the claim lines (claims.xml)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import select
+
+from accounting.overrides import record_override
+from archive import package
+from archive.store import package_dir
+from core.db import session_scope
+from invoice.registry import InvoiceRecord
+from tests.archive.conftest import SIGNED_NUMBER, People
+from tests.samples import DIGITAL_OFD, INVOICES
+
+SIGNED = INVOICES / "ofdrw__ofdrw" / "SignScaleError.ofd"
+
+
+def test_override_and_unchecked_mark_are_archived(people: People, posted: Callable[[list[Path]], str]) -> None:
+    vid = posted([SIGNED, DIGITAL_OFD])
+    with session_scope() as s:
+        unsigned = s.exec(select(InvoiceRecord).where(InvoiceRecord.verification_status == "unsigned")).one()
+        record_override(s, people.approver, unsigned.id, "查验平台维护，已核对纸质件")
+        unsigned_number = unsigned.number
+    with session_scope() as s:
+        pkg = package.build_package(s, people.archivist, vid)
+    root = package_dir(pkg)
+    reports = {p.name: json.loads(p.read_text(encoding="utf-8"))
+               for p in (root / "content" / "verification").glob("*.json")}
+    by_number = {next(n for n in (SIGNED_NUMBER, unsigned_number) if n and n in name): r
+                 for name, r in reports.items()}
+    overridden = by_number[unsigned_number]
+    assert overridden["online_check_pending"] is True and overridden["online_check_label"] == "未查验"
+    assert overridden["override"]["by"] == "approver"
+    assert overridden["override"]["reason"] == "查验平台维护，已核对纸质件"
+    signed = by_number[SIGNED_NUMBER]
+    assert signed["online_check_pending"] is False and signed["override"] is None
+    claims_xml = (root / "content" / "claims.xml").read_text(encoding="utf-8")
+    assert "查验平台维护，已核对纸质件" in claims_xml and "clerk" in claims_xml
