@@ -164,7 +164,7 @@ def signature_facts(verification: dict[str, Any], source_format: str | None) -> 
         if covered and not changed:
             established.append(f"签名保护的 {len(covered)} 个文件与签名时一致")
         if seal.get("signature_valid"):
-            established.append("电子印章本身的签名有效")
+            established.append("电子印章由制章者签署，印章数据未被改动")
         if changed:
             not_established.append(messages.text("web.sig.changed", members="、".join(changed)))
         if uncovered:
@@ -424,7 +424,7 @@ def claim_actions(c: dict[str, Any], user: User) -> list[str]:
     if (allowed(user, "claim.approve") and (state == "reviewed" or not c["needs_second_approval"])
             and not reviewed_by_me):
         out.append("approve")
-    if allowed(user, "claim.reject"):
+    if allowed(user, "claim.reject") and not reviewed_by_me:  # after 审核 it is the other approver's turn
         out.append("reject")
     return out
 
@@ -548,7 +548,8 @@ def archive_page(request: Request, user: Annotated[User, Page("archive.read")], 
 
 DETAIL_DOMAINS = {"from": "claim_state", "to": "claim_state", "state": "claim_state", "role": "role",
                   "status": "registry_status", "verification": "verify_status", "flag": "posting_flag",
-                  "result": "check_result", "kind": "invoice_kind"}
+                  "result": "check_result", "kind": "invoice_kind",
+                  "source": "voucher_source"}
 
 
 def detail_text(details: Any) -> list[tuple[str, str]]:

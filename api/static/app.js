@@ -710,4 +710,5 @@ document.addEventListener("DOMContentLoaded", () => {
   setupActions();
   setupOnlineCheck();
   setupVoucherImport();
+  document.documentElement.dataset.ready = "1";  // the page's controls are wired
 });
