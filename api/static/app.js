@@ -234,7 +234,7 @@ function setupUpload() {
       tbody.append(row);
       added += 1;
       showProgress();
-      queue = queue.then(() => handle(file, row, cells, bar)).then(() => { finished += 1; showProgress(); });
+      queue = queue.then(() => handle(file, row, cells, bar)).then(() => { finished += 1; showProgress(); if (window.fmMarkScrollBoxes) window.fmMarkScrollBoxes(); });
     });
   }
 
@@ -687,7 +687,32 @@ function renderReport(report) {
       el("td", {}, [el("span", {class: "badge r-" + it.result, text: L("check_result", it.result)})]), el("td", {text: ev})]));
   });
   wrap.append(el("div", {class: "table-wrap"}, [el("table", {class: "grid small"}, [el("thead", {}, [el("tr", {}, [el("th", {text: "属性"}), el("th", {text: "检测项"}), el("th", {text: "结果"}), el("th", {text: "说明"})])]), tbody])]));
+  setTimeout(() => { if (window.fmMarkScrollBoxes) window.fmMarkScrollBoxes(); }, 0);
   return wrap;
+}
+
+/* A table wider than the screen scrolls in its own box; the box takes keyboard focus so the
+ * arrow keys can scroll it (WCAG: scrollable regions must be reachable). */
+function setupScrollBoxes() {
+  function mark() {
+    document.querySelectorAll(".table-wrap, .cards-on-phone").forEach((box) => {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        const table = box.querySelector("table");
+        const head = box.closest("section, main").querySelector("h1, h2, h3");
+        box.setAttribute("aria-label", (head ? head.textContent.trim() + " " : "") + "表格（可左右滚动）");
+        if (table) box.classList.add("scrolls");
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  mark();
+  window.addEventListener("resize", mark);
+  window.fmMarkScrollBoxes = mark;
 }
 
 function setupMenu() {
@@ -703,6 +728,7 @@ function setupMenu() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupMenu();
+  setupScrollBoxes();
   setupLogin();
   setupLogout();
   setupUpload();
