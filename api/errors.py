@@ -122,6 +122,10 @@ def person_message(exc: ServiceError) -> tuple[str, dict[str, Any]]:
     """
     details = dict(exc.details or {})
     code = _API_CODES.get(exc.code)
+    if exc.code == "unauthenticated" and "token" in exc.message:
+        code = "web.http.bad_token"
+    elif exc.code == "unauthenticated" and "Authorization header" in exc.message:
+        code = "web.http.bad_auth_header"
     if code is None and exc.code == "not_found" and isinstance(exc, ApiError):
         code = "web.http.record_not_found"
     if code is None and messages.has(exc.code) and not _has_cjk(exc.message):

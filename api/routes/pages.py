@@ -270,8 +270,11 @@ def error_page(request: Request, status: int, message: str) -> Response:
         auth = authenticate(request)
     except ApiError:
         auth = None
+    text = readable(message)
+    if not text and status == 404:
+        text = messages.text("web.http.not_found", path=request.url.path)
     resp = page(request, "error.html", auth.user if auth else None, status=status,
-                message=readable(message), title=ERROR_TITLES.get(status, "出错了"))
+                message=text, title=ERROR_TITLES.get(status, "出错了"))
     resp.status_code = status
     return resp
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 MESSAGES: dict[str, str] = {
     # --- generic HTTP errors --------------------------------------------------------------------
     "web.http.unauthenticated": "请先登录。若已登录，可能是登录已过期，请重新登录后再试。",
-    "web.http.bad_token": "接口令牌无效或已被吊销，请向系统管理员申请新的令牌。",
+    "web.http.bad_token": "接口令牌（Authorization: Bearer 令牌）无效或已被吊销，请向系统管理员申请新的令牌。",
     "web.http.bad_auth_header": "认证头格式不对，应为“Authorization: Bearer 令牌”。",
     "web.http.csrf_failed": "页面已过期（安全校验未通过），请刷新页面后再操作。",
     "web.http.forbidden": "您的角色（{role}）不能执行“{operation}”。可以执行的角色：{allowed}。如需开通，请联系系统管理员。",
