@@ -116,7 +116,7 @@ def invoices(s: Session, *, q: str = "", status: str = "", date_from: date | Non
     conds: list[Any] = []
     q = (q or "").strip()
     if q:
-        alts = [col(InvoiceRecord.number).like(_like(q), escape="\\"),
+        alts: list[Any] = [col(InvoiceRecord.number).like(_like(q), escape="\\"),
                 col(InvoiceRecord.seller_name).like(_like(q), escape="\\"),
                 col(InvoiceRecord.buyer_name).like(_like(q), escape="\\"),
                 col(InvoiceRecord.original_filename).like(_like(q), escape="\\"),
@@ -175,7 +175,7 @@ def vouchers(s: Session, *, q: str = "", period: str | None = None, states: tupl
     conds: list[Any] = []
     if q.strip():
         like = _like(q.strip())
-        alts = [col(Voucher.summary).like(like, escape="\\"), col(Voucher.created_by).like(like, escape="\\"),
+        alts: list[Any] = [col(Voucher.summary).like(like, escape="\\"), col(Voucher.created_by).like(like, escape="\\"),
                 col(Voucher.external_ref).like(like, escape="\\")]
         amount = _amount(q)
         if amount is not None:

@@ -220,7 +220,7 @@ def has_api(request: Request, method: str, path: str) -> bool:
     """Whether the app serves ``method path`` (``{}`` for any path parameter)."""
     want = re.sub(r"\{[^}]*\}", "{}", "/api/v1" + path)
     for route in request.app.routes:
-        if (isinstance(route, APIRoute) and method in route.methods
+        if (isinstance(route, APIRoute) and method in (route.methods or ())
                 and re.sub(r"\{[^}]*\}", "{}", route.path) == want):
             return True
     return False
