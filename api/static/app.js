@@ -677,9 +677,11 @@ function setupVoucherImport() {
 function renderReport(report) {
   const wrap = el("div", {class: "report"});
   const items = report.items || [];
-  const failed = items.filter((it) => it.result === "fail").length;
+  const count = (r) => items.filter((it) => it.result === r).length;
+  const parts = [["pass", "通过"], ["fail", "未通过"], ["not_applicable", "不适用"], ["not_run", "未执行"]]
+    .filter(([r]) => count(r)).map(([r, t]) => t + " " + count(r) + " 项");
   wrap.append(el("p", {}, [el("span", {class: "badge " + (report.status === "pass" ? "done" : "failed"),
-    text: report.status === "pass" ? "四性检测通过" : "四性检测未通过"}), " 共 " + items.length + " 项" + (failed ? "，其中 " + failed + " 项未通过" : "，全部通过或不适用")]));
+    text: report.status === "pass" ? "四性检测通过" : "四性检测未通过"}), " 共 " + items.length + " 项：" + parts.join("，") + "。"]));
   const tbody = el("tbody");
   items.forEach((it) => {
     const ev = typeof it.evidence === "string" ? readable(it.evidence) : "";
