@@ -171,7 +171,8 @@ def signature_facts(verification: dict[str, Any], source_format: str | None) -> 
             not_established.append(messages.text("web.sig.not_covered", members="、".join(uncovered)))
         if sig.get("trusted") is not True:
             not_established.append(messages.text("web.sig.trust_not_established"))
-        out.append({"status": sig.get("status"), "seal_name": seal.get("name"), "seal_id": seal.get("id"),
+        out.append({"status": sig.get("status"), "trusted": sig.get("trusted") is True,
+                    "seal_name": seal.get("name"), "seal_id": seal.get("id"),
                     "seal_valid_end": seal.get("valid_end"), "signer": _common_name(signer.get("subject")),
                     "issuer": _common_name(signer.get("issuer")), "signing_time": sig.get("signing_time"),
                     "format": sig.get("format"), "established": established,
