@@ -83,11 +83,13 @@ class RequestContextMiddleware:
             await send(message)
 
         async def refuse_too_large() -> None:
+            from core import messages
+
             start, body = _json_message(
                 413, "too_large",
-                f"the request body is larger than the upload limit of {limit - ENVELOPE_BYTES} bytes; "
-                "send smaller files, or fewer files per request",
-                {"limit_bytes": limit - ENVELOPE_BYTES})
+                messages.text("web.http.too_large", limit=f"{(limit - ENVELOPE_BYTES) / 1048576:.1f} MB"),
+                {"limit_bytes": limit - ENVELOPE_BYTES,
+                 "reason": f"the request body is larger than the upload limit of {limit - ENVELOPE_BYTES} bytes"})
             await send_extra(start)
             await send(body)
 

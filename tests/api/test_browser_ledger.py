@@ -52,8 +52,9 @@ def test_approve_post_and_archive_on_the_page(server: Server, browser: Browser) 
     page.check(f"#ready-claims input[value='{claim_id}']")
     page.click("#make-voucher")
     page.wait_for_url(server.base + "/vouchers/*")
-    expect(page.locator("#voucher-state")).to_have_text("未记账")
+    expect(page.locator("#voucher-state")).to_have_text("未审核")
     page.click("#post-voucher")
+    page.click("#confirm-ok")  # 记账 asks for a confirmation first
     expect(page.locator("#voucher-state")).to_have_text("已记账")
     voucher_id = page.url.rsplit("/", 1)[1]
     ARTIFACTS.mkdir(exist_ok=True)

@@ -36,7 +36,8 @@ def test_error_shapes(server: Server) -> None:
     _is_error(r.json(), "method_not_allowed")
     r = admin.post("/api/v1/vouchers", json={"claim_ids": ["a"], "lines": [{"account_code": "1"}],
                                              "date": "2025-01-01"})
-    assert r.status_code == 422 and "either claim_ids" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "either claim_ids" in r.json()["error"]["details"]["errors"][0]["problem"]
+    assert "没有保存" in r.json()["error"]["message"]  # the message is for people, in Chinese
     r = server.client().get("/api/v1/invoices")
     assert r.status_code == 401
     _is_error(r.json(), "unauthenticated")

@@ -84,7 +84,8 @@ def test_matrix(server: Server, tokens: dict[str, str], method: str, path: str, 
             assert r.status_code == 403, f"{role} allowed on {method} {path}: {r.status_code}"
             if not is_page:
                 assert r.json()["error"]["code"] == "forbidden"
-                assert role.value in r.json()["error"]["message"]
+                assert r.json()["error"]["details"]["role"] == role.value
+                assert "不能执行" in r.json()["error"]["message"]  # in words, role by its Chinese label
 
 
 @pytest.fixture(scope="module")
