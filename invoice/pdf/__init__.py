@@ -8,7 +8,8 @@ lacks and cross-checks number, date and amount. Text made of unmapped glyphs (``
 private-use code points) is never returned: the other extractor or the QR payload is used.
 
 Every library error becomes ``ParseError`` (BAD_PDF, naming the reason); the whole parse runs
-under ``settings.parse_timeout_seconds`` (``guard.deadline``).
+under ``settings.parse_timeout_seconds`` (``guard.deadline``), and before any library inflates
+a stream, ``bounds.check_pdf_stream_sizes`` refuses decompression bombs (TOO_COMPLEX).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from invoice.errors import ErrorCode, InvoiceError, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
+from invoice.pdf.bounds import check_pdf_stream_sizes
 from invoice.pdf.fields import PdfFields, read_fields
 from invoice.pdf.guard import deadline
 from invoice.pdf.text import (
@@ -79,6 +81,7 @@ def parse_pdf(data: bytes) -> Invoice:
         raise ParseError(ErrorCode.BAD_PDF, "the PDF is truncated: no %%EOF marker at its end")
     with deadline(get_settings().parse_timeout_seconds, "pdf"):
         try:
+            check_pdf_stream_sizes(data)  # before any renderer inflates a bomb
             return _parse(data)
         except InvoiceError:
             raise

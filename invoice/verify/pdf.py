@@ -15,6 +15,7 @@ from typing import Any
 
 from asn1crypto import cms, x509
 
+from invoice.pdf.bounds import check_pdf_stream_sizes
 from invoice.verify import ses, sm2
 from invoice.verify.report import SignatureReport, VerifyStatus
 
@@ -52,6 +53,8 @@ def verify_pdf_signatures(data: bytes) -> tuple[list[SignatureReport], list[str]
         # A signature dictionary needs /ByteRange, written uncompressed (its offsets must be
         # patchable), so a PDF without the token has no signature to read.
         return [], problems
+    # pyHanko inflates streams for its difference analysis: bombs are refused first.
+    check_pdf_stream_sizes(data)
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         sigs = list(reader.embedded_signatures)
