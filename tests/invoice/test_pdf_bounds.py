@@ -203,7 +203,9 @@ threads = [threading.Thread(target=one) for _ in range(n)]
 for t in threads: t.start()
 for t in threads: t.join()
 elapsed = time.monotonic() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (ru_maxrss would include the forking parent's size)
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 print(json.dumps({"elapsed": elapsed, "peak": peak, "base": base, "after": rss(), "codes": codes}))
 """
 
