@@ -85,7 +85,7 @@ def verify_pdf_signatures(data: bytes) -> tuple[list[SignatureReport], list[str]
         from invoice.pdf.revisions import read_page_revisions
 
         pages: PageRevisions | None = read_page_revisions(reader, MAX_PAGES)
-    except Exception as exc:  # then no signature can be "valid"
+    except Exception as exc:  # then no signature followed by later revisions is "valid"
         pages = None
         problems.append(f"the PDF's page revisions cannot be read: {type(exc).__name__}: {exc}")
     reports = []
