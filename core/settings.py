@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     max_uncompressed_bytes: int = 64 * 1024 * 1024
     max_zip_ratio: int = 200
     max_zip_members: int = 2000
+    # PDF: no stream may decode to more than this, nor all streams (and image pixels)
+    # together to more than the total; a bomb is refused as too_complex (invoice.pdf.bounds).
+    max_pdf_stream_bytes: int = 64 * 1024 * 1024
+    max_pdf_total_bytes: int = 256 * 1024 * 1024
     parse_timeout_seconds: float = 20.0
     online_check_url: str | None = None
     online_check_key: str | None = None

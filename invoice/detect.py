@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from invoice.model import SourceFormat
-
-_BOM = b"\xef\xbb\xbf"
+from invoice.xmlsafe import sniff_encoding
 
 
 def detect_format(data: bytes) -> SourceFormat | None:
@@ -13,7 +12,12 @@ def detect_format(data: bytes) -> SourceFormat | None:
     head = data[:1024]
     if b"%PDF-" in head:
         return SourceFormat.PDF
-    stripped = head.removeprefix(_BOM).lstrip()
-    if stripped.startswith(b"<"):
+    # XML in UTF-8 (BOM or not), UTF-16 or UTF-32 (BOM or not): the first character is '<'.
+    found = sniff_encoding(head)
+    if found is not None:
+        codec, bom = found
+        text = head[bom: bom + 256].decode(codec, errors="ignore")
+        return SourceFormat.XML if text.lstrip().startswith("<") else None
+    if head.lstrip().startswith(b"<"):
         return SourceFormat.XML
     return None

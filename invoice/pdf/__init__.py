@@ -8,7 +8,8 @@ lacks and cross-checks number, date and amount. Text made of unmapped glyphs (``
 private-use code points) is never returned: the other extractor or the QR payload is used.
 
 Every library error becomes ``ParseError`` (BAD_PDF, naming the reason); the whole parse runs
-under ``settings.parse_timeout_seconds`` (``guard.deadline``).
+under ``settings.parse_timeout_seconds`` (``guard.deadline``), and before any library inflates
+a stream, ``bounds.check_pdf_stream_sizes`` refuses decompression bombs (TOO_COMPLEX).
 """
 
 from __future__ import annotations
@@ -22,19 +23,22 @@ from typing import Any
 
 from invoice.errors import ErrorCode, InvoiceError, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
+from invoice.pdf.bounds import check_pdf_stream_sizes
 from invoice.pdf.fields import PdfFields, read_fields
 from invoice.pdf.guard import deadline
+from invoice.pdf.revisions import PageRevisions, location, page_revisions
 from invoice.pdf.text import (
     Segment,
     garbage_ratio,
     group_segments,
     is_letter_spaced,
+    normalise,
     pdfium_chars,
     plumber_chars,
 )
 from invoice.qr import QrPayload, parse_qr
 
-__all__ = ["parse_pdf"]
+__all__ = ["field_locations", "parse_pdf"]
 
 MAX_PAGES = 10  # invoices are one page, a sales list adds a few
 GARBAGE_LIMIT = 0.15
@@ -79,6 +83,7 @@ def parse_pdf(data: bytes) -> Invoice:
         raise ParseError(ErrorCode.BAD_PDF, "the PDF is truncated: no %%EOF marker at its end")
     with deadline(get_settings().parse_timeout_seconds, "pdf"):
         try:
+            check_pdf_stream_sizes(data)  # before any renderer inflates a bomb
             return _parse(data)
         except InvoiceError:
             raise
@@ -254,6 +259,8 @@ def _caused_by_recursion(exc: BaseException) -> bool:
 def _parse(data: bytes) -> Invoice:
     segs, garbage, qr, off_page = _fast_read(data)
     fields: PdfFields | None = None
+    alt_fields: PdfFields | None = None
+    psegs: list[Segment] = []
     notes: list[str] = []
     if off_page:
         notes.append(f"{off_page} characters are drawn outside the page box (hidden when "
@@ -275,7 +282,7 @@ def _parse(data: bytes) -> Invoice:
         if psegs and pgarbage <= GARBAGE_LIMIT:
             alt = read_fields(psegs)
             if fields is None or alt.score() > fields.score():
-                fields = alt
+                fields = alt_fields = alt
                 notes.append("fields read with pdfplumber")
         elif psegs:
             notes.append(f"pdfplumber text unusable ({pgarbage:.0%} unmapped glyphs)")
@@ -293,7 +300,57 @@ def _parse(data: bytes) -> Invoice:
             not fields.invoice_title or (fields.number is None and fields.total is None)):
         raise ParseError(ErrorCode.NOT_AN_INVOICE,
                          "the PDF has no invoice title, number or total: not an invoice")
-    return _build(fields, qr, notes)
+    inv = _build(fields, qr, notes)
+    used = psegs if fields is not None and fields is alt_fields else segs
+    inv.field_locations = field_locations(inv, used, page_revisions(data, MAX_PAGES))
+    return inv
+
+
+def _value_texts(inv: Invoice, name: str) -> list[str]:
+    """How a field's value may be printed, to find the page it was read from."""
+    if name == "items":
+        return [i.name for i in inv.items if i.name][:1]
+    value: object
+    if "." in name:
+        party, attr = name.split(".", 1)
+        value = getattr(getattr(inv, party), attr)
+    else:
+        value = getattr(inv, name, None)
+    if value is None:
+        return []
+    text = str(value)
+    if name == "issue_date":
+        y, m, d = text.split("-")
+        return [f"{y}年{m}月{d}日", f"{y}年{int(m)}月{int(d)}日", text]
+    return [text[:20]]
+
+
+def field_locations(inv: Invoice, segs: list[Segment], revs: PageRevisions | None) -> dict[str, str]:
+    """Where each field was read: ``revision N, page P`` for page text (the page where its
+    value is printed, page 1 when it cannot be found), ``qr`` for the QR payload; a derived
+    field takes the location of the field it is derived from."""
+    pages: dict[int, str] = {}
+    for s in segs:
+        pages[s.page] = pages.get(s.page, "") + "".join(normalise(s.text).split())
+    out: dict[str, str] = {}
+    for name, src in inv.field_sources.items():
+        if src == FieldSource.QR_CODE.value:
+            out[name] = "qr"
+        elif src == FieldSource.PAGE_TEXT.value:
+            page = 0
+            for want in _value_texts(inv, name):
+                want = "".join(normalise(want).split())
+                hits = [p for p, text in sorted(pages.items()) if want and want in text]
+                if hits:
+                    page = hits[0]
+                    break
+            out[name] = location(revs.of_page(page) if revs else None, page)
+    for name, src in inv.field_sources.items():
+        if src == FieldSource.DERIVED.value:
+            base = "number" if name == "kind" else "total"
+            if base in out:
+                out[name] = out[base]
+    return out
 
 
 def _build(f: PdfFields | None, qr: QrPayload | None, notes: list[str]) -> Invoice:

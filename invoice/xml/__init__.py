@@ -21,6 +21,7 @@ from invoice.xmlsafe import parse_xml
 __all__ = ["parse_xml_invoice"]
 
 _SRC = FieldSource.XML.value
+_MAX_AMOUNT = Decimal(10) ** 12
 _DATE = re.compile(r"(\d{4})\s*[-年/.]?\s*(\d{1,2})\s*[-月/.]?\s*(\d{1,2})")
 
 
@@ -85,7 +86,8 @@ def _money(value: str | None, where: str) -> Decimal | None:
         d = Decimal(v)
     except InvalidOperation:
         raise ParseError(ErrorCode.BAD_XML, f"{value!r} is not an amount", where) from None
-    if not d.is_finite():
+    # No invoice reaches a trillion yuan; an exponent like 1e999 would not even round to cents.
+    if not d.is_finite() or abs(d) >= _MAX_AMOUNT:
         raise ParseError(ErrorCode.BAD_XML, f"{value!r} is not an amount", where)
     return d.quantize(Decimal("0.01"))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from core import messages
 from tests.samples import DIGITAL_PDF, OTHER, SAMPLES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -46,7 +47,8 @@ def test_failed_file_gives_error_object_and_status_2(capsys: pytest.CaptureFixtu
     assert status == 2
     assert out[0]["number"] == "25447000001115703415"
     assert out[1] == {"file": str(empty), "error": {"code": "empty_file",
-                                                    "message": "the file is empty"}}
+                                                    "message": messages.text("empty_file"),
+                                                    "detail": "the file is empty"}}
     assert out[2]["file"] == str(missing) and out[2]["error"]["code"] == "unreadable"
     assert out[3]["error"]["code"] == "not_an_invoice"
     assert set(out[3]) == {"file", "error"}
@@ -69,7 +71,8 @@ def test_table_lists_errors_with_reason(capsys: pytest.CaptureFixture[str], tmp_
     status = main(["parse", str(bad)])
     text = capsys.readouterr().out
     assert status == 2
-    assert f"error: {bad}: bad_xml:" in text and "TotalTax-includedAmount" in text
+    assert f"error: {bad}: bad_xml:" in text and "EInvoice/EInvoiceData/BasicInformation" in text
+    assert "XML 内容格式错误" in text  # the catalogue's Chinese text, not the library's English
 
 
 def test_installed_console_script() -> None:

@@ -22,7 +22,7 @@ from tests.samples import DIGITAL_PDF
 TODAY = date(2026, 1, 15)
 
 
-def _ecdsa_signed_pdf() -> bytes:
+def _ecdsa_signed_pdf(base: bytes | None = None, field_name: str = "Sig1") -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -43,8 +43,9 @@ def _ecdsa_signed_pdf() -> bytes:
     signer = signers.SimpleSigner(signing_cert=acert, signing_key=akey,
                                   cert_registry=SimpleCertificateStore.from_certs([acert]))
     out = io.BytesIO()
-    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(DIGITAL_PDF.read_bytes())),
-                     signers.PdfSignatureMetadata(field_name="Sig1"), signer=signer, output=out)
+    src = base if base is not None else DIGITAL_PDF.read_bytes()
+    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(src)),
+                     signers.PdfSignatureMetadata(field_name=field_name), signer=signer, output=out)
     return out.getvalue()
 
 
@@ -135,3 +136,104 @@ def test_unparsable_cms_is_indeterminate(ecdsa_pdf: bytes) -> None:
     assert report.status is VerifyStatus.INDETERMINATE
     assert report.signatures and report.signatures[0].signature_ok is None
     assert report.signatures[0].reasons[0].startswith("the PDF has a /ByteRange but its signatures cannot be read")
+
+
+# --- incremental updates after the signed revision (issue 10) -------------------------------
+
+
+def _overlay(signed: bytes, text: bytes = b"4999.00") -> bytes:
+    """An incremental update that draws ``text`` over page 1 (a new content stream)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(signed))
+    font = generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Font"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
+        generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
+    })
+    res = generic.DictionaryObject({generic.pdf_name("/Font"): generic.DictionaryObject(
+        {generic.pdf_name("/FOvl"): w.add_object(font)})})
+    stream = generic.StreamObject(stream_data=b"BT /FOvl 14 Tf 480 60 Td (" + text + b") Tj ET")
+    w.add_stream_to_page(0, w.add_object(stream), resources=res)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _new_page(signed: bytes) -> bytes:
+    """An incremental update that appends a page."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(signed))
+    stream = w.add_object(generic.StreamObject(stream_data=b"0 0 m 10 10 l S"))
+    page = generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Page"),
+        generic.pdf_name("/MediaBox"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 595, 842))),
+        generic.pdf_name("/Contents"): stream,
+        generic.pdf_name("/Resources"): generic.DictionaryObject(),
+    })
+    w.insert_page(page)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _revisions(data: bytes) -> int:
+    from invoice.pdf.revisions import page_revisions
+
+    revs = page_revisions(data)
+    assert revs is not None
+    return revs.total
+
+
+def test_text_overlay_after_signing_is_invalid_naming_the_revision(ecdsa_pdf: bytes) -> None:
+    n = _revisions(ecdsa_pdf)
+    tampered = _overlay(ecdsa_pdf)
+    assert _revisions(tampered) == n + 1
+    report = verify(tampered, today=TODAY)
+    assert report.status is VerifyStatus.INVALID, report.summary()
+    sig = report.signatures[0]
+    assert sig.data_hash_ok and sig.signature_ok  # the signed bytes themselves are intact
+    text = " ".join(sig.reasons)
+    assert f"revision {n + 1} (after the signed revision {n})" in text
+    assert f"page 1's content was changed in revision {n + 1}" in text
+
+
+def test_field_locations_name_the_unsigned_revision(ecdsa_pdf: bytes) -> None:
+    from invoice import parse
+
+    n = _revisions(ecdsa_pdf)
+    signed = parse(ecdsa_pdf)
+    assert signed.field_locations["number"] == f"revision {n - 1}, page 1"  # signing adds one
+    assert signed.field_locations["total"].endswith("page 1")
+    over = parse(_overlay(ecdsa_pdf))
+    assert over.field_locations["number"] == f"revision {n + 1}, page 1"
+
+
+def test_added_page_after_signing_is_invalid(ecdsa_pdf: bytes) -> None:
+    report = verify(_new_page(ecdsa_pdf), today=TODAY)
+    assert report.status is VerifyStatus.INVALID, report.summary()
+    assert "beyond form filling or a later signature" in " ".join(report.signatures[0].reasons)
+
+
+def test_second_signature_keeps_the_first_valid(ecdsa_pdf: bytes) -> None:
+    twice = _ecdsa_signed_pdf(ecdsa_pdf, field_name="Sig2")
+    report = verify(twice, today=TODAY)
+    assert report.status is VerifyStatus.VALID, report.summary()
+    assert [s.status for s in report.signatures] == [VerifyStatus.VALID, VerifyStatus.VALID]
+    assert "later revisions only fill forms or add signatures" in " ".join(
+        report.signatures[0].reasons)
+    # ... and an overlay after the second signature breaks both.
+    broken = verify(_overlay(twice), today=TODAY)
+    assert [s.status for s in broken.signatures] == [VerifyStatus.INVALID, VerifyStatus.INVALID]
+
+
+def test_sm2_signature_gets_the_same_difference_analysis(ecdsa_pdf: bytes) -> None:
+    pdf = _sm2_signed_pdf(ecdsa_pdf)
+    assert verify(pdf, today=TODAY).status is VerifyStatus.VALID
+    report = verify(_overlay(pdf), today=TODAY)
+    assert report.status is VerifyStatus.INVALID, report.summary()
+    assert report.signatures[0].data_hash_ok is True
+    assert "after the signed revision" in " ".join(report.signatures[0].reasons)

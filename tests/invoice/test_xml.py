@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import zipfile
 from decimal import Decimal
@@ -135,3 +136,16 @@ def test_entities_are_refused_never_expanded(data: bytes) -> None:
     assert time.monotonic() - t0 < 2.0
     assert ei.value.code is ErrorCode.FORBIDDEN_XML
     assert "root:" not in str(ei.value) and "lollol" not in str(ei.value)
+
+
+@pytest.mark.parametrize("value", ["1e999", "99999999999999999999.999", "-1E+30"])
+def test_absurd_amount_is_bad_xml_not_a_crash(value: str) -> None:
+    data = fixture("digital_ordinary.xml")
+    total = re.search(rb"<TotalTax-includedAmount>([^<]*)<", data)
+    assert total is not None
+    with pytest.raises(ParseError) as info:
+        parse_xml_invoice(data.replace(total.group(0), b"<TotalTax-includedAmount>"
+                                       + value.encode() + b"<"))
+    assert info.value.code is ErrorCode.BAD_XML and "TotalTax-includedAmount" in str(info.value)
+    # the same file with a real amount is read
+    assert parse_xml_invoice(data).total is not None
