@@ -140,6 +140,9 @@ class OfdPackage:
     def _check_name(self, raw: str) -> str:
         """Normalise a stored member name and refuse any that could escape the package."""
         name = raw.replace("\\", "/")
+        if not name:
+            raise ParseError(ErrorCode.CORRUPT_ZIP, "a zip member has an empty name",
+                             f"{self.where}:{raw!r}")
         if "\x00" in name:
             raise ParseError(ErrorCode.UNSAFE_PATH, f"zip member name {raw!r} contains a NUL byte",
                              f"{self.where}:{raw!r}")
