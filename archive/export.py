@@ -63,6 +63,7 @@ from core import audit
 from core.clock import today_china
 from core.db import advisory_lock, session_scope, utcnow
 from core.settings import get_settings
+from core.spreadsheet import safe_row  # formula-like titles are written as text
 from core.users import User
 
 log = logging.getLogger(__name__)
@@ -454,8 +455,8 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
                 totals.attachments += pkg.attachments
                 totals.files += files
                 totals.size += size
-                ws.append([totals.n, pkg.archival_code, pkg.title, pkg.year, pkg.voucher_number, str(pkg.amount),
-                           pkg.attachments, pkg.retention, files, size, pkg.manifest_sha256])
+                ws.append(safe_row([totals.n, pkg.archival_code, pkg.title, pkg.year, pkg.voucher_number, str(pkg.amount),
+                           pkg.attachments, pkg.retention, files, size, pkg.manifest_sha256], ws))
     except BaseException:
         # close the streaming workbook (its writer is a generator that must not be left open),
         # then let the caller remove the partial bag

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     online_check_key: str | None = None
     online_check_daily_limit: int = 5
     session_hours: int = 8
+    # Behind a TLS-terminating proxy the app sees plain HTTP: set this so cookies carry Secure.
+    secure_cookies: bool = False
     environment: Literal["development", "production", "test"] = "development"
 
     @property

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from accounting import claims, ledger
-from api.deps import PageRequires, Public, ReadSessionDep, authenticate
+from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
 from api.errors import ApiError
 from api.ofd_preview import render_svg
 from api.permissions import allowed
@@ -84,8 +84,7 @@ def Page(operation: str) -> Any:
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(Public("the login page"))])
 def login_page(request: Request, next: Annotated[str, Query(max_length=300)] = "/") -> HTMLResponse:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
-    return page(request, "login.html", None, next=safe_next)
+    return page(request, "login.html", None, next=safe_next(next))
 
 
 @router.get("/", response_class=HTMLResponse)
