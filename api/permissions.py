@@ -51,8 +51,8 @@ class Forbidden(Exception):
         roles = [r for r in Role if r in RULES[operation]]
         self.operation = operation
         self.message = messages.text(
-            "forbidden", role=messages.label("role", user.role),
-            operation=messages.label("operation", operation),
+            "forbidden", role=messages.label("role", user.role), role_code=user.role,
+            operation=messages.label("operation", operation), operation_code=operation,
             allowed="、".join(messages.label("role", r.value) for r in roles))
         super().__init__(self.message)
 

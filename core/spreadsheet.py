@@ -57,7 +57,8 @@ def safe_cell(value: Any, sheet: Worksheet | WriteOnlyWorksheet | None = None) -
     """
     if not needs_text_guard(value):
         return value
-    cell = Cell(sheet)  # type: ignore[arg-type]  # openpyxl accepts either sheet kind
+    # row and column are placeholders (append sets them); openpyxl prints them in its messages
+    cell = Cell(sheet, row=1, column=1)  # type: ignore[arg-type]  # either sheet kind works
     cell._value = value  # bypass the setter: it would bind "=..." as a formula
     cell.data_type = "s"
     cell.quotePrefix = True
