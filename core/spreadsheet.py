@@ -283,10 +283,18 @@ def _sheet_paths(zf: zipfile.ZipFile, names: set[str], limits: XlsxLimits) -> di
     return {rels[rid]: name for name, rid in sheets if rid in rels}
 
 
+# No text, comment, attribute or tag of a real workbook runs this long without a ``<`` or ``>``
+# (a cell's 32,767 characters escaped as ``&amp;`` are ~200 KB). Expat re-scans an unfinished
+# token from its start on every chunk, and is slow on one huge token even in one call, so a
+# longer run is refused before it reaches the parser.
+MAX_MARKUP_GAP = 256 * 1024
+
+
 def _feed(zf: zipfile.ZipFile, info: zipfile.ZipInfo, parser: expat.XMLParserType | None,
           limits: XlsxLimits) -> int:
     """Stream one member (through ``parser`` if given); its actual size must match the declared."""
     read = 0
+    gap = 0  # bytes since the last "<" or ">"
     with zf.open(info) as stream:
         while True:
             chunk = stream.read(_CHUNK)
@@ -295,8 +303,18 @@ def _feed(zf: zipfile.ZipFile, info: zipfile.ZipInfo, parser: expat.XMLParserTyp
             read += len(chunk)
             if read > info.file_size:
                 raise _Refuse("xlsx_size_mismatch", member=info.filename, declared=info.file_size)
-            if parser is not None:
-                parser.Parse(chunk, False)
+            if parser is None:
+                continue
+            first = min((i for i in (chunk.find(b"<"), chunk.find(b">")) if i >= 0), default=-1)
+            if first < 0:
+                gap += len(chunk)
+            else:
+                gap += first
+                if gap <= MAX_MARKUP_GAP:
+                    gap = len(chunk) - 1 - max(chunk.rfind(b"<"), chunk.rfind(b">"))
+            if gap > MAX_MARKUP_GAP:
+                raise _Refuse("xlsx_long_token", member=info.filename, limit=MAX_MARKUP_GAP)
+            parser.Parse(chunk, False)
     if read != info.file_size:
         raise _Refuse("xlsx_size_mismatch", member=info.filename, declared=info.file_size)
     if parser is not None:

@@ -57,6 +57,9 @@ MESSAGES: dict[str, str] = {
                   "可能是恶意构造的文件，已拒绝读取；请在 Excel 或 WPS 中重新另存后导入。",
     "xlsx_size_mismatch": "文件“{file}”中的部件“{member}”实际大小与登记的大小（{declared} 字节）不符，"
                           "文件已损坏或被篡改；请重新另存后导入。",
+    "xlsx_long_token": "文件“{file}”的部件“{member}”中有一段超过 {limit} 字节、没有任何标记的连续内容"
+                       "（超长的注释、属性或单元格之外的内容），正常的 Excel/WPS 工作簿不会这样，已拒绝读取；"
+                       "请在 Excel 或 WPS 中重新另存为 .xlsx 后导入。",
     "xlsx_cell_too_large": "工作表“{sheet}”第 {row} 行第 {column} 列的内容有 {length} 个字符，"
                            "超过单元格上限 {limit} 个字符；请检查并缩短该单元格后重新导入。",
     "xlsx_bad_cell": "工作表“{sheet}”第 {row} 行第 {column} 列的单元格内容无法读取；"

@@ -127,12 +127,22 @@ def test_declared_size_over_the_total_is_refused_before_inflating() -> None:
 
 def test_compression_ratio_is_capped() -> None:
     base = _workbook([["a"]])
-    bomb = _replace(base, SHEET, content=HEAD + b"<!-- " + b" " * (20 << 20) + b" -->" + TAIL)
+    bomb = _replace(base, SHEET, content=HEAD + (b"<!-- " + b" " * (100 << 10) + b" -->") * 200 + TAIL)
     with pytest.raises(SpreadsheetError) as err:
         inspect_xlsx(bomb)
     assert err.value.code == "xlsx_ratio" and err.value.details["member"] == SHEET
     # the same part within the ratio passes
     inspect_xlsx(bomb, limits=XlsxLimits(max_ratio=2000))
+
+
+def test_one_long_token_is_refused_before_the_parser_sees_it() -> None:
+    base = _workbook([["a"]])
+    for body in (b"<!-- " + b" " * (600 << 10) + b" -->", b"<row " + b"x" * (600 << 10) + b'="1"/>',
+                 b" " * (600 << 10)):
+        with pytest.raises(SpreadsheetError) as err:
+            inspect_xlsx(_replace(base, SHEET, content=HEAD + body + TAIL))
+        assert err.value.code == "xlsx_long_token"
+    inspect_xlsx(_replace(base, SHEET, content=HEAD + b"<!-- " + b" " * (200 << 10) + b" -->" + TAIL))
 
 
 def test_one_oversized_cell_is_named_by_row_and_column() -> None:
