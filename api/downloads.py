@@ -5,7 +5,7 @@ An uploaded file's name is whatever the uploader's system sent: it can hold a ne
 ``fdp.exe`` into view, or only Chinese. The header gets two forms of it:
 ``filename*=UTF-8''…`` (percent-encoded UTF-8, what current browsers use) with every
 control, format and separator character replaced by ``_``, and a plain ``filename="…"``
-fallback of ASCII letters, digits and ``._-()`` only. Neither can break the header, so the
+fallback of ASCII letters, digits and ``._-()`` only. A folder part is dropped. Neither can break the header, so the
 original stays downloadable whatever it was called.
 """
 
@@ -21,7 +21,9 @@ _ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9._()\-]+")
 
 def clean_filename(name: str | None, fallback: str) -> str:
     """The name with nothing a header, a file system or a reader could be fooled by."""
-    text = unicodedata.normalize("NFC", name or "")
+    # only the last path component: a name stored with its folder (the CLI imports paths)
+    # must not tell the downloader where the file once lived
+    text = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
