@@ -59,8 +59,8 @@ def safe_cell(value: Any, sheet: Worksheet | WriteOnlyWorksheet | None = None) -
         return value
     # row and column are placeholders (append sets them); openpyxl prints them in its messages
     cell = Cell(sheet, row=1, column=1)  # type: ignore[arg-type]  # either sheet kind works
-    cell._value = value  # bypass the setter: it would bind "=..." as a formula
-    cell.data_type = "s"
+    cell.value = value  # openpyxl binds "=..." as a formula here ...
+    cell.data_type = "s"  # ... and this makes it a plain string cell again
     cell.quotePrefix = True
     return cell
 

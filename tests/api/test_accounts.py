@@ -171,6 +171,8 @@ def test_a_display_name_change_keeps_sessions(any_server: Server) -> None:
     assert r.status_code == 200 and r.json()["display_name"] == "王小明"
     assert browser.get("/api/v1/me").json()["display_name"] == "王小明"
     assert token.get("/api/v1/me").status_code == 200
+    page = browser.get("/invoices")
+    assert page.status_code == 200 and "王小明（" in page.text  # the page names the person
 
 
 def test_cli_reset_ends_the_session(any_server: Server) -> None:
