@@ -425,8 +425,8 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(LIST_SHEET)
     ws.append(["会计档案移交清册"])
-    ws.append(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
-               utcnow().isoformat()])
+    ws.append(safe_row(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
+               utcnow().isoformat()], ws))
     ws.append(LIST_HEADER)
     totals = _Totals()
     try:

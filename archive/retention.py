@@ -209,7 +209,7 @@ def destruction_list_xlsx(rows: list[dict[str, Any]], request: DestructionReques
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("销毁清册")
     ws.append(["会计档案销毁清册"])
-    ws.append(["销毁申请", request.id, "鉴定意见书", request.appraisal_opinion])
+    ws.append(safe_row(["销毁申请", request.id, "鉴定意见书", request.appraisal_opinion], ws))
     ws.append(["序号", "档号", "题名", "会计年度", "凭证号", "金额", "保管期限", "保管期满日", "销毁时间"])
     for i, r in enumerate(rows, 1):
         ws.append(safe_row([i, r["archival_code"], r["title"], r["year"], r["voucher_number"], r["amount"],
