@@ -17,6 +17,10 @@ I     职员       auxiliary item employee (optional)
 J     发票       invoice keys of the voucher, separated by ";" (optional, any row)
 ====  ========  ===========================================================
 
+Export writes every text that Excel or WPS would take for a formula (``=1+1`` typed as a
+department) as a text cell (``core.spreadsheet.safe_row``); money stays numbers.
+Import reads an .xlsx only within limits (``IMPORT_LIMITS``: unpacked size, zip ratio, cell
+size, rows, columns) checked before and while openpyxl reads it.
 Import validates the whole sheet first and reports every problem with its row and column
 ("row 5, column F (借方): 'abc' is not a number"); if any row fails nothing is imported.
 Each voucher's reference becomes its ``external_ref``, so importing the same sheet again
@@ -48,6 +52,7 @@ from accounting.ledger import (
     voucher_invoices,
     voucher_lines,
 )
+from core.spreadsheet import SpreadsheetError, XlsxLimits, inspect_xlsx, safe_row
 from core.users import User
 
 COLUMNS = ["凭证号", "日期", "摘要", "科目编码", "科目名称", "借方", "贷方", "部门", "职员", "发票"]
@@ -56,6 +61,9 @@ ALIASES = {"凭证引用": "凭证号", "voucher ref": "凭证号", "voucher": "
            "summary": "摘要", "account code": "科目编码", "account name": "科目名称", "debit": "借方",
            "credit": "贷方", "department": "部门", "employee": "职员", "invoice keys": "发票", "发票号": "发票"}
 MAX_ROWS = 100_000
+# A voucher sheet has ten columns; 256 leaves room for the user's own, and caps how wide
+# openpyxl pads each row.
+IMPORT_LIMITS = XlsxLimits(max_rows=MAX_ROWS + 1, max_columns=256)
 _MONEY_FORMAT = "#,##0.00"
 
 
@@ -77,10 +85,11 @@ def export_journal(session: Session, period: str) -> bytes:
     for v in vouchers:
         keys = "; ".join(i.key for i in voucher_invoices(session, v.id) if i.key)
         for n, line in enumerate(voucher_lines(session, v.id)):
-            journal.append([v.number, v.date, line.summary, line.account_code, line.account_name,
-                            line.debit if line.debit != 0 else None, line.credit if line.credit != 0 else None,
-                            line.aux.get("department"), line.aux.get("employee"), keys if n == 0 else None,
-                            v.state])
+            journal.append(safe_row([v.number, v.date, line.summary, line.account_code, line.account_name,
+                                     line.debit if line.debit != 0 else None,
+                                     line.credit if line.credit != 0 else None,
+                                     line.aux.get("department"), line.aux.get("employee"),
+                                     keys if n == 0 else None, v.state]))
         note = ""
         if v.reverses_id:
             original = session.get(Voucher, v.reverses_id)
@@ -88,9 +97,9 @@ def export_journal(session: Session, period: str) -> bytes:
         elif v.reversed_by_id:
             reversal = session.get(Voucher, v.reversed_by_id)
             note = f"已被 {reversal.number if reversal else v.reversed_by_id} 冲销"
-        listing.append([v.number, v.date, v.summary, v.total_debit, v.total_credit,
-                        len(voucher_invoices(session, v.id)), v.state, v.created_by, v.posted_by,
-                        v.posted_at.isoformat() if v.posted_at else None, v.posting_flag, note])
+        listing.append(safe_row([v.number, v.date, v.summary, v.total_debit, v.total_credit,
+                                 len(voucher_invoices(session, v.id)), v.state, v.created_by, v.posted_by,
+                                 v.posted_at.isoformat() if v.posted_at else None, v.posting_flag, note]))
     for sheet, money_cols in ((journal, ("F", "G")), (listing, ("D", "E"))):
         for cell in sheet[1]:
             cell.font = Font(bold=True)
@@ -169,43 +178,69 @@ def _date(value: Any) -> date:
         raise ValueError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
-def _read_sheet(data: bytes) -> tuple[dict[str, int], list[tuple[int, tuple[Any, ...]]]]:
+def _read_sheet(data: bytes, file: str = "") -> tuple[dict[str, int], list[tuple[int, tuple[Any, ...]]]]:
+    """Header columns and non-empty rows of the import sheet, read within ``IMPORT_LIMITS``.
+
+    ``core.spreadsheet.inspect_xlsx`` checks the zip and streams every part first (sizes,
+    ratio, cell size, rows, columns; errors name sheet, row and column); openpyxl then reads
+    in read-only mode, bounded by the extent that check measured rather than by the file's
+    own ``<dimension>``.
+    """
+    try:
+        return _read_checked(data, file)
+    except SpreadsheetError as exc:  # one error type out of accounting; the code stays stable
+        raise bad_input("bad_workbook" if exc.code == "xlsx_not_workbook" else exc.code, exc.message,
+                        exc.details) from None
+
+
+def _read_checked(data: bytes, file: str) -> tuple[dict[str, int], list[tuple[int, tuple[Any, ...]]]]:
+    shape = inspect_xlsx(data, file, IMPORT_LIMITS)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not xlsx
-        raise bad_input("bad_workbook", f"the file is not an .xlsx workbook ({type(exc).__name__})") from None
-    ws = wb["凭证导入"] if "凭证导入" in wb.sheetnames else wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
-        raise bad_input("empty_sheet", f"sheet {ws.title!r} is empty")
-    columns: dict[str, int] = {}
-    for i, name in enumerate(header, start=1):
-        key = _text(name)
-        key = ALIASES.get(key.lower(), key)
-        if key in COLUMNS and key not in columns:
-            columns[key] = i
-    missing = [c for c in COLUMNS if c in REQUIRED and c not in columns]
-    if missing:
-        raise bad_input("bad_header", f"row 1: the sheet {ws.title!r} lacks column(s) {', '.join(missing)}; "
-                                      f"expected headers {', '.join(COLUMNS)}",
-                        {"errors": [{"row": 1, "column": None, "header": m, "message": "missing column"}
-                                    for m in missing]})
-    body: list[tuple[int, tuple[Any, ...]]] = []
-    for n, row in enumerate(rows, start=2):
-        if n > MAX_ROWS + 1:
-            raise bad_input("too_many_rows", f"the sheet has more than {MAX_ROWS} rows; split it")
-        if row and any(_text(v) for v in row):
-            body.append((n, row))
-    wb.close()
+        raise SpreadsheetError("xlsx_not_workbook", file=file, reason=type(exc).__name__) from None
+    try:
+        ws = wb["凭证导入"] if "凭证导入" in wb.sheetnames else wb.worksheets[0]
+        extent = shape.sheets.get(ws.title)
+        if extent is None or extent.max_row == 0 or extent.max_column == 0:
+            raise bad_input("empty_sheet", f"sheet {ws.title!r} is empty")
+        header = next(ws.iter_rows(min_row=1, max_row=1, max_col=extent.max_column, values_only=True), None)
+        if header is None:
+            raise bad_input("empty_sheet", f"sheet {ws.title!r} is empty")
+        columns: dict[str, int] = {}
+        for i, name in enumerate(header, start=1):
+            key = _text(name)
+            key = ALIASES.get(key.lower(), key)
+            if key in COLUMNS and key not in columns:
+                columns[key] = i
+        missing = [c for c in COLUMNS if c in REQUIRED and c not in columns]
+        if missing:
+            raise bad_input("bad_header", f"row 1: the sheet {ws.title!r} lacks column(s) {', '.join(missing)}; "
+                                          f"expected headers {', '.join(COLUMNS)}",
+                            {"errors": [{"row": 1, "column": None, "header": m, "message": "missing column"}
+                                        for m in missing]})
+        body: list[tuple[int, tuple[Any, ...]]] = []
+        n = 1
+        try:
+            for n, row in enumerate(ws.iter_rows(min_row=2, max_row=max(extent.max_row, 2),
+                                                 max_col=max(columns.values()), values_only=True), start=2):
+                if n > MAX_ROWS + 1:
+                    raise bad_input("too_many_rows", f"the sheet has more than {MAX_ROWS} rows; split it")
+                if row and any(_text(v) for v in row):
+                    body.append((n, row))
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:  # a cell openpyxl cannot convert
+            raise SpreadsheetError("xlsx_bad_cell", file=file, sheet=ws.title, row=n + 1, column="?",
+                                   reason=type(exc).__name__) from None
+    finally:
+        wb.close()
     if not body:
         raise bad_input("empty_sheet", f"sheet {ws.title!r} has a header but no voucher rows")
     return columns, body
 
 
-def import_vouchers(session: Session, user: User, data: bytes) -> list[Voucher]:
+def import_vouchers(session: Session, user: User, data: bytes, file: str = "") -> list[Voucher]:
     """Create the vouchers of a spreadsheet, all or none, in the caller's transaction."""
-    columns, body = _read_sheet(data)
+    columns, body = _read_sheet(data, file)
     chart = load_chart()
     errors = _Errors(columns)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import core.tables  # noqa: F401  (every table, and the hooks the services register on import)
 from api import errors, homefile
+from api.deps import paging_guard
 from api.middleware import RequestContextMiddleware
 from api.routes import archive, audit, auth, claims, health, invoices, pages, users, vouchers
 from core.settings import get_settings
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
     homefile.load()  # the organisation recorded by `fapiao init` (the environment wins)
     app = FastAPI(title="fapiao-archive", version="0.1.0", openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url="/docs", redoc_url=None, responses=errors.ERROR_RESPONSES,
+                  dependencies=[Depends(paging_guard)],  # ?page= / ?page_size= in range on every route
                   description="Electronic invoices from upload to the electronic accounting archive. "
                               "Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     errors.install(app)

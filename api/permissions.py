@@ -6,6 +6,7 @@ fails on one that declares no rule.
 
 from __future__ import annotations
 
+from core import messages
 from core.users import PERMISSIONS, Permission, Role, User
 
 C, AP, AC, AR, AU, AD = (Role.CLERK, Role.APPROVER, Role.ACCOUNTANT, Role.ARCHIVIST,
@@ -50,9 +51,15 @@ RULES: dict[str, frozenset[Role]] = {
 
 
 class Forbidden(Exception):
+    """The role may not do this; the message names the role, the operation and who may."""
+
     def __init__(self, operation: str, user: User) -> None:
-        allowed = ", ".join(sorted(r.value for r in RULES[operation]))
-        self.message = f"role {user.role!r} may not {operation}; allowed: {allowed}"
+        roles = [r for r in Role if r in RULES[operation]]
+        self.operation = operation
+        self.message = messages.text(
+            "forbidden", role=messages.label("role", user.role), role_code=user.role,
+            operation=messages.label("operation", operation), operation_code=operation,
+            allowed="、".join(messages.label("role", r.value) for r in roles))
         super().__init__(self.message)
 
 

@@ -70,6 +70,7 @@ from core import audit, messages, orgkey
 from core.clock import today_china
 from core.db import advisory_lock, get_engine, session_scope, utcnow
 from core.settings import get_settings
+from core.spreadsheet import safe_row  # formula-like titles are written as text
 from core.users import User
 
 log = logging.getLogger(__name__)
@@ -438,8 +439,8 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(LIST_SHEET)
     ws.append(["会计档案移交清册"])
-    ws.append(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
-               utcnow().isoformat(), LIST_FINGERPRINT_LABEL, key.fingerprint_sm3])
+    ws.append(safe_row(["全宗号", s.fonds_code, "立档单位", s.org_name or "", "会计年度", year, "移交时间",
+               utcnow().isoformat(), LIST_FINGERPRINT_LABEL, key.fingerprint_sm3], ws))
     ws.append(LIST_HEADER)
     totals = _Totals()
     try:
@@ -468,8 +469,8 @@ def write_bag(bag: Path, year: int, report: dict[str, Any]) -> BagStats:
                 totals.attachments += pkg.attachments
                 totals.files += files
                 totals.size += size
-                ws.append([totals.n, pkg.archival_code, pkg.title, pkg.year, pkg.voucher_number, str(pkg.amount),
-                           pkg.attachments, pkg.retention, files, size, pkg.manifest_sha256])
+                ws.append(safe_row([totals.n, pkg.archival_code, pkg.title, pkg.year, pkg.voucher_number, str(pkg.amount),
+                           pkg.attachments, pkg.retention, files, size, pkg.manifest_sha256], ws))
     except BaseException:
         # close the streaming workbook (its writer is a generator that must not be left open),
         # then let the caller remove the partial bag

@@ -33,6 +33,7 @@ from archive.store import (
 from core import audit
 from core.clock import today_china
 from core.db import advisory_lock, utcnow
+from core.spreadsheet import safe_row  # formula-like titles and names are written as text
 from core.users import User
 
 PERMANENT = "Y"
@@ -208,14 +209,14 @@ def destruction_list_xlsx(rows: list[dict[str, Any]], request: DestructionReques
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("销毁清册")
     ws.append(["会计档案销毁清册"])
-    ws.append(["销毁申请", request.id, "鉴定意见书", request.appraisal_opinion])
+    ws.append(safe_row(["销毁申请", request.id, "鉴定意见书", request.appraisal_opinion], ws))
     ws.append(["序号", "档号", "题名", "会计年度", "凭证号", "金额", "保管期限", "保管期满日", "销毁时间"])
     for i, r in enumerate(rows, 1):
-        ws.append([i, r["archival_code"], r["title"], r["year"], r["voucher_number"], r["amount"],
-                   r["retention"], r["retention_until"], r["destroyed_at"]])
+        ws.append(safe_row([i, r["archival_code"], r["title"], r["year"], r["voucher_number"], r["amount"],
+                   r["retention"], r["retention_until"], r["destroyed_at"]], ws))
     ws.append([])
     for s in request.signoffs:
-        ws.append([s["label"], s["username"], s["at"]])
+        ws.append(safe_row([s["label"], s["username"], s["at"]], ws))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

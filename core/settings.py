@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # unsigned or indeterminate invoice on it has a successful 查验 result or a recorded override.
     require_online_check: bool = False
     session_hours: int = 8
+    # Behind a TLS-terminating proxy the app sees plain HTTP: set this so cookies carry Secure.
+    secure_cookies: bool = False
     environment: Literal["development", "production", "test"] = "development"
 
     @property

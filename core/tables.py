@@ -11,6 +11,7 @@ import importlib
 TABLE_MODULES = (
     "core.users",
     "core.audit",
+    "core.login_throttle",
     "invoice.registry",
     "invoice.online_store",
     "accounting.claims",

@@ -298,7 +298,7 @@ def _voucher_import(args: argparse.Namespace) -> int:
         raise CliError(BAD_INPUT, "no_such_file", f"no such file: {args.file}")
     user = open_db_as(args, "voucher.import")
     with _service() as s:
-        created = import_vouchers(s, user, path.read_bytes())
+        created = import_vouchers(s, user, path.read_bytes(), path.name)
         items = [voucher_to_dict(s, v) for v in created]
     if args.json:
         print_json({"created": items})

@@ -1,4 +1,7 @@
-"""``fapiao init``, ``fapiao serve``, ``fapiao users add``, ``fapiao audit verify``.
+"""``fapiao init``, ``fapiao serve``, ``fapiao users add|reset``, ``fapiao audit verify``.
+
+``users reset`` sets a new password for the web page and ends every open session and API
+token of that user at once, as a reset over the API does.
 
 ``init`` creates the data folder, the database and the first admin (a random password for the
 web page and an API token, both printed once). ``serve`` runs the app with uvicorn; on an empty
@@ -24,6 +27,7 @@ from api.cli.common import (
     open_db,
     print_json,
 )
+from core import messages
 
 ADMIN_NAME = "admin"
 
@@ -56,7 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    choices=["clerk", "approver", "accountant", "archivist", "auditor", "admin",
                             "claims_officer"])  # claims_officer: 报销专员, may claim others' invoices
     p.add_argument("--password", action="store_true", help="set a password for the web page")
+    p.add_argument("--display-name", metavar="NAME", default=None,
+                   help="the person's name as shown on the page and in voucher summaries")
     add_flags(p, run_users_add)
+
+    p = users.add_parser("reset", help="set a new password and end the user's sessions and tokens",
+                         description="Set a new password for the web page (asked for, or read from stdin "
+                                     "when it is not a terminal); every open web session and API token of "
+                                     "the user stops working at once. --new-token prints a fresh API token.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--new-token", action="store_true", help="issue and print a new API token")
+    add_flags(p, run_users_reset)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", required=True, metavar="COMMAND")
@@ -179,11 +193,11 @@ def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("password for the web page: ")
         if getpass.getpass("again: ") != first:
-            raise CliError(BAD_INPUT, "password_mismatch", "the two passwords differ")
+            raise CliError(BAD_INPUT, "password_mismatch", messages.text("password_mismatch"))
     else:
         first = sys.stdin.readline().rstrip("\n")
     if len(first) < 8:
-        raise CliError(BAD_INPUT, "weak_password", "the password must have at least 8 characters")
+        raise CliError(BAD_INPUT, "weak_password", messages.text("weak_password"))
     return first
 
 
@@ -197,18 +211,55 @@ def run_users_add(args: argparse.Namespace) -> int:
     password = _read_password() if args.password else None
     try:
         with session_scope() as s:
-            user = create_user(s, args.name, args.role, password)
+            user = create_user(s, args.name, args.role, password, args.display_name)
             _, token = issue_token(s, user)
             audit.append(s, actor.username, "user.created", "user", user.id,
-                         {"username": user.username, "role": user.role, "password_set": bool(password)})
+                         {"username": user.username, "role": user.role, "password_set": bool(password),
+                          "display_name": user.display_name})
     except UserError as exc:
         raise CliError(REFUSED if exc.code == "user_exists" else BAD_INPUT, exc.code, exc.message) from None
-    out = {"username": user.username, "role": user.role, "token": token}
+    out = {"username": user.username, "role": user.role, "token": token,
+           "display_name": user.display_name or user.username}
     if args.json:
         print_json(out)
     else:
         print(f"user {user.username} ({user.role}) added")
         print(f"API token (shown once): {token}")
+    return OK
+
+
+def run_users_reset(args: argparse.Namespace) -> int:
+    from api.deps import end_web_sessions
+    from core import audit
+    from core.db import session_scope
+    from core.users import end_sessions, get_user, hash_password, issue_token
+
+    _prepare()
+    actor = acting_user(args, "users.manage")
+    password = _read_password()
+    token: str | None = None
+    with session_scope() as s:
+        user = get_user(s, args.name)
+        if user is None:
+            raise CliError(BAD_INPUT, "unknown_user", messages.text("user_unknown_cli", name=args.name))
+        user.password_hash = hash_password(password)
+        audit.append(s, actor.username, "user.password_set", "user", user.id, {"username": user.username})
+        tokens = end_sessions(s, user)
+        sessions = end_web_sessions(s, user.id)
+        audit.append(s, actor.username, "user.sessions_ended", "user", user.id,
+                     {"username": user.username, "tokens": tokens, "sessions": sessions})
+        if args.new_token:
+            _, token = issue_token(s, user)
+    out: dict[str, Any] = {"username": user.username, "role": user.role, "sessions_ended": sessions,
+                           "tokens_revoked": tokens}
+    if token:
+        out["token"] = token
+    if args.json:
+        print_json(out)
+    else:
+        print(f"用户 {user.username} 的密码已重置；已结束 {sessions} 个登录会话，吊销 {tokens} 个 API 令牌")
+        if token:
+            print(f"新的 API 令牌（只显示这一次）: {token}")
     return OK
 
 

@@ -1,8 +1,12 @@
 """Logging in to the web page, logging out, and who am I.
 
-A failed login is written to the audit log (who tried, from where) and, after repeated
-failures for one username, further attempts are refused for a while, so that a password
-cannot be guessed at network speed.
+Guessing is slowed, not answered with a lockout anyone could trigger: ``core.login_throttle``
+counts failures per client address and per user and makes further attempts wait (429 with
+``Retry-After``), while a correct password from an address without recent failures still
+gets in. A failed login for a real user is audited with the user as the object and
+``anonymous`` as the actor; a name that is no user is never written to the log (it is chosen
+by whoever types it) — an address that starts failing gets one ``auth.login_throttled`` row
+per burst instead.
 """
 
 from __future__ import annotations
@@ -14,23 +18,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentAuth, Public, Requires, sha256_hex
 from api.errors import ApiError
 from api.permissions import RULES, allowed
 from api.tables import WebSession
-from core import audit
-from core.audit import AuditEntry
+from core import audit, login_throttle, messages
 from core.clock import now
 from core.db import session_scope
 from core.settings import get_settings
-from core.users import User, check_password, get_user
+from core.users import User, check_password, display_name, get_user
 
 router = APIRouter(tags=["auth"])
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+ANONYMOUS = "anonymous"  # the audit actor of a login attempt: nobody is proven yet
 
 
 class LoginIn(BaseModel):
@@ -41,7 +43,9 @@ class LoginIn(BaseModel):
 class UserOut(BaseModel):
     id: str
     username: str
+    display_name: str = Field(default="", description="the display name, else the username")
     role: str
+    role_label: str = ""
     active: bool = True
     operations: list[str] = []
 
@@ -54,8 +58,8 @@ class LoginOut(BaseModel):
 
 def user_out(user: User, with_operations: bool = False) -> dict[str, Any]:
     ops = sorted(op for op in RULES if allowed(user, op)) if with_operations else []
-    return {"id": user.id, "username": user.username, "role": user.role, "active": user.active,
-            "operations": ops}
+    return {"id": user.id, "username": user.username, "display_name": display_name(user), "role": user.role,
+            "role_label": messages.label("role", user.role), "active": user.active, "operations": ops}
 
 
 _dummy_hash: str | None = None
@@ -77,33 +81,41 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def cookie_secure(request: Request) -> bool:
+    """``Secure`` cookies over HTTPS, and always with ``FAPIAO_SECURE_COOKIES`` (behind a TLS proxy
+    the app itself sees plain HTTP)."""
+    return get_settings().secure_cookies or request.url.scheme == "https"
+
+
 @router.post("/auth/login", response_model=LoginOut,
              dependencies=[Depends(Public("logging in needs no login"))],
+             responses={429: {"description": "too many failed attempts: wait Retry-After seconds"}},
              summary="Log in to the web page (sets the session cookie)")
 def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]:
     settings = get_settings()
+    client = _client(request)
     failure: ApiError | None = None
-    reason = ""
     with session_scope() as s:
-        since = now() - FAILURE_WINDOW
-        recent = s.exec(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "auth.login_failed", AuditEntry.object_id == body.username[:64],
-            col(AuditEntry.at) > since)).one()
         user = get_user(s, body.username)
-        if recent >= MAX_FAILURES:
-            failure = ApiError(429, "too_many_failures",
-                               f"too many failed logins for {body.username!r}; wait 15 minutes and try again")
-            reason = "locked"
-        elif user is None or not user.active or not check_password(user, body.password):
+        verdict = login_throttle.check(s, client, user.id if user is not None else None)
+        if not verdict.allowed:
+            raise ApiError(429, "too_many_failures", messages.text("too_many_failures", wait=verdict.retry_after),
+                           {"retry_after": verdict.retry_after},
+                           headers={"Retry-After": str(verdict.retry_after)})
+        if user is None or not user.active or not check_password(user, body.password):
             if user is None:
                 _spend_a_hash(body.password)  # an unknown name costs as much time as a known one
-            failure = ApiError(401, "bad_credentials", "wrong username or password")
-            reason = "unknown user" if user is None else ("inactive" if not user.active else "wrong password")
-        if failure is not None:
-            audit.append(s, body.username[:64], "auth.login_failed", "user", body.username[:64],
-                         {"reason": reason, "client": _client(request)})
+            failure = ApiError(401, "bad_credentials", messages.text("bad_credentials"))
+            failures = login_throttle.record_failure(s, client, user.id if user is not None else None)
+            if user is not None:
+                reason = "inactive" if not user.active else "wrong password"
+                audit.append(s, ANONYMOUS, "auth.login_failed", "user", user.id,
+                             {"username": user.username, "reason": reason, "client": client})
+            if failures == login_throttle.FREE_FAILURES:  # one summary row per burst, no names
+                audit.append(s, ANONYMOUS, "auth.login_throttled", "client", client[:64],
+                             {"failures": failures})
         else:
-            assert user is not None
+            login_throttle.record_success(s, user.id)
             raw, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
             expires = now() + timedelta(hours=settings.session_hours)
             for old in s.exec(select(WebSession).where(WebSession.user_id == user.id,
@@ -111,11 +123,11 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
                 s.delete(old)  # expired sessions of this user are of no further use
             s.add(WebSession(token_hash=sha256_hex(raw), csrf_hash=sha256_hex(csrf), user_id=user.id,
                              expires_at=expires))
-            audit.append(s, user.username, "auth.login", "user", user.id, {"client": _client(request)})
+            audit.append(s, user.username, "auth.login", "user", user.id, {"client": client})
             out = user_out(user, with_operations=True)
     if failure is not None:
         raise failure
-    secure = request.url.scheme == "https"
+    secure = cookie_secure(request)
     max_age = settings.session_hours * 3600
     response.set_cookie(SESSION_COOKIE, raw, max_age=max_age, httponly=True, samesite="lax",
                         secure=secure, path="/")
@@ -125,15 +137,16 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
 
 
 @router.post("/auth/logout", summary="End the web session")
-def logout(auth: CurrentAuth, _: Annotated[User, Depends(Requires("me"))],
+def logout(auth: CurrentAuth, _: Annotated[User, Depends(Requires("me"))], request: Request,
            response: Response) -> dict[str, Any]:
     if auth.session_id:
         with session_scope() as s:
             ws = s.get(WebSession, auth.session_id)
             if ws is not None and ws.revoked_at is None:
                 ws.revoked_at = now()
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    secure = cookie_secure(request)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
     return {"ok": True}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from accounting.invoice_status import invoice_status, invoice_statuses, list_inv
 from accounting.ledger import InvoicePosting, posting_status
 from accounting.overrides import InvoiceOverride, override_to_dict, record_override
 from api.deps import ReadSessionDep, Requires, SessionDep
+from api.downloads import content_disposition
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
@@ -231,11 +231,10 @@ def original(_: Reader, s: ReadSessionDep, invoice_id: InvoiceId,
     record = registry.get_invoice(s, invoice_id)
     data = get_blobstore().get(record.sha256, verify=True)
     ctype = CONTENT_TYPES.get(record.source_format, "application/octet-stream")
-    disposition = "inline" if ctype == "application/pdf" and not download else "attachment"
-    name = record.original_filename or f"{record.key}.{record.source_format}"
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    fallback = f"{record.key or record.id}.{record.source_format}".replace(":", "-")
     return Response(data, media_type=ctype, headers={
-        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "Content-Disposition": content_disposition(record.original_filename, fallback,
+                                                   inline=ctype == "application/pdf" and not download),
         "Cache-Control": "private, max-age=3600",
         "ETag": f'"{record.sha256}"',
     })

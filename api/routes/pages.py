@@ -27,7 +27,7 @@ from accounting import claims, ledger
 from accounting.claims import Claim, ClaimInvoiceLock
 from accounting.ledger import Voucher
 from api import formatting, page_lists
-from api.deps import PageRequires, Public, ReadSessionDep, authenticate
+from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
 from api.errors import ApiError
 from api.formatting import label, readable
 from api.ofd_preview import render_svg
@@ -307,8 +307,7 @@ Text = Annotated[str, Query(max_length=100)]
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(Public("the login page"))])
 def login_page(request: Request, next: Annotated[str, Query(max_length=300)] = "/") -> HTMLResponse:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
-    return page(request, "login.html", None, next=safe_next)
+    return page(request, "login.html", None, next=safe_next(next))
 
 
 LANDING = {"clerk": "/upload", "approver": "/approvals", "accountant": "/vouchers?todo=1",

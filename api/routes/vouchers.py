@@ -110,7 +110,7 @@ def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("vouche
         raise ApiError(400, "empty_file", "the uploaded workbook is empty")
 
     def op(s: Session) -> tuple[int, Any]:
-        vouchers = excel.import_vouchers(s, user, data)
+        vouchers = excel.import_vouchers(s, user, data, file.filename or "")
         return 201, {"items": [_dict(s, v) for v in vouchers], "total": len(vouchers)}
 
     return run_in_transaction(user, idempotency_key, "POST", request.url.path,

@@ -53,7 +53,7 @@ def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, setting
 
     assert _run(capsys, "claim", "submit", cid, "--as", "clerk", "--json")[1]["state"] == "submitted"
     status, _, stderr = _run(capsys, "claim", "approve", cid, "--as", "clerk")
-    assert status == 1 and "role 'clerk' may not claim.approve" in stderr
+    assert status == 1 and "（clerk）不能执行“审批报销单”（claim.approve）" in stderr
     status, _, stderr = _run(capsys, "claim", "reject", cid, "--as", "boss")
     assert status == 2 and "驳回需要填写理由" in stderr
     status, approved, _ = _run(capsys, "claim", "approve", cid, "--comment", "同意", "--as", "boss", "--json")
@@ -87,7 +87,7 @@ def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, setting
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"not a workbook")
     status, _, stderr = _run(capsys, "voucher", "import", str(bad), "--as", "acct")
-    assert status == 2 and "not an .xlsx workbook" in stderr
+    assert status == 2 and "不是可读取的 .xlsx 工作簿" in stderr
 
 
 def test_invoice_spec_parsing() -> None:

@@ -128,7 +128,8 @@ def test_import_reports_every_error_with_row_and_column_and_creates_nothing(peop
 
 
 def test_import_refuses_a_file_that_is_not_a_workbook_or_lacks_columns(people: People) -> None:
-    with pytest.raises(AccountingError, match=r"not an \.xlsx workbook"), session_scope() as s:
+    with pytest.raises(AccountingError, match=r"不是可读取的 \.xlsx 工作簿") as err, session_scope() as s:
         import_vouchers(s, people.accountant, b"PK\x03\x04 not really")
+    assert err.value.code == "bad_workbook"
     with pytest.raises(AccountingError, match="lacks column\\(s\\) 借方, 贷方"), session_scope() as s:
         import_vouchers(s, people.accountant, _sheet([["V1"]], header=["凭证号", "日期", "科目编码"]))

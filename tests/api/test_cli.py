@@ -35,7 +35,7 @@ def test_init_users_add_and_tokens_work(tmp_path: Path) -> None:
     dup = run_cli(env, "users", "add", "li", "--role", "clerk", "--as", "admin", "--json")
     assert dup.returncode == 1 and json.loads(dup.stdout)["error"]["code"] == "user_exists"
     weak = run_cli(env, "users", "add", "wang", "--role", "clerk", "--as", "admin", "--password", stdin="short\n")
-    assert weak.returncode == 2 and "8 characters" in weak.stderr
+    assert weak.returncode == 2 and "8 个字符" in weak.stderr
     # A clerk may not add users, on the CLI as over HTTP.
     refused = run_cli(env, "users", "add", "zhao", "--role", "admin", "--as", "li", "--json")
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "forbidden"

@@ -46,10 +46,12 @@ def test_tokens_are_hashed_and_revocable(engine: Engine) -> None:
 def test_bad_role_and_duplicate_user_are_refused(engine: Engine) -> None:
     with session_scope() as s:
         create_user(s, "bob", "approver", password="pw-123456")
-    with pytest.raises(UserError, match="already exists"), session_scope() as s:
+    with pytest.raises(UserError, match="“bob”已被占用") as err, session_scope() as s:
         create_user(s, "bob", "clerk")
-    with pytest.raises(UserError, match="unknown role"), session_scope() as s:
+    assert err.value.code == "user_exists"
+    with pytest.raises(UserError, match="角色“boss”不存在") as err, session_scope() as s:
         create_user(s, "carol", "boss")
+    assert err.value.code == "bad_role"
 
 
 def test_password_check(engine: Engine) -> None:
