@@ -9,7 +9,6 @@ never bad input, and it carries the request id so the log line can be found.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -165,11 +164,8 @@ def forbidden_message(operation: str, role: str) -> str:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Forbidden)
-    operation, role = getattr(exc, "operation", ""), getattr(exc, "role", "")
-    if not operation:  # Forbidden carries them only in its English message so far
-        found = re.match(r"role '([^']+)' may not (\S+);", exc.message)
-        role, operation = (found.group(1), found.group(2).rstrip(";")) if found else ("", "")
-    message = forbidden_message(operation, role) if operation else exc.message
+    operation, role = exc.operation, exc.role
+    message = forbidden_message(operation, role)
     if _is_page(request):
         from api.routes.pages import error_page
 

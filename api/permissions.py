@@ -56,6 +56,7 @@ class Forbidden(Exception):
     def __init__(self, operation: str, user: User) -> None:
         roles = [r for r in Role if r in RULES[operation]]
         self.operation = operation
+        self.role = user.role
         self.message = messages.text(
             "forbidden", role=messages.label("role", user.role), role_code=user.role,
             operation=messages.label("operation", operation), operation_code=operation,

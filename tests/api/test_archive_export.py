@@ -74,7 +74,7 @@ def test_export_override_reason_is_passed_through_and_audited(server: Server) ->
         other, _ = server.as_role(role)
         r = other.post("/api/v1/archive/exports", json={"year": year, "override_reason": REASON})
         assert r.status_code == 403, (role, r.text)
-        assert r.json()["error"]["code"] == "forbidden" and role in r.json()["error"]["message"]
+        assert r.json()["error"]["code"] == "forbidden" and r.json()["error"]["details"]["role"] == role
     blank = archivist.post("/api/v1/archive/exports", json={"year": year, "override_reason": "  "})
     assert blank.status_code == 422, blank.text
     assert "override_reason" in blank.text
