@@ -7,7 +7,6 @@ rule, verification and storage live there.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -112,22 +111,33 @@ def upload(request: Request, user: Annotated[User, Depends(Requires("invoice.upl
     return run_reserved(user, idempotency_key, "POST", request.url.path, fp, op)
 
 
-@router.get("/invoices", summary="List and filter invoices")
+@router.get("/invoices", summary="List, search, filter, sort and page invoices")
 def list_invoices(
-    _: Reader, s: ReadSessionDep,
+    user: Reader, s: ReadSessionDep,
+    q: Annotated[str | None, Query(max_length=200, description="search: seller, item, number fragment or "
+                                   "amount (Chinese trigram search); words are ANDed")] = None,
     number: Annotated[str | None, Query(max_length=32, description="invoice number")] = None,
     key: Annotated[str | None, Query(max_length=64, description="duplicate key")] = None,
     seller_tax_id: Annotated[str | None, Query(max_length=32)] = None,
-    date_from: Annotated[date | None, Query(description="issue date from (YYYY-MM-DD)")] = None,
-    date_to: Annotated[date | None, Query(description="issue date to (YYYY-MM-DD)")] = None,
+    date_from: Annotated[str | None, Query(max_length=40, description="issue date from (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, Query(max_length=40, description="issue date to (YYYY-MM-DD)")] = None,
     status: Annotated[Literal["ok", "invalid", "duplicate"] | None, Query()] = None,
     posted: Annotated[bool | None, Query(description="入账 or not")] = None,
+    mine: Annotated[bool, Query(description="only invoices the caller uploaded")] = False,
+    uploaded_by: Annotated[str | None, Query(max_length=64, description="uploader username")] = None,
+    kind: Annotated[str | None, Query(max_length=32, description="e.g. digital_ordinary")] = None,
+    verification_status: Annotated[str | None, Query(max_length=16, description="valid | invalid | unsigned | "
+                                                     "indeterminate")] = None,
+    sort: Annotated[str | None, Query(max_length=200, description="e.g. -issue_date,total; columns: "
+                                      + ", ".join(registry.INVOICE_SORTING.columns))] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     rows, total = registry.list_invoices(s, number=number, key=key, seller_tax_id=seller_tax_id,
                                          date_from=date_from, date_to=date_to, status=status,
-                                         posted=posted, page=page, page_size=page_size)
+                                         posted=posted, page=page, page_size=page_size, q=q, sort=sort,
+                                         uploaded_by=user.username if mine else uploaded_by, kind=kind,
+                                         verification_status=verification_status)
     return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
 
 

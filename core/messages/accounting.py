@@ -1,9 +1,142 @@
-"""Catalogue entries for the accounting area (see :mod:`core.messages`)."""
+"""Catalogue entries for the accounting area (see :mod:`core.messages`): vouchers (记账凭证),
+their 审核 and 记账, the chart of accounts and the account mapping, list paging and sorting,
+and the Chinese names of voucher states and of every audit-log action."""
 
 from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
+    # --- voucher input --------------------------------------------------------------------
+    "bad_date": "{where}“{value}”不是有效日期，请按“年-月-日”填写，例如 2025-11-20。",
+    "bad_aux": "{where}的辅助核算项写法不对：{why}。请写成 {{\"department\": \"财务部\"}} 这样的简短文字。",
+    "bad_line": "{where}：{why}。请补全该行后再保存。",
+    "too_few_lines": "一张记账凭证至少需要两行分录（有借有贷），现在只有 {count} 行。请补充分录后再保存。",
+    "debit_and_credit": "{where}同时填了借方和贷方金额。一行只能记一个方向，请拆成两行。",
+    "empty_line": "{where}既没有借方金额也没有贷方金额。请填写金额或删除该行。",
+    "unbalanced": "借贷不平衡：借方合计 {debit} 元，贷方合计 {credit} 元，相差 {difference} 元。"
+                  "请核对各行金额，使借方合计等于贷方合计。",
+    "bad_word": "凭证字“{word}”无效，只能是 {words} 之一。",
+    "bad_summary": "凭证摘要不能为空，且不超过 200 个字，请填写摘要。",
+    "bad_external_ref": "外部单据号（external_ref）不能超过 128 个字符。",
+    "bad_period": "会计期间“{period}”格式不对，请写成“年-月”，例如 2025-11。",
+    "no_claims": "没有选择报销单。请至少选择一张已审批的报销单来生成凭证。",
+    "voucher_conflict": "凭证 {number} 保存时与他人的操作冲突，没有保存。请稍后重试。",
+    "voucher_not_found": "找不到凭证“{voucher_id}”。请核对凭证号（例如 记-2025-11-0007）或刷新列表。",
+    "voucher_invoice_not_found": "发票“{invoice_key}”尚未登记，不能挂到凭证上。请先上传这张发票。",
+    "voucher_claim_not_found": "找不到报销单“{claim_id}”。请刷新报销单列表后重试。",
+    "invoice_not_usable": "发票 {invoice_key} 的状态是“{status_label}”，不能入账；只有状态正常的发票才能记账。"
+                          "请先处理该发票的问题。",
+    "invoice_already_posted": "发票 {invoice_key} 已在凭证 {voucher_number} 上入账，同一张发票不能重复入账。",
+    "invoice_red_reversed": "凭证 {number} 未记账：发票 {invoice_key} 已被红字发票 {red_invoice_number} 冲销（红冲），"
+                            "不能再标记入账。请从凭证中去掉这张发票。",
+    "claim_not_approved": "报销单“{title}”当前状态是“{state_label}”，只有已审批的报销单才能生成凭证。",
+    "claim_already_booked": "报销单“{title}”已生成凭证 {voucher_number}，不能重复生成。",
+    # --- 审核, 记账, 冲销 -----------------------------------------------------------------------
+    "voucher_not_draft": "凭证 {number} 当前状态是“{state_label}”，只有“草稿”状态的凭证才能{action}。"
+                         "已审核的凭证请先取消审核；已记账的凭证只能红字冲销。",
+    "voucher_review_own": "凭证 {number} 由您本人制单（或最后修改），不能由您审核。"
+                          "按《会计基础工作规范》，制单和审核须由不同的人完成，请交给其他会计审核。",
+    "voucher_not_reviewed": "凭证 {number} 还没有审核，不能记账。请先由制单人以外的会计审核该凭证。",
+    "voucher_unreview_not_reviewer": "凭证 {number} 由 {reviewed_by} 审核，只有审核人本人可以取消审核。",
+    "voucher_not_reviewed_state": "凭证 {number} 当前状态是“{state_label}”，没有处于“已审核”状态，无需取消审核。",
+    "already_posted": "凭证 {number} 已由 {posted_by} 于 {posted_at} 记账，不能再次记账。",
+    "voucher_immutable": "凭证 {number} 已记账，不能修改或删除。如需更正，请做红字冲销凭证。",
+    "not_posted": "凭证 {number} 还没有记账，只有已记账的凭证才需要红字冲销；未记账的草稿可以直接修改或删除。",
+    "is_reversal": "凭证 {number} 本身就是红字冲销凭证，不能再次冲销。",
+    "already_reversed": "凭证 {number} 已被凭证 {reversed_by_number} 冲销，不能重复冲销。",
+    "reversal_before_voucher": "冲销日期 {date} 早于原凭证日期 {voucher_date}，请选择原凭证日期当天或之后的日期。",
+    # --- chart of accounts and mapping -------------------------------------------------------
+    "unknown_account": "{where}的科目代码“{account_code}”不在会计科目表中。请选用科目表中的科目，"
+                       "或由管理员在科目表中增加该科目。",
+    "bad_chart": "会计科目表 {source} 有误：{why}。请改正该文件后重试。",
+    "unknown_category": "费用类别“{category}”没有对应的会计科目。可选类别：{categories}。",
+    "bad_mapping": "费用类别与科目的对应表 {source} 有误：{why}。请改正该文件后重试。",
+    # --- lists ---------------------------------------------------------------------------------
+    "bad_page": "页码必须从 1 开始，每页条数须在 1 到 500 之间（收到第 {page} 页、每页 {page_size} 条）。",
+    "bad_sort": "不能按“{sort}”排序。可以排序的列：{allowed}；在列名前加“-”表示倒序，例如 -issue_date。",
+    "bad_filter": "筛选条件“{name}”的值“{value}”无效：{why}。",
+    "bad_date_filter": "筛选条件“{label}”的值“{value}”不是有效日期，请按“年-月-日”填写，例如 2025-11-20。",
+    "bad_date_range": "开始日期 {date_from} 晚于结束日期 {date_to}，请调整日期范围。",
 }
 
 LABELS: dict[str, dict[str, str]] = {
+    "voucher_state": {
+        "draft": "草稿",
+        "reviewed": "已审核",
+        "posted": "已记账",
+    },
+    "voucher_source": {
+        "claims": "报销单生成",
+        "external": "财务系统推送",
+        "import": "Excel 导入",
+        "reversal": "红字冲销",
+    },
+    "posting_flag": {
+        "01": "未入账",
+        "02": "已入账（企业所得税税前扣除）",
+        "03": "已入账（企业所得税不扣除）",
+        "06": "入账撤销",
+    },
+    "invoice_record_status": {
+        "ok": "正常",
+        "invalid": "验证失败",
+        "duplicate": "重复",
+    },
+    "audit_object": {
+        "invoice": "发票",
+        "claim": "报销单",
+        "voucher": "凭证",
+        "user": "用户",
+        "token": "令牌",
+        "store": "文件库",
+        "archive_package": "档案包",
+        "archive_export": "档案移交",
+        "archive_check_run": "四性检测",
+        "destruction": "档案销毁",
+    },
+    # Every action string the code passes to core.audit.append (a test greps the sources).
+    "audit_action": {
+        "invoice.upload": "上传发票",
+        "invoice.online_check": "发票查验",
+        "invoice.override": "发票人工放行",
+        "store.sweep": "清理残留文件",
+        "store.check": "原件完整性检查",
+        "user.created": "新建用户",
+        "user.role_changed": "修改角色",
+        "user.activated": "启用用户",
+        "user.deactivated": "停用用户",
+        "user.password_set": "设置密码",
+        "user.updated": "修改用户信息",
+        "token.issued": "签发令牌",
+        "token.revoked": "吊销令牌",
+        "auth.login": "登录",
+        "auth.login_failed": "登录失败",
+        "auth.logout": "退出登录",
+        "claim.create": "新建报销单",
+        "claim.update": "修改报销单",
+        "claim.submit": "提交报销单",
+        "claim.review": "审核报销单",
+        "claim.approve": "审批报销单",
+        "claim.reject": "驳回报销单",
+        "voucher.create": "制单",
+        "voucher.update": "修改凭证",
+        "voucher.delete": "删除凭证",
+        "voucher.review": "审核凭证",
+        "voucher.unreview": "取消审核凭证",
+        "voucher.post": "记账",
+        "voucher.reverse": "红字冲销",
+        "voucher.import": "导入凭证",
+        "archive.package": "归档组卷",
+        "archive.supersede": "档案包替换",
+        "archive.check": "四性检测",
+        "archive.check_override": "检测未通过仍移交",
+        "archive.export_started": "开始档案移交",
+        "archive.export": "档案移交完成",
+        "archive.export_failed": "档案移交失败",
+        "archive.export_interrupted": "档案移交中断",
+        "archive.unsettled": "标记未结事项",
+        "archive.destruction_requested": "申请销毁档案",
+        "archive.destruction_signed": "销毁签字",
+        "archive.destroyed": "档案已销毁",
+        "archive.destruction_done": "销毁完成",
+    },
 }

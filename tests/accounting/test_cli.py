@@ -35,7 +35,8 @@ def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, setting
     # the organisation is the buyer named on the sample (发票示例.ofd, a 数电 special invoice)
     settings.org_name, settings.org_tax_id = ORG_NAME, ORG_TAX_ID
     with session_scope() as s:
-        for name, role in (("clerk", "clerk"), ("boss", "approver"), ("acct", "accountant")):
+        for name, role in (("clerk", "clerk"), ("boss", "approver"), ("acct", "accountant"),
+                           ("acct2", "accountant")):
             create_user(s, name, role)
 
     status, imported, _ = _run(capsys, "import", str(DIGITAL_OFD), "--as", "clerk", "--json", "--workers", "1")
@@ -66,10 +67,17 @@ def test_flow_from_import_to_posting_and_reversal(sqlite_engine: Engine, setting
     assert [(x["account_code"], x["debit"], x["credit"]) for x in voucher["lines"]] == [
         ("660201", "4197.17", "0.00"), ("22210101", "251.83", "0.00"), ("2241", "0.00", "4449.00")]
 
+    # 审核: not by the maker, and posting waits for it
+    status, _, stderr = _run(capsys, "voucher", "post", "记-2025-11-0001", "--as", "acct")
+    assert status == 1 and "还没有审核" in stderr
+    status, _, stderr = _run(capsys, "voucher", "review", "记-2025-11-0001", "--as", "acct")
+    assert status == 1 and "不能由您审核" in stderr
+    status, checked, _ = _run(capsys, "voucher", "review", "记-2025-11-0001", "--as", "acct2", "--json")
+    assert status == 0 and checked["state"] == "reviewed" and checked["reviewed_by"] == "acct2"
     status, posted, _ = _run(capsys, "voucher", "post", "记-2025-11-0001", "--as", "acct", "--json")
     assert status == 0 and posted["state"] == "posted" and posted["posting_flag"] == "02"
     status, _, stderr = _run(capsys, "voucher", "post", voucher["id"], "--as", "acct")
-    assert status == 1 and "already posted" in stderr
+    assert status == 1 and "不能再次记账" in stderr
 
     status, listing, _ = _run(capsys, "voucher", "list", "--period", "2025-11", "--json")
     assert status == 0 and listing["total"] == 1 and listing["items"][0]["invoices"][0]["invoice_id"] == invoice_id
