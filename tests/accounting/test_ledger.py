@@ -323,7 +323,7 @@ def test_a_red_reversed_invoice_cannot_be_posted(people: People) -> None:
     inv = make_invoice()
     make_invoice(total="-1060.00", tax="-60.00", red_reverses_key=inv.key)
     v = _push(people, [inv.key])
-    with pytest.raises(AccountingError, match="已被红字发票 .* 冲销（红冲）"), \
+    with pytest.raises(AccountingError, match=r"已被红字发票 .* 冲销（红冲）"), \
             session_scope() as s:
         post_voucher(s, people.accountant, reviewed(s, people, v.id))
 
