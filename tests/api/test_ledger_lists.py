@@ -149,3 +149,29 @@ def test_audit_log_filters_labels_and_json_details(any_server: Server) -> None:
     labels = auditor.get("/api/v1/audit/actions").json()["items"]
     assert {"action": "voucher.review", "label": "审核凭证"} in labels
     assert maker.get("/api/v1/audit").status_code == 403
+
+
+def test_claim_and_package_lists_sort_filter_and_refuse_bad_columns(any_server: Server) -> None:
+    server = any_server
+    clerk, clerk_user = server.as_role("clerk")
+    archivist, _ = server.as_role("archivist")
+    r = upload(clerk, OFD_WUXI, PDF_WUXI)
+    ids = [e.get("invoice_id") or e["duplicate_of"]["invoice_id"] for e in r.json()["imported"] + r.json()["duplicates"]]
+    made = []
+    for title, inv_id, amount in (("差旅报销甲", ids[0], "10.00"), ("办公报销乙", ids[1], "30.00")):
+        c = clerk.post("/api/v1/claims", json={"title": title, "lines": [
+            {"invoice_id": inv_id, "category": "办公费", "amount": amount}]})
+        if c.status_code == 201:
+            made.append(c.json()["id"])
+    mine = {"claimant": clerk_user["username"]}
+    if len(made) == 2:
+        by_total = clerk.get("/api/v1/claims", params={**mine, "sort": "-total"}).json()
+        assert [c["id"] for c in by_total["items"]] == [made[1], made[0]]
+        assert [c["id"] for c in clerk.get("/api/v1/claims", params={**mine, "q": "差旅"}).json()["items"]] == [made[0]]
+    assert clerk.get("/api/v1/claims", params={**mine, "date_from": "2000-01-01"}).json()["total"] == len(made)
+    assert clerk.get("/api/v1/claims", params={**mine, "date_to": "2000-01-01"}).json()["total"] == 0
+    assert "不能按" in _error(clerk.get("/api/v1/claims", params={"sort": "claimant_id"}), 422, "bad_sort")
+    _error(clerk.get("/api/v1/claims", params={"date_from": "2025-02-30"}), 422, "validation_error")
+    packages = archivist.get("/api/v1/archive/packages", params={"sort": "-created_at", "year": 2031})
+    assert packages.status_code == 200 and packages.json()["total"] == 0
+    assert "不能按" in _error(archivist.get("/api/v1/archive/packages", params={"sort": "path"}), 422, "bad_sort")
