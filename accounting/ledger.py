@@ -900,7 +900,8 @@ def list_vouchers(session: Session, period: str | None = None, page: int = 1, pa
     text = (q or "").strip()
     if text:
         like = f"%{_escape_like(text)}%"
-        options = [col(Voucher.number).like(like, escape="\\"), col(Voucher.summary).like(like, escape="\\")]
+        options: list[Any] = [col(Voucher.number).like(like, escape="\\"),
+                              col(Voucher.summary).like(like, escape="\\")]
         amount = _as_amount(text)
         if amount is not None:
             options.append(col(Voucher.total_debit) == amount)

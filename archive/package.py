@@ -420,8 +420,9 @@ def list_packages(session: Session, year: int | None = None, page: int = 1, page
                              "retention_until": col(ArchivePackage.retention_until),
                              "status": col(ArchivePackage.status)},
                     default="archival_code", tiebreak=col(ArchivePackage.id)).order_by(sort)
-    if not sort or sort.strip().lstrip("+-") == "archival_code":  # the 档号's own order: series, 件号, version
-        desc = bool(sort) and sort.strip().startswith("-")
+    spec = (sort or "").strip()
+    if not spec or spec.lstrip("+-") == "archival_code":  # the 档号's own order: series, 件号, version
+        desc = spec.startswith("-")
         parts = (col(ArchivePackage.series), col(ArchivePackage.item_no), col(ArchivePackage.version))
         order = [p.desc() if desc else p.asc() for p in parts] + [col(ArchivePackage.id)]
     conds = []

@@ -389,7 +389,7 @@ def search_clause(session: Session, q: str) -> Any:
             continue
         like = (col(InvoiceRecord.search_text).like if sqlite else col(InvoiceRecord.search_text).ilike)(
             search.like_pattern(term), escape="\\")
-        options = [like]
+        options: list[Any] = [like]
         if amount is not None:
             options += [col(InvoiceRecord.total) == amount, col(InvoiceRecord.amount) == amount]
         per_term.append(or_(*options))

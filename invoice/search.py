@@ -57,9 +57,9 @@ def search_text(fields: Mapping[str, Any], items: Iterable[Any] = ()) -> str:
         if value:
             parts.append(str(value))
     for item in items or ():
-        name = item.get("name") if isinstance(item, Mapping) else None
-        if name:
-            parts.append(str(name))
+        item_name = item.get("name") if isinstance(item, Mapping) else None
+        if item_name:
+            parts.append(str(item_name))
     for name in ("total", "amount"):
         value = fields.get(name)
         if value is not None and value != "":
