@@ -960,7 +960,8 @@ def invoice_usage(session: Session, invoice_id: str) -> dict[str, Any]:
     if voucher_id is None:
         draft = session.exec(
             select(Voucher.id).join(VoucherInvoice, col(VoucherInvoice.voucher_id) == col(Voucher.id))
-            .where(VoucherInvoice.invoice_id == invoice_id, Voucher.state == VoucherState.DRAFT)).first()
+            .where(VoucherInvoice.invoice_id == invoice_id,
+                   col(Voucher.state).in_((VoucherState.DRAFT, VoucherState.REVIEWED)))).first()
         voucher_id = draft
     return {"claim_id": lock.claim_id if lock else None, "voucher_id": voucher_id, "posted": active is not None}
 

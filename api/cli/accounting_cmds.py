@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--date-from", metavar="YYYY-MM-DD")
     p.add_argument("--date-to", metavar="YYYY-MM-DD")
     p.add_argument("--q", metavar="TEXT", help="number or summary fragment, or the total")
-    p.add_argument("--sort", metavar="COLUMNS", help="e.g. -date,number")
+    p.add_argument("--sort", metavar="COLUMNS", help="e.g. --sort=-date,number (- for descending)")
     _paging(p)
     add_flags(p, _voucher_list, acting=False)
     p = voucher.add_parser("show", help="show one voucher")
