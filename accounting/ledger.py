@@ -972,8 +972,17 @@ def posted_clause(posted: bool) -> Any:
     return col(InvoiceRecord.id).in_(active) if posted else col(InvoiceRecord.id).not_in(active)
 
 
-def _name_or_none(session: Session, username: str | None) -> str | None:
-    return person_name(session, username) if username else None
+def _people(session: Session, roles: dict[str, str | None]) -> dict[str, str | None]:
+    """制单人, last editor, 审核人 and 记账人 by the names people know them by (one query)."""
+    wanted = {u for u in roles.values() if u}
+    users = session.exec(select(User).where(col(User.username).in_(wanted))).all() if wanted else []
+    try:
+        from core.users import display_name  # type: ignore[attr-defined]
+    except ImportError:
+        def display_name(user: User) -> str:
+            return str(getattr(user, "display_name", None) or user.username)
+    names = {u.username: str(display_name(u)) for u in users}
+    return {role: (names.get(u, u) if u else None) for role, u in roles.items()}
 
 
 def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
@@ -993,10 +1002,8 @@ def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
         "posting_flag_label": messages.label("posting_flag", v.posting_flag) if v.posting_flag else None,
         "reviewed_by": v.reviewed_by, "reviewed_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
         "updated_by": v.updated_by, "updated_at": v.updated_at.isoformat() if v.updated_at else None,
-        "people": {"created_by": _name_or_none(session, v.created_by),
-                   "updated_by": _name_or_none(session, v.updated_by),
-                   "reviewed_by": _name_or_none(session, v.reviewed_by),
-                   "posted_by": _name_or_none(session, v.posted_by)},
+        "people": _people(session, {"created_by": v.created_by, "updated_by": v.updated_by,
+                                    "reviewed_by": v.reviewed_by, "posted_by": v.posted_by}),
         "review_required": get_settings().voucher_review,
         "lines": [{"line_no": line.line_no, "summary": line.summary, "account_code": line.account_code,
                    "account_name": line.account_name, "debit": str(line.debit), "credit": str(line.credit),

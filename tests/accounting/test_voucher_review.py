@@ -249,12 +249,16 @@ def _claim_voucher_summary(p: People) -> tuple[str, list[str]]:
 
 
 def test_claim_vouchers_name_people_by_their_display_name(people: People, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core.users, "display_name", lambda u: {"clerk": "张三"}.get(u.username, u.username),
-                        raising=False)
+    names = {"clerk": "张三", "accountant": "李会计"}
+    monkeypatch.setattr(core.users, "display_name", lambda u: names.get(u.username, u.username), raising=False)
     summary, lines = _claim_voucher_summary(people)
     assert summary == "报销 张三 差旅费：上海出差"
     assert lines == ["报销 张三 差旅费：上海出差", "应付 张三 报销款：上海出差"]
     assert "clerk" not in summary
+    with session_scope() as s:
+        v = s.exec(select(Voucher)).one()
+        assert voucher_to_dict(s, v)["people"] == {"created_by": "李会计", "updated_by": None, "reviewed_by": None,
+                                                   "posted_by": None}
 
 
 def test_without_a_display_name_the_login_name_stands_in(people: People, monkeypatch: pytest.MonkeyPatch) -> None:
