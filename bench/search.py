@@ -112,7 +112,7 @@ def _fill_postgres(url: str, n: int) -> None:
 
 
 QUERIES = {
-    "seller_rare_4ch": "无锡天鹏菜篮",
+    "seller_rare_4ch": None,  # filled from the data: city and trade name of a real seller
     "seller_common_4ch": "科技有限",
     "seller_2ch": "携程",
     "item": "火车票代订",
@@ -140,7 +140,7 @@ def _measure(url: str, fill: Callable[[], None], n: int, repeat: int) -> dict[st
 
     from core import db
     from invoice.registry import list_invoices
-    from invoice.search import like_pattern, terms
+    from invoice.search import amount_text, terms
 
     engine = db.make_engine(url)
     db.migrate(engine)
@@ -150,7 +150,9 @@ def _measure(url: str, fill: Callable[[], None], n: int, repeat: int) -> dict[st
     out: dict[str, Any] = {"rows": n, "fill_with_index_s": round(time.perf_counter() - t0, 1)}
     with db.session_scope() as s:
         sample = s.execute(text("SELECT number, total FROM invoices WHERE id = :i"), {"i": f"{n // 2:032x}"}).one()
-    queries = dict(QUERIES, number_fragment_6d=sample[0][7:13], amount=f"{Decimal(sample[1]):.2f}")
+        seller = s.execute(text("SELECT seller_name FROM invoices WHERE id = :i"), {"i": f"{n // 3:032x}"}).one()[0]
+    queries = dict(QUERIES, number_fragment_6d=sample[0][7:13], amount=f"{Decimal(sample[1]):,.2f}",
+                   seller_rare_4ch=seller[:4])
     sqlite = url.startswith("sqlite")
     results: dict[str, Any] = {}
     for name, q in queries.items():
@@ -160,9 +162,10 @@ def _measure(url: str, fill: Callable[[], None], n: int, repeat: int) -> dict[st
             with db.session_scope() as s:
                 return list_invoices(s, q=q, page_size=50)[1]
 
-        def naive(q: str = q) -> int:
-            conds = " AND ".join(f"search_text {'LIKE' if sqlite else 'ILIKE'} :t{i}" for i in range(len(terms(q))))
-            params = {f"t{i}": like_pattern(t) for i, t in enumerate(terms(q))}
+        def naive(q: str = q) -> int:  # the same terms found by a plain scan that no index serves
+            conds = " AND ".join(f"{'instr(search_text, :t' if sqlite else 'strpos(search_text, :t'}{i}) > 0"
+                                 for i in range(len(terms(q))))
+            params = {f"t{i}": amount_text(t) for i, t in enumerate(terms(q))}
             with db.session_scope() as s:
                 s.execute(text(f"SELECT id FROM invoices WHERE {conds} ORDER BY uploaded_at DESC, id LIMIT 50"),
                           params).all()
@@ -171,8 +174,8 @@ def _measure(url: str, fill: Callable[[], None], n: int, repeat: int) -> dict[st
         run()  # warm
         indexed, hits = _timed(run, repeat)
         scan, scan_hits = _timed(naive, max(3, repeat // 5))
-        results[name] = {"q": q, "hits": hits, "indexed": indexed, "like_scan": scan,
-                         "same_hits_as_scan": hits >= scan_hits if name == "amount" else hits == scan_hits}
+        results[name] = {"q": q, "hits": hits, "indexed": indexed, "scan_without_index": scan,
+                         "same_hits_as_scan": hits == scan_hits}
     out["queries"] = results
     db.set_engine(None)
     engine.dispose()

@@ -378,32 +378,19 @@ def search_clause(session: Session, q: str) -> Any:
     sqlite = session.get_bind().dialect.name == "sqlite"
     per_term: list[Any] = []
     fts_terms: list[str] = []
-    for n, term in enumerate(search.terms(q)):
-        amount = search.as_amount(term)
+    for raw in search.terms(q):
+        term = search.amount_text(raw)  # ¥1,060 → 1060.00, as search_text writes amounts
         if sqlite and len(term) >= search.MIN_TRIGRAM:
             fts_terms.append(term)
-            if amount is not None:  # an amount matches exactly even when its text does not
-                per_term.append(or_(_fts_match(f"fts_{n}", term),
-                                    col(InvoiceRecord.total) == amount, col(InvoiceRecord.amount) == amount))
-                fts_terms.pop()
-            continue
-        like = (col(InvoiceRecord.search_text).like if sqlite else col(InvoiceRecord.search_text).ilike)(
-            search.like_pattern(term), escape="\\")
-        options: list[Any] = [like]
-        if amount is not None:
-            options += [col(InvoiceRecord.total) == amount, col(InvoiceRecord.amount) == amount]
-        per_term.append(or_(*options))
-    if fts_terms:  # one MATCH for all plain terms: FTS5 intersects them itself
-        per_term.append(_fts_match("fts_all", " AND ".join(search.fts_phrase(t) for t in fts_terms),
-                                   quoted=True))
+        else:  # PostgreSQL (the GIN index serves ILIKE), or too short for a trigram
+            column = col(InvoiceRecord.search_text)
+            per_term.append((column.like if sqlite else column.ilike)(search.like_pattern(term), escape="\\"))
+    if fts_terms:  # one MATCH for all terms: FTS5 intersects them itself
+        query = " AND ".join(search.fts_phrase(t) for t in fts_terms)
+        per_term.append(literal_column("invoices.rowid").in_(
+            text(f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH :fts_query")
+            .bindparams(fts_query=query)))
     return and_(*per_term) if per_term else None
-
-
-def _fts_match(name: str, term: str, quoted: bool = False) -> Any:
-    phrase = term if quoted else search.fts_phrase(term)
-    return literal_column("invoices.rowid").in_(
-        text(f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH :{name}")
-        .bindparams(**{name: phrase}))
 
 
 def list_invoices(session: Session, *, number: str | None = None, seller_tax_id: str | None = None,

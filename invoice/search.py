@@ -14,9 +14,11 @@ three characters) serve substring search in any script:
   ``C.UTF-8`` or ``zh_CN.UTF-8``; under plain ``C`` the search is still right, only slower.)
 
 ``search_text`` itself is one line of the searchable fields, written by the registry when a
-record is inserted or changed. A term shorter than three characters has no trigram: it is
-matched by ``LIKE`` on ``search_text`` (a scan, still correct). A term that reads as an amount
-(``1,060.00``, ``¥181.14``) also matches the total or the amount exactly.
+record is inserted or changed. The buyer is left out: it is the organisation itself on every
+invoice, so it would match everything. A term shorter than three characters has no trigram: it
+is matched by ``LIKE`` on ``search_text`` (a scan, still correct). A term written as an amount
+(``1,060.00``, ``¥181.14``, ``1060元``) is searched as the amount's text (``1060.00``), which
+``search_text`` holds, so amounts use the same index as everything else.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ PG_DROP = (f"DROP INDEX IF EXISTS {PG_INDEX}",)
 
 
 def search_text(fields: Mapping[str, Any], items: Iterable[Any] = ()) -> str:
-    """The searchable line of one invoice: seller, buyer, number, code, key, items, amounts."""
+    """The searchable line of one invoice: seller, number, code, key, items, amounts."""
     parts: list[str] = []
-    for name in ("seller_name", "seller_tax_id", "number", "code", "key", "buyer_name"):
+    for name in ("seller_name", "seller_tax_id", "number", "code", "key"):
         value = fields.get(name)
         if value:
             parts.append(str(value))
@@ -71,6 +73,15 @@ def search_text(fields: Mapping[str, Any], items: Iterable[Any] = ()) -> str:
 def terms(q: str) -> list[str]:
     """The words of a query (whitespace separated, duplicates dropped, at most ``MAX_TERMS``)."""
     return list(dict.fromkeys(t for t in q.split() if t))[:MAX_TERMS]
+
+
+def amount_text(term: str) -> str:
+    """The term as ``search_text`` writes amounts when it is written like one (a thousands
+    separator, a currency sign, 元, or two decimals), else the term itself: ``¥1,060`` →
+    ``1060.00``, while ``469883`` stays a digit fragment (of a number or an amount)."""
+    formatted = any(mark in term for mark in (",", "，", "¥", "￥", "元", "."))
+    value = as_amount(term) if formatted else None
+    return f"{value:.2f}" if value is not None and value >= 0 else term
 
 
 def fts_phrase(term: str) -> str:

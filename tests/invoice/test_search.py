@@ -64,6 +64,7 @@ def test_search_finds_seller_item_number_fragment_and_amount(three: dict[str, st
     assert _ids(q="25,254.62") == [c]  # as finance staff write it
     assert _ids(q="¥1060") == [a]
     assert _ids(q="不存在的公司") == []
+    assert _ids(q="海南麒麟云服") == []  # the buyer (the organisation itself) is not searched
     assert _ids(q='"%_\\') == []  # LIKE and FTS syntax characters are plain text
 
 
@@ -133,3 +134,6 @@ def test_query_helpers() -> None:
     assert search.fts_phrase('a"b') == '"a""b"'
     assert search.like_pattern("5%_") == "%5\\%\\_%"
     assert search.terms("  携程  火车票 携程 ") == ["携程", "火车票"]
+    assert search.amount_text("¥1,060") == "1060.00" and search.amount_text("1060元") == "1060.00"
+    assert search.amount_text("469883") == "469883"  # a digit fragment stays a fragment
+    assert search.amount_text("天鹏.") == "天鹏."
