@@ -203,20 +203,24 @@ def _claim_show(args: argparse.Namespace) -> int:
 # --- vouchers -----------------------------------------------------------------------------------
 
 def _print_voucher(d: dict[str, Any]) -> None:
+    from core import messages
+
     extra = ""
     if d["reverses"]:
-        extra = f"  reverses {d['reverses']['number']}"
+        extra = "  " + messages.text("voucher_reverses", number=d["reverses"]["number"])
     elif d["reversed_by"]:
-        extra = f"  reversed by {d['reversed_by']['number']}"
-    print(f"{d['number']}  {d['date']}  {d['state']}  {d['summary']}  (id {d['id']}){extra}")
+        extra = "  " + messages.text("voucher_reversed_by", number=d["reversed_by"]["number"])
+    state = d.get("state_label") or d["state"]
+    print(f"{d['number']}  {d['date']}  {state}  {d['summary']}  (id {d['id']}){extra}")
     for line in d["lines"]:
         aux = " ".join(f"{k}={v}" for k, v in line["aux"].items())
         print(f"  {line['account_code']:<10} {line['account_name']:<24} {line['debit']:>12} {line['credit']:>12}  {aux}")
-    print(f"  {'':<35} {d['total_debit']:>12} {d['total_credit']:>12}  invoices: {d['attachments']}")
+    print(f"  {messages.text('voucher_line_totals'):<33} {d['total_debit']:>12} {d['total_credit']:>12}  "
+          + messages.text("voucher_attachments", count=d["attachments"]))
 
 
 def _voucher_row(v: dict[str, Any]) -> str:
-    return f"{v['number']}  {v['date']}  {v['state']:<6}  {v['total_debit']:>12}  {v['summary']}"
+    return f"{v['number']}  {v['date']}  {v.get('state_label') or v['state']:<4}  {v['total_debit']:>12}  {v['summary']}"
 
 
 def _voucher_create(args: argparse.Namespace) -> int:
@@ -247,10 +251,11 @@ def _voucher_step(action: str) -> Callable[[argparse.Namespace], int]:
 
 def parse_line_spec(spec: str) -> dict[str, str]:
     """``ACCOUNT:DEBIT:CREDIT[:SUMMARY]`` → a voucher line (one of debit and credit empty)."""
+    from core import messages
+
     parts = spec.split(":", 3)
     if len(parts) < 3 or not parts[0].strip():
-        raise CliError(BAD_INPUT, "bad_line_spec",
-                       f"--line {spec!r}: expected ACCOUNT:DEBIT:CREDIT[:SUMMARY], e.g. 660202:100.00:")
+        raise CliError(BAD_INPUT, "bad_line_spec", messages.text("bad_line_spec", spec=spec), {"spec": spec})
     line = {"account_code": parts[0].strip(), "debit": parts[1].strip(), "credit": parts[2].strip()}
     if len(parts) > 3 and parts[3].strip():
         line["summary"] = parts[3].strip()
@@ -262,7 +267,9 @@ def _voucher_edit(args: argparse.Namespace) -> int:
 
     lines = [parse_line_spec(spec) for spec in args.lines] if args.lines else None
     if args.date is None and args.summary is None and lines is None:
-        raise CliError(BAD_INPUT, "nothing_to_change", "give --date, --summary and/or --line")
+        from core import messages
+
+        raise CliError(BAD_INPUT, "nothing_to_change", messages.text("nothing_to_change"))
     user = open_db_as(args, "voucher.create")
     with _service() as s:
         v = update_voucher(s, user, get_voucher(s, args.id).id, date=args.date, summary=args.summary, lines=lines)
@@ -280,8 +287,10 @@ def _voucher_delete(args: argparse.Namespace) -> int:
     if args.json:
         print_json(d)
     else:
-        print(f"deleted {d['number']}; its number goes to the next voucher of the month; released "
-              f"{len(d['released_claims'])} claim(s), {len(d['released_invoices'])} invoice(s)")
+        from core import messages
+
+        print(messages.text("voucher_deleted_note", number=d["number"], claims=len(d["released_claims"]),
+                            invoices=len(d["released_invoices"])))
     return OK
 
 
@@ -315,7 +324,7 @@ def _voucher_list(args: argparse.Namespace) -> int:
         items, total = list_vouchers(s, args.period, args.page, args.page_size, args.state, sort=args.sort,
                                      date_from=args.date_from, date_to=args.date_to, q=args.q)
         out = page_dict([voucher_to_dict(s, v) for v in items], total, args)
-    return print_items(args, out, _voucher_row, "voucher(s)")
+    return print_items(args, out, _voucher_row, "张凭证")
 
 
 def _voucher_show(args: argparse.Namespace) -> int:

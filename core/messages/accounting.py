@@ -50,6 +50,14 @@ MESSAGES: dict[str, str] = {
     "bad_chart": "会计科目表 {source} 有误：{why}。请改正该文件后重试。",
     "unknown_category": "费用类别“{category}”没有对应的会计科目。可选类别：{categories}。",
     "bad_mapping": "费用类别与科目的对应表 {source} 有误：{why}。请改正该文件后重试。",
+    # --- the terminal (fapiao voucher …) ----------------------------------------------------
+    "bad_line_spec": "--line “{spec}” 格式不对，应写成 科目:借方:贷方[:摘要]，例如 660202:100.00: 或 2241::100.00",
+    "nothing_to_change": "没有要修改的内容：请至少给出 --date、--summary 或 --line 之一。",
+    "voucher_deleted_note": "已删除凭证 {number}。该凭证号将由本月下一张凭证使用；已释放报销单 {claims} 张、发票 {invoices} 张。",
+    "voucher_line_totals": "合计",
+    "voucher_attachments": "附件 {count} 张",
+    "voucher_reverses": "冲销凭证 {number}",
+    "voucher_reversed_by": "已被凭证 {number} 冲销",
     # --- lists ---------------------------------------------------------------------------------
     "bad_page": "页码必须从 1 开始，每页条数须在 1 到 500 之间（收到第 {page} 页、每页 {page_size} 条）。",
     "bad_sort": "不能按“{sort}”排序。可以排序的列：{allowed}；在列名前加“-”表示倒序，例如 -issue_date。",

@@ -127,7 +127,7 @@ def test_voucher_edit_delete_and_list_in_the_terminal(sqlite_engine: Engine, set
                              "2241::2.00", "--as", "acct")
     assert status == 2 and "借贷不平衡" in stderr
     status, _, stderr = _run(capsys, "voucher", "edit", voucher["id"], "--line", "660201", "--as", "acct")
-    assert status == 2 and "ACCOUNT:DEBIT:CREDIT" in stderr
+    assert status == 2 and "科目:借方:贷方" in stderr
     status, _, stderr = _run(capsys, "voucher", "edit", voucher["id"], "--summary", "x", "--as", "clerk")
     assert status == 1 and "may not voucher.create" in stderr
 
@@ -146,3 +146,21 @@ def test_voucher_edit_delete_and_list_in_the_terminal(sqlite_engine: Engine, set
     assert status == 1 and "已审核" in stderr
     status, back, _ = _run(capsys, "voucher", "unreview", again["id"], "--as", "acct2", "--json")
     assert status == 0 and back["state"] == "draft"
+
+
+def test_voucher_text_output_is_chinese(sqlite_engine: Engine, settings: Settings,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from accounting.ledger import create_voucher
+
+    with session_scope() as s:
+        acct = create_user(s, "acct", "accountant")
+        create_voucher(s, acct, "2025-11-20", "购办公用品", [{"account_code": "660203", "debit": "100.00"},
+                                                          {"account_code": "1002", "credit": "100.00"}])
+    status, out, _ = _run(capsys, "voucher", "show", "记-2025-11-0001")
+    assert status == 0 and "草稿" in out and "附件 0 张" in out and "draft" not in out
+    status, out, _ = _run(capsys, "voucher", "list")
+    assert status == 0 and "1 张凭证" in out and "草稿" in out
+    status, _, stderr = _run(capsys, "voucher", "edit", "记-2025-11-0001", "--as", "acct")
+    assert status == 2 and "没有要修改的内容" in stderr
+    status, out, _ = _run(capsys, "voucher", "delete", "记-2025-11-0001", "--as", "acct")
+    assert status == 0 and "已删除凭证 记-2025-11-0001" in out
