@@ -137,3 +137,35 @@ def test_query_helpers() -> None:
     assert search.amount_text("¥1,060") == "1060.00" and search.amount_text("1060元") == "1060.00"
     assert search.amount_text("469883") == "469883"  # a digit fragment stays a fragment
     assert search.amount_text("天鹏.") == "天鹏."
+
+
+def test_upgrading_a_database_with_invoices_indexes_them(db_url: str) -> None:
+    """Invoices registered before the search migration are found after it (backfill + index)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from core import db as core_db
+
+    engine = core_db.make_engine(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(core_db.MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008_audit_append_only")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO invoices (id, key, unique_key, sha256, unique_sha256, kind, source_format, number, "
+            "seller_name, total, amount, data, verification_status, verification, status, uploaded_by, "
+            "uploaded_at, original_filename, size, online_check_status) VALUES ('old1', '24112000000048547777', "
+            "'24112000000048547777', :sha, :sha, 'digital_ordinary', 'xml', '24112000000048547777', "
+            "'无锡天鹏菜篮子工程有限公司', 1060.00, 1000.00, :data, 'unsigned', '{}', 'ok', 'clerk', "
+            "'2025-11-03 00:00:00+00:00', 'old.xml', 1, 'not_checked')"),
+            {"sha": "a" * 64, "data": '{"items": [{"name": "*餐饮服务*餐费"}]}'})
+    core_db.migrate(engine)
+    core_db.set_engine(engine)
+    try:
+        for q in ("天鹏菜篮子", "餐饮服务", "47777", "¥1,060"):
+            assert _ids(q=q) == ["old1"], q
+    finally:
+        core_db.set_engine(None)
+        engine.dispose()
