@@ -380,11 +380,16 @@ def search_clause(session: Session, q: str) -> Any:
     fts_terms: list[str] = []
     for raw in search.terms(q):
         term = search.amount_text(raw)  # ¥1,060 → 1060.00, as search_text writes amounts
-        if sqlite and len(term) >= search.MIN_TRIGRAM:
-            fts_terms.append(term)
-        else:  # PostgreSQL (the GIN index serves ILIKE), or too short for a trigram
-            column = col(InvoiceRecord.search_text)
-            per_term.append((column.like if sqlite else column.ilike)(search.like_pattern(term), escape="\\"))
+        column = col(InvoiceRecord.search_text)
+        if len(term) >= search.MIN_TRIGRAM:
+            if sqlite:
+                fts_terms.append(term)
+            else:  # the pg_trgm GIN index serves ILIKE
+                per_term.append(column.ilike(search.like_pattern(term), escape="\\"))
+        elif sqlite:  # too short for a trigram: a scan
+            per_term.append(column.like(search.like_pattern(term), escape="\\"))
+        else:  # too short for a trigram: a plain scan, not a GIN scan of the whole index
+            per_term.append(func.strpos(func.lower(column), term.lower()) > 0)
     if fts_terms:  # one MATCH for all terms: FTS5 intersects them itself
         query = " AND ".join(search.fts_phrase(t) for t in fts_terms)
         per_term.append(literal_column("invoices.rowid").in_(
