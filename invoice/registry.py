@@ -388,7 +388,9 @@ def search_clause(session: Session, q: str) -> Any:
                 per_term.append(column.ilike(search.like_pattern(term), escape="\\"))
         elif sqlite:  # too short for a trigram: a scan
             per_term.append(column.like(search.like_pattern(term), escape="\\"))
-        else:  # too short for a trigram: a plain scan, not a GIN scan of the whole index
+        elif term.lower() == term.upper():  # too short for a trigram, and caseless (汉字, digits):
+            per_term.append(func.strpos(column, term) > 0)  # a plain scan, not the whole GIN index
+        else:
             per_term.append(func.strpos(func.lower(column), term.lower()) > 0)
     if fts_terms:  # one MATCH for all terms: FTS5 intersects them itself
         query = " AND ".join(search.fts_phrase(t) for t in fts_terms)

@@ -55,6 +55,7 @@ def test_search_finds_seller_item_number_fragment_and_amount(three: dict[str, st
     a, b, c = three["a"], three["b"], three["c"]
     assert _ids(q="天鹏菜篮子") == [a]  # part of the seller's name (trigram index)
     assert _ids(q="天鹏") == [a]  # two characters: no trigram, still found
+    assert set(_ids(q="1b")) == {a, b, c}  # short and in any case: the seller's tax id ends in 1B
     assert _ids(q="软件服务") == [b]  # an item
     assert _ids(q="携程 火车票") == [c]  # every word must match
     assert _ids(q="携程 餐饮") == []
