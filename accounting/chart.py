@@ -16,7 +16,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from accounting.errors import bad_input
+from accounting.errors import AccountingError, bad_input
+from core import messages
 from core.settings import get_settings
 
 DEFAULT_CHART = Path(__file__).parent / "data" / "chart.csv"
@@ -57,10 +58,8 @@ class Chart:
         """The account for ``code``, or a bad-input error naming the code and where it was used."""
         account = self.get(code)
         if account is None:
-            at = f"{where}: " if where else ""
-            raise bad_input("unknown_account",
-                            f"{at}account code {code!r} is not in the chart of accounts ({self.source})",
-                            {"account_code": code})
+            details = {"account_code": code, "where": where or "分录", "chart": self.source}
+            raise bad_input("unknown_account", messages.text("unknown_account", **details), details)
         return account
 
     def name_matches(self, code: str, name: str) -> bool:
@@ -77,7 +76,7 @@ def parse_chart(text: str, source: str) -> Chart:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"code", "name"} - set(reader.fieldnames or [])
     if missing:
-        raise bad_input("bad_chart", f"{source}: header lacks column(s) {', '.join(sorted(missing))}")
+        raise _bad_chart(source, f"表头缺少列 {'、'.join(sorted(missing))}")
     rows: list[tuple[str, str, str, str]] = []
     seen: set[str] = set()
     for lineno, row in enumerate(reader, start=2):
@@ -88,16 +87,16 @@ def parse_chart(text: str, source: str) -> Chart:
         if not code and not name:
             continue
         if not code.isdigit() or len(code) < 4:
-            raise bad_input("bad_chart", f"{source} line {lineno}: code {code!r} must be 4 or more digits")
+            raise _bad_chart(source, f"第 {lineno} 行科目代码“{code}”应为 4 位或更多数字")
         if not name:
-            raise bad_input("bad_chart", f"{source} line {lineno}: account {code} has no name")
+            raise _bad_chart(source, f"第 {lineno} 行科目 {code} 没有名称")
         if category not in _CATEGORIES:
-            raise bad_input("bad_chart", f"{source} line {lineno}: category {category!r} not one of "
-                                         f"{', '.join(sorted(_CATEGORIES))}")
+            raise _bad_chart(source, f"第 {lineno} 行科目类别“{category}”应为 "
+                                    f"{'、'.join(sorted(_CATEGORIES))} 之一")
         if direction not in _DIRECTIONS:
-            raise bad_input("bad_chart", f"{source} line {lineno}: direction {direction!r} must be debit or credit")
+            raise _bad_chart(source, f"第 {lineno} 行余额方向“{direction}”应为 debit 或 credit")
         if code in seen:
-            raise bad_input("bad_chart", f"{source} line {lineno}: account {code} listed twice")
+            raise _bad_chart(source, f"第 {lineno} 行科目 {code} 重复出现")
         seen.add(code)
         rows.append((code, name, category, direction))
     names = {code: name for code, name, _, _ in rows}
@@ -106,8 +105,13 @@ def parse_chart(text: str, source: str) -> Chart:
         parts = [names[p] for p in _parent_codes(code) if p in names]
         accounts.append(Account(code, name, category, direction, "—".join([*parts, name])))
     if not accounts:
-        raise bad_input("bad_chart", f"{source}: no accounts")
+        raise _bad_chart(source, "没有任何科目")
     return Chart(accounts, source)
+
+
+def _bad_chart(source: str, why: str) -> AccountingError:
+    return bad_input("bad_chart", messages.text("bad_chart", source=source, why=why),
+                     {"source": source, "why": why})
 
 
 def _parent_codes(code: str) -> list[str]:
@@ -126,7 +130,7 @@ def load_chart(path: Path | None = None) -> Chart:
     try:
         stamp = path.stat().st_mtime_ns
     except OSError as exc:
-        raise bad_input("bad_chart", f"chart of accounts {path} cannot be read: {exc.strerror}") from None
+        raise _bad_chart(str(path), f"无法读取（{exc.strerror}）") from None
     key = (str(path), stamp)
     chart = _cache.get(key)
     if chart is None:

@@ -534,12 +534,29 @@ def reject_claim(session: Session, user: User, claim_id: str, comment: str | Non
 
 
 def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str | None = None,
-                claimant: str | None = None) -> tuple[list[Claim], int]:
-    """One page of claims, newest first, and the total count."""
+                claimant: str | None = None, *, sort: str | None = None, date_from: Any = None,
+                date_to: Any = None, q: str | None = None) -> tuple[list[Claim], int]:
+    """One page of claims (default newest first) and the total count; ``sort`` is a comma list
+    of whitelisted columns (``-total``), ``date_from``/``date_to`` China days of creation, ``q``
+    a fragment of the title or department."""
+    from core.listing import Sorting, date_bounds, date_range
+
     if page < 1 or not 1 <= page_size <= 500:
         raise bad_input("bad_page", _t("bad_page"))
+    sorting = Sorting(columns={"created_at": col(Claim.created_at), "total": col(Claim.total),
+                               "title": col(Claim.title), "state": col(Claim.state),
+                               "claimant": col(Claim.claimant), "department": col(Claim.department)},
+                      default="-created_at", tiebreak=col(Claim.id))
+    order = sorting.order_by(sort)
     stmt = select(Claim)
     count = select(func.count()).select_from(Claim)
+    start, end = date_bounds(*date_range(date_from, date_to))
+    for cond in ([col(Claim.created_at) >= start] if start else []) + ([col(Claim.created_at) < end] if end else []):
+        stmt, count = stmt.where(cond), count.where(cond)
+    if q and q.strip():
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cond = col(Claim.title).like(like, escape="\\") | col(Claim.department).like(like, escape="\\")
+        stmt, count = stmt.where(cond), count.where(cond)
     if state:
         stmt = stmt.where(Claim.state == state)
         count = count.where(Claim.state == state)
@@ -547,8 +564,7 @@ def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str
         stmt = stmt.where(Claim.claimant == claimant)
         count = count.where(Claim.claimant == claimant)
     total = session.exec(count).one()
-    items = session.exec(stmt.order_by(col(Claim.created_at).desc(), col(Claim.id))
-                         .offset((page - 1) * page_size).limit(page_size)).all()
+    items = session.exec(stmt.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
     return list(items), int(total)
 
 

@@ -3,7 +3,20 @@
 Numbering: ``<word>-<YYYY-MM>-<seq:04d>`` (e.g. ``记-2025-11-0007``), gap-free per period and
 word. The next number comes from ``voucher_counters`` under ``core.db.advisory_lock`` in the
 voucher's own transaction, so a rolled-back voucher gives its number back; the UNIQUE
-(period, word, seq) constraint is the backstop. Vouchers are never deleted.
+(period, word, seq) constraint is the backstop.
+
+Deleting a draft (or moving it to another month by editing its date) frees its number. A
+number is part of the 记账凭证 sequence that must stay gap-free, so the freed number is not
+lost: it is written to ``voucher_number_gaps`` (who freed it, when, from which voucher) and the
+**next voucher of that period and word takes the lowest freed number** before the counter
+moves on. Until then the gap is visible and explained (``number_gaps``); it never survives
+the next voucher of its month. Posted vouchers are never deleted.
+
+Sign-off (会计基础工作规范: 制单, 审核, 记账 by separate hands): ``draft`` → ``reviewed``
+(``review_voucher``, by an accountant who neither made nor last edited the voucher) →
+``posted``. With the setting ``FAPIAO_VOUCHER_REVIEW=false`` (tiny teams) a draft may be
+posted directly. Only a draft can be edited or deleted; ``unreview_voucher`` (取消审核, by the
+reviewer) brings a reviewed voucher back to draft.
 
 Balance: every voucher has at least two lines, each with a debit or a credit (never both,
 never neither), and total debits equal total credits, in ``Decimal``. Normal vouchers carry
@@ -24,7 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -37,6 +51,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -54,11 +69,13 @@ from accounting.claims import (
     claim_lines,
     parse_money,
 )
-from accounting.errors import bad_input, conflict, not_found, refused
+from accounting.errors import AccountingError, bad_input, conflict, not_found, refused
 from accounting.mapping import INPUT_VAT_ACCOUNT, PAYABLE_ACCOUNT, SPECIAL_KINDS, load_mapping
-from core import audit
-from core.clock import today_china
+from core import audit, messages
+from core.clock import CHINA, today_china
 from core.db import AwareDateTime, advisory_lock, new_id, utcnow
+from core.listing import Sorting, check_page, date_range, list_error
+from core.settings import get_settings
 from core.users import User
 from invoice import registry
 from invoice.registry import InvoiceRecord
@@ -71,9 +88,21 @@ FLAG_NOT_POSTED = "01"  # 未入账
 ZERO = Decimal("0.00")
 
 
-class VoucherState:
-    DRAFT = "draft"
-    POSTED = "posted"
+class VoucherState(StrEnum):
+    DRAFT = "draft"  # 制单: editable, deletable
+    REVIEWED = "reviewed"  # 审核: checked by a second accountant, ready to post
+    POSTED = "posted"  # 记账: immutable; corrected only by a red-figure reversal
+
+
+def _fail(make: Any, code: str, msg_code: str | None = None, /, **details: Any) -> AccountingError:
+    """An accounting error whose message is the catalogue's Chinese text for ``msg_code``
+    (default ``code``), filled from ``details``; ``details`` also travel with the error."""
+    err: AccountingError = make(code, messages.text(msg_code or code, **details), details)
+    return err
+
+
+def _state_label(state: str) -> str:
+    return messages.label("voucher_state", state)
 
 
 class Voucher(SQLModel, table=True):
@@ -99,6 +128,10 @@ class Voucher(SQLModel, table=True):
     posted_by: str | None = Field(default=None, max_length=64)  # 记账人
     posted_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     posting_flag: str | None = Field(default=None, max_length=2)
+    reviewed_by: str | None = Field(default=None, max_length=64)  # 审核人
+    reviewed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    updated_by: str | None = Field(default=None, max_length=64)  # last editor of the draft
+    updated_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 class VoucherLine(SQLModel, table=True):
@@ -138,6 +171,21 @@ class VoucherCounter(SQLModel, table=True):
     last_seq: int = 0
 
 
+class VoucherNumberGap(SQLModel, table=True):
+    """A number freed by deleting (or re-dating) a draft; the next voucher of the period takes it."""
+
+    __tablename__ = "voucher_number_gaps"
+
+    period: str = Field(primary_key=True, max_length=7)
+    word: str = Field(primary_key=True, max_length=4)
+    seq: int = Field(primary_key=True)
+    number: str = Field(max_length=32)
+    freed_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    freed_by: str = Field(max_length=64)
+    voucher_id: str = Field(max_length=32)  # the deleted or moved voucher (audit object id)
+    reason: str = Field(max_length=16)  # delete | redate
+
+
 class InvoicePosting(SQLModel, table=True):
     """The 入账标识 history of an invoice; ``active_key`` (UNIQUE) makes double posting impossible."""
 
@@ -157,7 +205,7 @@ class InvoicePosting(SQLModel, table=True):
 
 # --- validation ---------------------------------------------------------------------------------
 
-def _parse_date(value: Any, where: str = "date") -> date:
+def _parse_date(value: Any, where: str = "凭证日期") -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -165,20 +213,24 @@ def _parse_date(value: Any, where: str = "date") -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise bad_input("bad_date", f"{where}: {value!r} is not a date YYYY-MM-DD") from None
+        raise _fail(bad_input, "bad_date", where=where, value=str(value)[:40]) from None
+
+
+def _line_where(n: int) -> str:
+    return f"第 {n} 行"
 
 
 def _clean_aux(raw: Any, where: str) -> dict[str, str]:
     if raw in (None, ""):
         return {}
     if not isinstance(raw, dict):
-        raise bad_input("bad_aux", f"{where}: aux must be an object such as {{\"department\": \"财务部\"}}")
+        raise _fail(bad_input, "bad_aux", where=where, why="应是“名称: 值”的对象")
     aux: dict[str, str] = {}
     for k, v in raw.items():
         if v in (None, ""):
             continue
         if not isinstance(v, str | int) or len(str(v)) > 100 or len(str(k)) > 32:
-            raise bad_input("bad_aux", f"{where}: aux item {k!r} must be a short text")
+            raise _fail(bad_input, "bad_aux", where=where, why=f"“{str(k)[:32]}”的值须为不超过 100 字的文字")
         aux[str(k)] = str(v)
     return aux
 
@@ -187,23 +239,24 @@ def validate_lines(raw_lines: Sequence[Any], chart: Chart, *, allow_negative: bo
                    default_summary: str) -> list[VoucherLine]:
     """Turn line dicts into balanced ``VoucherLine`` rows, or raise naming the line and field."""
     if not isinstance(raw_lines, list | tuple) or len(raw_lines) < 2:
-        raise bad_input("too_few_lines", "a voucher needs at least two lines (a debit and a credit)")
+        count = len(raw_lines) if isinstance(raw_lines, list | tuple) else 0
+        raise _fail(bad_input, "too_few_lines", count=count)
     lines: list[VoucherLine] = []
     for n, raw in enumerate(raw_lines, start=1):
-        where = f"line {n}"
+        where = _line_where(n)
         if not isinstance(raw, dict):
-            raise bad_input("bad_line", f"{where}: must be an object")
+            raise _fail(bad_input, "bad_line", where=where, why="分录格式不对")
         code = str(raw.get("account_code") or "").strip()
         if not code:
-            raise bad_input("bad_line", f"{where}: account_code is missing")
+            raise _fail(bad_input, "bad_line", where=where, why="没有填写科目代码")
         account = chart.require(code, where)
         name = str(raw.get("account_name") or "").strip() or account.full_name
-        debit = _side(raw.get("debit"), f"{where} debit", allow_negative)
-        credit = _side(raw.get("credit"), f"{where} credit", allow_negative)
+        debit = _side(raw.get("debit"), f"{where}借方", allow_negative)
+        credit = _side(raw.get("credit"), f"{where}贷方", allow_negative)
         if debit != 0 and credit != 0:
-            raise bad_input("debit_and_credit", f"{where}: has both a debit and a credit; use two lines")
+            raise _fail(bad_input, "debit_and_credit", where=where, line=n)
         if debit == 0 and credit == 0:
-            raise bad_input("empty_line", f"{where}: has neither a debit nor a credit")
+            raise _fail(bad_input, "empty_line", where=where, line=n)
         summary = str(raw.get("summary") or "").strip() or default_summary
         lines.append(VoucherLine(voucher_id="", line_no=n, summary=summary[:200], account_code=code,
                                  account_name=name[:200], debit=debit, credit=credit,
@@ -222,15 +275,24 @@ def check_balance(lines: Iterable[VoucherLine]) -> tuple[Decimal, Decimal]:
     debit = sum((line.debit for line in lines), ZERO)
     credit = sum((line.credit for line in lines), ZERO)
     if debit != credit:
-        raise bad_input("unbalanced", f"debits {debit} do not equal credits {credit} (difference {debit - credit})",
-                        {"debit": str(debit), "credit": str(credit)})
+        raise _fail(bad_input, "unbalanced", debit=str(debit), credit=str(credit),
+                    difference=str(abs(debit - credit)))
     return debit, credit
 
 
 # --- numbering and creation -----------------------------------------------------------------------
 
 def _next_number(session: Session, period: str, word: str) -> tuple[int, str]:
+    """The lowest number freed in this period and word, else the next one from the counter."""
     advisory_lock(session, f"voucher_number:{word}:{period}")
+    gap = session.exec(select(VoucherNumberGap).where(VoucherNumberGap.period == period,
+                                                      VoucherNumberGap.word == word)
+                       .order_by(col(VoucherNumberGap.seq)).limit(1).with_for_update()).first()
+    if gap is not None:
+        seq, number = gap.seq, gap.number
+        session.delete(gap)
+        session.flush()
+        return seq, number
     counter = session.exec(select(VoucherCounter).where(VoucherCounter.period == period,
                                                         VoucherCounter.word == word).with_for_update()).first()
     if counter is None:
@@ -240,6 +302,24 @@ def _next_number(session: Session, period: str, word: str) -> tuple[int, str]:
     session.add(counter)
     session.flush()
     return counter.last_seq, f"{word}-{period}-{counter.last_seq:04d}"
+
+
+def _free_number(session: Session, user: User, voucher: Voucher, reason: str) -> None:
+    """Record the number of a deleted or re-dated draft so the next voucher of its period
+    takes it (the sequence stays gap-free; see the module docstring)."""
+    advisory_lock(session, f"voucher_number:{voucher.word}:{voucher.period}")
+    session.add(VoucherNumberGap(period=voucher.period, word=voucher.word, seq=voucher.seq,
+                                 number=voucher.number, freed_by=user.username, voucher_id=voucher.id,
+                                 reason=reason))
+
+
+def number_gaps(session: Session, period: str | None = None) -> list[VoucherNumberGap]:
+    """Numbers freed by deleted or re-dated drafts that no voucher has taken yet."""
+    stmt = select(VoucherNumberGap)
+    if period:
+        stmt = stmt.where(VoucherNumberGap.period == check_period(period))
+    return list(session.exec(stmt.order_by(col(VoucherNumberGap.period), col(VoucherNumberGap.word),
+                                           col(VoucherNumberGap.seq))).all())
 
 
 def _store_voucher(session: Session, user: User, on: date, summary: str, lines: list[VoucherLine],
@@ -262,8 +342,7 @@ def _store_voucher(session: Session, user: User, on: date, summary: str, lines: 
     try:
         session.flush()
     except IntegrityError:
-        raise conflict("voucher_conflict", f"voucher {number} could not be stored (a concurrent change); "
-                                           "try again") from None
+        raise _fail(conflict, "voucher_conflict", number=number) from None
     return voucher
 
 
@@ -274,18 +353,16 @@ def create_voucher(session: Session, user: User, date: Any, summary: str, lines:
     if external_ref is not None:
         external_ref = str(external_ref).strip() or None
         if external_ref and len(external_ref) > 128:
-            raise bad_input("bad_external_ref", "external_ref must be at most 128 characters")
+            raise _fail(bad_input, "bad_external_ref")
     if external_ref:
         advisory_lock(session, f"voucher_ext:{external_ref}")
         existing = session.exec(select(Voucher).where(Voucher.external_ref == external_ref)).first()
         if existing is not None:
             return existing
     if word not in WORDS:
-        raise bad_input("bad_word", f"voucher word {word!r} must be one of {', '.join(WORDS)}")
+        raise _fail(bad_input, "bad_word", word=word, words="、".join(WORDS))
     on = _parse_date(date)
-    summary = (summary or "").strip()
-    if not summary or len(summary) > 200:
-        raise bad_input("bad_summary", "a voucher needs a summary (摘要) of 1 to 200 characters")
+    summary = _clean_summary(summary)
     rows = validate_lines(list(lines), load_chart(), allow_negative=True, default_summary=summary)
     invoice_ids = [_usable_invoice(session, key).id for key in _clean_keys(invoice_keys)]
     voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, source, word=word,
@@ -294,6 +371,13 @@ def create_voucher(session: Session, user: User, date: Any, summary: str, lines:
                  {"number": voucher.number, "source": source, "external_ref": external_ref,
                   "total": str(voucher.total_debit), "invoices": invoice_ids})
     return voucher
+
+
+def _clean_summary(summary: Any) -> str:
+    text = str(summary or "").strip()
+    if not text or len(text) > 200:
+        raise _fail(bad_input, "bad_summary")
+    return text
 
 
 def _clean_keys(keys: Sequence[str] | str | None) -> list[str]:
@@ -311,18 +395,15 @@ def _usable_invoice(session: Session, key: str) -> InvoiceRecord:
     if inv is None:
         any_rec = session.exec(select(InvoiceRecord).where(InvoiceRecord.key == key)).first()
         if any_rec is None:
-            raise not_found("invoice_not_found", f"invoice key {key!r} is not registered; import the invoice first",
-                            {"invoice_key": key})
+            raise _fail(not_found, "invoice_not_found", "voucher_invoice_not_found", invoice_key=key)
         inv = any_rec
     if inv.status != "ok":
-        raise refused("invoice_not_usable", f"invoice {key} (id {inv.id}) has status {inv.status!r}; "
-                                            "only invoices with status 'ok' may be booked",
-                      {"invoice_key": key, "status": inv.status})
+        raise _fail(refused, "invoice_not_usable", invoice_key=key, invoice_id=inv.id, status=inv.status,
+                    status_label=messages.label("invoice_record_status", inv.status))
     active = _active_posting(session, inv.id)
     if active is not None:
-        raise refused("invoice_already_posted", f"invoice {key} is already posted on voucher "
-                                                f"{_voucher_number(session, active.voucher_id)}",
-                      {"invoice_key": key, "voucher_id": active.voucher_id})
+        raise _fail(refused, "invoice_already_posted", invoice_key=key, voucher_id=active.voucher_id,
+                    voucher_number=_voucher_number(session, active.voucher_id))
     return inv
 
 
@@ -339,6 +420,20 @@ def _q(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def person_name(session: Session, username: str) -> str:
+    """The name a voucher shows for a person: the display name (张三) where one is recorded,
+    else the login name. Summaries are read by people and printed in the archive, so
+    ``li 报销`` must read ``李四 报销``."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        return username
+    try:
+        from core.users import display_name  # type: ignore[attr-defined]
+    except ImportError:
+        return str(getattr(user, "display_name", None) or user.username)
+    return str(display_name(user))
+
+
 def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence[str],
                                date: Any = None) -> Voucher:
     """One voucher booking approved claims through the category → account mapping.
@@ -349,25 +444,27 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
     """
     ids = list(dict.fromkeys(str(c).strip() for c in claim_ids if str(c).strip()))
     if not ids:
-        raise bad_input("no_claims", "give at least one approved claim")
+        raise _fail(bad_input, "no_claims")
     on = _parse_date(date) if date not in (None, "") else today_china()
     chart = load_chart()
     mapping = load_mapping(chart=chart)
     claims: list[Claim] = []
+    names: dict[str, str] = {}
     raw_lines: list[dict[str, Any]] = []
     invoice_ids: list[str] = []
     for claim_id in ids:
         claim = session.exec(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
         if claim is None:
-            raise not_found("claim_not_found", f"no claim with id {claim_id!r}", {"claim_id": claim_id})
+            raise _fail(not_found, "claim_not_found", "voucher_claim_not_found", claim_id=claim_id)
         if claim.state != ClaimState.APPROVED:
-            raise refused("claim_not_approved", f"claim {claim.id} is {claim.state}; only approved claims are "
-                                                "booked", {"claim_id": claim.id, "state": claim.state})
+            raise _fail(refused, "claim_not_approved", claim_id=claim.id, title=claim.title, state=claim.state,
+                        state_label=messages.label("claim_state", claim.state))
         if claim.voucher_id is not None:
-            raise refused("claim_already_booked", f"claim {claim.id} is already booked on voucher "
-                                                  f"{_voucher_number(session, claim.voucher_id)}",
-                          {"claim_id": claim.id, "voucher_id": claim.voucher_id})
+            raise _fail(refused, "claim_already_booked", claim_id=claim.id, title=claim.title,
+                        voucher_id=claim.voucher_id,
+                        voucher_number=_voucher_number(session, claim.voucher_id))
         claims.append(claim)
+        name = names.setdefault(claim.claimant, person_name(session, claim.claimant))
         aux = {"employee": claim.claimant}
         if claim.department:
             aux["department"] = claim.department
@@ -386,25 +483,30 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
             expense[rule.debit_account] = expense.get(rule.debit_account, ZERO) + line.amount - tax_part
             categories.setdefault(rule.debit_account, line.category)
             tax_total += tax_part
-        who = f"{claim.claimant} 报销"
         for code, amount in expense.items():
             if amount != 0:
                 raw_lines.append({"account_code": code, "debit": amount, "aux": aux,
-                                  "summary": f"{who}{categories[code]}: {claim.title}"})
+                                  "summary": f"报销 {name} {categories[code]}：{claim.title}"})
         if tax_total:
             raw_lines.append({"account_code": INPUT_VAT_ACCOUNT, "debit": tax_total, "aux": aux,
-                              "summary": f"{who} 进项税额: {claim.title}"})
+                              "summary": f"报销 {name} 进项税额：{claim.title}"})
         raw_lines.append({"account_code": PAYABLE_ACCOUNT, "credit": claim.total, "aux": aux,
-                          "summary": f"应付 {claim.claimant} 报销款: {claim.title}"})
-    summary = (f"报销 {claims[0].claimant}: {claims[0].title}" if len(claims) == 1
-               else f"报销 {len(claims)} 张报销单: " + "; ".join(c.title for c in claims))
+                          "summary": f"应付 {name} 报销款：{claim.title}"})
+    if len(claims) == 1:
+        only = claims[0]
+        kinds = "、".join(dict.fromkeys(line.category for line in claim_lines(session, only.id)))
+        summary = f"报销 {names[only.claimant]} {kinds}：{only.title}"
+    else:
+        summary = (f"报销 {'、'.join(dict.fromkeys(names[c.claimant] for c in claims))} "
+                   f"{len(claims)} 张报销单：" + "；".join(c.title for c in claims))
     rows = validate_lines(raw_lines, chart, allow_negative=False, default_summary=summary)
     for inv_id in invoice_ids:
         active = _active_posting(session, inv_id)
         if active is not None:
-            raise refused("invoice_already_posted", f"invoice {inv_id} is already posted on voucher "
-                                                    f"{_voucher_number(session, active.voucher_id)}",
-                          {"invoice_id": inv_id})
+            inv = session.get(InvoiceRecord, inv_id)
+            raise _fail(refused, "invoice_already_posted", invoice_id=inv_id,
+                        invoice_key=inv.key if inv else inv_id, voucher_id=active.voucher_id,
+                        voucher_number=_voucher_number(session, active.voucher_id))
     voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, "claims")
     for claim in claims:
         claim.voucher_id = voucher.id
@@ -424,8 +526,7 @@ def get_voucher(session: Session, voucher_id: str) -> Voucher:
     if v is None:
         v = session.exec(select(Voucher).where(Voucher.number == voucher_id)).first()
     if v is None:
-        raise not_found("voucher_not_found", f"no voucher with id or number {voucher_id!r}",
-                        {"voucher_id": voucher_id})
+        raise _fail(not_found, "voucher_not_found", voucher_id=voucher_id)
     return v
 
 
@@ -447,23 +548,29 @@ def voucher_claims(session: Session, voucher_id: str) -> list[Claim]:
 
 
 def post_voucher(session: Session, user: User, voucher_id: str, deductible: bool = True) -> Voucher:
-    """入账: the voucher becomes immutable and each of its invoices is marked 02 (or 03)."""
+    """入账: the voucher becomes immutable and each of its invoices is marked 02 (or 03).
+
+    Needs a reviewed voucher (审核) unless the setting ``voucher_review`` is off, in which
+    case a draft may be posted directly."""
     voucher = get_voucher(session, voucher_id)
-    if voucher.state != VoucherState.DRAFT:
-        raise refused("already_posted", f"voucher {voucher.number} is already posted "
-                                         f"(by {voucher.posted_by} at {voucher.posted_at})",
-                      {"voucher_id": voucher.id})
+    if voucher.state == VoucherState.POSTED:
+        raise _posted_already(voucher)
+    review_required = get_settings().voucher_review
+    if review_required and voucher.state != VoucherState.REVIEWED:
+        raise _fail(refused, "voucher_not_reviewed", voucher_id=voucher.id, number=voucher.number,
+                    state=voucher.state)
+    postable = (VoucherState.REVIEWED,) if review_required else (VoucherState.DRAFT, VoucherState.REVIEWED)
     now = utcnow()
     flag = FLAG_DEDUCTIBLE if deductible else FLAG_NOT_DEDUCTIBLE
     result = session.execute(
-        update(Voucher).where(col(Voucher.id) == voucher.id, col(Voucher.state) == VoucherState.DRAFT)
+        update(Voucher).where(col(Voucher.id) == voucher.id, col(Voucher.state).in_(postable))
         .values(state=VoucherState.POSTED, posted_by=user.username, posted_at=now, posting_flag=flag)
         .execution_options(synchronize_session=False)
     )
     number, vid = voucher.number, voucher.id  # a failed flush expires the object: keep them at hand
     if getattr(result, "rowcount", 1) != 1:
-        raise refused("already_posted", f"voucher {number} was posted by someone else just now",
-                      {"voucher_id": voucher.id})
+        session.refresh(voucher)
+        raise _posted_already(voucher)
     for key, value in (("state", VoucherState.POSTED), ("posted_by", user.username), ("posted_at", now),
                        ("posting_flag", flag)):
         set_committed_value(voucher, key, value)  # what the UPDATE wrote; no reload
@@ -475,9 +582,8 @@ def post_voucher(session: Session, user: User, voucher_id: str, deductible: bool
     try:
         session.flush()
     except IntegrityError:
-        raise refused("invoice_already_posted",
-                      f"voucher {number} not posted: one of its invoices was posted on another "
-                      "voucher at the same moment", {"voucher_id": vid}) from None
+        raise _fail(refused, "invoice_already_posted", voucher_id=vid, number=number,
+                    invoice_key="（本凭证的一张发票）", voucher_number="（同时记账的另一张凭证）") from None
     audit.append(session, user.username, "voucher.post", "voucher", voucher.id,
                  {"number": voucher.number, "flag": flag, "invoices": [row[0].id for row in rows]})
     return voucher
@@ -498,37 +604,39 @@ def _posting_facts() -> Any:
             .where(col(VoucherInvoice.voucher_id) == bindparam("vid")))
 
 
+def _posted_already(voucher: Voucher) -> AccountingError:
+    at = voucher.posted_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if voucher.posted_at else ""
+    return _fail(refused, "already_posted", voucher_id=voucher.id, number=voucher.number,
+                 posted_by=voucher.posted_by or "", posted_at=at)
+
+
 def _check_postable(inv: InvoiceRecord, voucher: Voucher, posted_on: str | None, red_number: str | None) -> None:
-    label = f"invoice {inv.key} (id {inv.id})"
     if inv.status != "ok":
-        raise refused("invoice_not_usable", f"voucher {voucher.number} not posted: {label} has status "
-                                            f"{inv.status!r}", {"invoice_id": inv.id})
+        raise _fail(refused, "invoice_not_usable", invoice_id=inv.id, invoice_key=inv.key, status=inv.status,
+                    status_label=messages.label("invoice_record_status", inv.status), number=voucher.number)
     if posted_on is not None:
-        raise refused("invoice_already_posted",
-                      f"voucher {voucher.number} not posted: {label} is already posted on voucher {posted_on}",
-                      {"invoice_id": inv.id, "voucher_number": posted_on})
+        raise _fail(refused, "invoice_already_posted", invoice_id=inv.id, invoice_key=inv.key,
+                    voucher_number=posted_on, number=voucher.number)
     if red_number is not None and inv.key:
-        raise refused("invoice_red_reversed", f"voucher {voucher.number} not posted: {label} was reversed by "
-                                              f"red-letter invoice {red_number} (红冲) and cannot be marked",
-                      {"invoice_id": inv.id, "red_invoice_number": red_number})
+        raise _fail(refused, "invoice_red_reversed", invoice_id=inv.id, invoice_key=inv.key,
+                    red_invoice_number=red_number, number=voucher.number)
 
 
 def reverse_voucher(session: Session, user: User, voucher_id: str, date: Any = None) -> Voucher:
     """红字冲销: a posted voucher's lines again in red figures, posted at once; both are kept."""
     original = get_voucher(session, voucher_id)
     if original.state != VoucherState.POSTED:
-        raise refused("not_posted", f"voucher {original.number} is not posted; only posted vouchers are "
-                                    "reversed", {"voucher_id": original.id})
+        raise _fail(refused, "not_posted", voucher_id=original.id, number=original.number)
     if original.reverses_id is not None:
-        raise refused("is_reversal", f"voucher {original.number} is itself a reversal; it is not reversed again",
-                      {"voucher_id": original.id})
+        raise _fail(refused, "is_reversal", voucher_id=original.id, number=original.number)
     if original.reversed_by_id is not None:
-        raise refused("already_reversed", f"voucher {original.number} was already reversed by voucher "
-                                          f"{_voucher_number(session, original.reversed_by_id)}",
-                      {"voucher_id": original.id, "reversed_by": original.reversed_by_id})
-    on = _parse_date(date) if date not in (None, "") else today_china()
+        raise _fail(refused, "already_reversed", voucher_id=original.id, number=original.number,
+                    reversed_by=original.reversed_by_id,
+                    reversed_by_number=_voucher_number(session, original.reversed_by_id))
+    on = _parse_date(date, "冲销日期") if date not in (None, "") else today_china()
     if on < original.date:
-        raise bad_input("bad_date", f"the reversal date {on} is before the voucher's date {original.date}")
+        raise _fail(bad_input, "bad_date", "reversal_before_voucher", date=on.isoformat(),
+                    voucher_date=original.date.isoformat())
     lines = [VoucherLine(voucher_id="", line_no=line.line_no, summary=f"冲销 {line.summary}"[:200],
                          account_code=line.account_code, account_name=line.account_name,
                          debit=-line.debit, credit=-line.credit, aux=dict(line.aux))
@@ -542,8 +650,8 @@ def reverse_voucher(session: Session, user: User, voucher_id: str, date: Any = N
         update(Voucher).where(col(Voucher.id) == original.id, col(Voucher.reversed_by_id).is_(None))
         .values(reversed_by_id=reversal.id))
     if getattr(result, "rowcount", 1) != 1:
-        raise refused("already_reversed", f"voucher {original.number} was reversed by someone else just now",
-                      {"voucher_id": original.id})
+        raise _fail(refused, "already_reversed", voucher_id=original.id, number=original.number,
+                    reversed_by_number="（他人刚刚做的冲销凭证）")
     reversal.state = VoucherState.POSTED
     reversal.posted_by = user.username
     reversal.posted_at = now
@@ -572,26 +680,250 @@ def reverse_voucher(session: Session, user: User, voucher_id: str, date: Any = N
     return reversal
 
 
+# --- 审核, editing and deleting drafts ------------------------------------------------------------
+
+_ACTION_WORDS = {"update": "修改", "delete": "删除", "review": "审核"}
+
+
+def _require_draft(voucher: Voucher, action: str) -> None:
+    if voucher.state != VoucherState.DRAFT:
+        raise _fail(refused, "voucher_not_draft", voucher_id=voucher.id, number=voucher.number,
+                    state=voucher.state, state_label=_state_label(voucher.state),
+                    action=_ACTION_WORDS.get(action, action))
+
+
+def _lock_voucher(session: Session, voucher_id: str) -> Voucher:
+    """The voucher, re-read under a row lock (PostgreSQL) so that concurrent sign-offs queue."""
+    voucher = get_voucher(session, voucher_id)
+    locked = session.exec(select(Voucher).where(Voucher.id == voucher.id).with_for_update()
+                          .execution_options(populate_existing=True)).first()
+    return locked or voucher
+
+
+def _move_state(session: Session, voucher: Voucher, from_state: str, values: dict[str, Any]) -> None:
+    """A conditional UPDATE: of two concurrent sign-offs exactly one moves the voucher."""
+    result = session.execute(update(Voucher).where(col(Voucher.id) == voucher.id, col(Voucher.state) == from_state)
+                             .values(**values).execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 1) != 1:
+        session.refresh(voucher)
+        if voucher.state == VoucherState.POSTED:
+            raise _posted_already(voucher)
+        raise _fail(refused, "voucher_not_draft", voucher_id=voucher.id, number=voucher.number,
+                    state=voucher.state, state_label=_state_label(voucher.state), action="审核")
+    for key, value in values.items():
+        set_committed_value(voucher, key, value)
+
+
+def review_voucher(session: Session, user: User, voucher_id: str) -> Voucher:
+    """审核: a draft becomes ``reviewed``, signed by an accountant who neither made nor last
+    edited it (会计基础工作规范: 制单 and 审核 by different people)."""
+    voucher = _lock_voucher(session, voucher_id)
+    if voucher.state == VoucherState.POSTED:
+        raise _posted_already(voucher)
+    _require_draft(voucher, "review")
+    if user.username in {voucher.created_by, voucher.updated_by}:
+        raise _fail(refused, "voucher_review_own", voucher_id=voucher.id, number=voucher.number,
+                    created_by=voucher.created_by, updated_by=voucher.updated_by)
+    now = utcnow()
+    _move_state(session, voucher, VoucherState.DRAFT,
+                {"state": VoucherState.REVIEWED, "reviewed_by": user.username, "reviewed_at": now})
+    audit.append(session, user.username, "voucher.review", "voucher", voucher.id,
+                 {"number": voucher.number, "maker": voucher.created_by, "total": str(voucher.total_debit)})
+    return voucher
+
+
+def unreview_voucher(session: Session, user: User, voucher_id: str) -> Voucher:
+    """取消审核: the reviewer takes the signature back; the voucher is a draft again."""
+    voucher = _lock_voucher(session, voucher_id)
+    if voucher.state != VoucherState.REVIEWED:
+        if voucher.state == VoucherState.POSTED:
+            raise _fail(refused, "voucher_immutable", voucher_id=voucher.id, number=voucher.number)
+        raise _fail(refused, "voucher_not_reviewed_state", voucher_id=voucher.id, number=voucher.number,
+                    state=voucher.state, state_label=_state_label(voucher.state))
+    if user.username != voucher.reviewed_by:
+        raise _fail(refused, "voucher_unreview_not_reviewer", voucher_id=voucher.id, number=voucher.number,
+                    reviewed_by=person_name(session, voucher.reviewed_by or ""))
+    was = voucher.reviewed_by
+    _move_state(session, voucher, VoucherState.REVIEWED,
+                {"state": VoucherState.DRAFT, "reviewed_by": None, "reviewed_at": None})
+    audit.append(session, user.username, "voucher.unreview", "voucher", voucher.id,
+                 {"number": voucher.number, "reviewed_by": was})
+    return voucher
+
+
+def update_voucher(session: Session, user: User, voucher_id: str, *, date: Any = None,
+                   summary: str | None = None, lines: Sequence[Any] | None = None) -> Voucher:
+    """Edit a draft: its date, summary and/or lines, under the same validation as creating it
+    (balanced, at least two lines, accounts in the chart). A new date in another month gives
+    the voucher that month's next number and frees the old one (see the module docstring)."""
+    voucher = _lock_voucher(session, voucher_id)
+    if voucher.state == VoucherState.POSTED:
+        raise _fail(refused, "voucher_immutable", voucher_id=voucher.id, number=voucher.number)
+    _require_draft(voucher, "update")
+    changes: dict[str, Any] = {}
+    if summary is not None:
+        new_summary = _clean_summary(summary)
+        if new_summary != voucher.summary:
+            changes["summary"] = [voucher.summary, new_summary]
+            voucher.summary = new_summary
+    if lines is not None:
+        rows = validate_lines(list(lines), load_chart(), allow_negative=voucher.source != "claims",
+                              default_summary=voucher.summary)
+        old = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in voucher_lines(session, voucher.id)]
+        new = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in rows]
+        if old != new or any(a.aux != b.aux for a, b in zip(voucher_lines(session, voucher.id), rows, strict=False)):
+            for line in voucher_lines(session, voucher.id):
+                session.delete(line)
+            session.flush()
+            for line in rows:
+                line.voucher_id = voucher.id
+            session.add_all(rows)
+            debit, credit = check_balance(rows)
+            changes["lines"] = {"before": old, "after": new}
+            if debit != voucher.total_debit:
+                changes["total"] = [str(voucher.total_debit), str(debit)]
+            voucher.total_debit, voucher.total_credit = debit, credit
+    if date not in (None, ""):
+        on = _parse_date(date)
+        if on != voucher.date:
+            changes["date"] = [voucher.date.isoformat(), on.isoformat()]
+            period = f"{on.year:04d}-{on.month:02d}"
+            if period != voucher.period:
+                old_number = voucher.number
+                _free_number(session, user, voucher, "redate")
+                voucher.seq, voucher.number = _next_number(session, period, voucher.word)
+                voucher.period = period
+                changes["number"] = [old_number, voucher.number]
+            voucher.date = on
+    if not changes:
+        return voucher
+    voucher.updated_by = user.username
+    voucher.updated_at = utcnow()
+    session.add(voucher)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _fail(conflict, "voucher_conflict", number=voucher.number) from None
+    audit.append(session, user.username, "voucher.update", "voucher", voucher.id,
+                 {"number": voucher.number, "changes": changes})
+    return voucher
+
+
+def delete_voucher(session: Session, user: User, voucher_id: str) -> dict[str, Any]:
+    """Delete a draft: its claims can be booked again and its invoices put on another voucher;
+    its number is recorded in ``voucher_number_gaps`` and taken by the next voucher of the
+    month. Returns what was deleted and released."""
+    voucher = _lock_voucher(session, voucher_id)
+    if voucher.state == VoucherState.POSTED:
+        raise _fail(refused, "voucher_immutable", voucher_id=voucher.id, number=voucher.number)
+    _require_draft(voucher, "delete")
+    number, vid = voucher.number, voucher.id
+    invoice_ids = [i.id for i in voucher_invoices(session, vid)]
+    claim_ids: list[str] = []
+    for claim in voucher_claims(session, vid):
+        if claim.voucher_id == vid:
+            claim.voucher_id = None
+            session.add(claim)
+        claim_ids.append(claim.id)
+    for model in (VoucherLine, VoucherInvoice, VoucherClaim):
+        for row in session.exec(select(model).where(model.voucher_id == vid)).all():  # type: ignore[attr-defined]
+            session.delete(row)
+    session.flush()
+    _free_number(session, user, voucher, "delete")
+    session.delete(voucher)
+    session.flush()
+    audit.append(session, user.username, "voucher.delete", "voucher", vid,
+                 {"number": number, "date": voucher.date.isoformat(), "summary": voucher.summary,
+                  "total": str(voucher.total_debit), "source": voucher.source,
+                  "released_claims": claim_ids, "released_invoices": invoice_ids,
+                  "number_freed": number})
+    return {"id": vid, "number": number, "deleted": True, "released_claims": claim_ids,
+            "released_invoices": invoice_ids, "number_freed": number}
+
+
 # --- reading --------------------------------------------------------------------------------------
 
+VOUCHER_SORTING = Sorting(
+    columns={"number": col(Voucher.period), "date": col(Voucher.date), "period": col(Voucher.period),
+             "total": col(Voucher.total_debit), "state": col(Voucher.state), "summary": col(Voucher.summary),
+             "created_at": col(Voucher.created_at), "created_by": col(Voucher.created_by),
+             "reviewed_at": col(Voucher.reviewed_at), "posted_at": col(Voucher.posted_at)},
+    default="number", tiebreak=col(Voucher.id))
+# "number" sorts by period, then word, then sequence number (the number's own order)
+_NUMBER_PARTS = (col(Voucher.period), col(Voucher.word), col(Voucher.seq))
+
+
+def _voucher_order(sort: str | None) -> list[Any]:
+    clauses = VOUCHER_SORTING.order_by(sort)
+    out: list[Any] = []
+    for clause, name in zip(clauses, _sort_names(sort, VOUCHER_SORTING.default), strict=False):
+        if name.lstrip("-") == "number":
+            out.extend(part.desc() if name.startswith("-") else part.asc() for part in _NUMBER_PARTS)
+        else:
+            out.append(clause)
+    out.append(VOUCHER_SORTING.tiebreak)
+    return out
+
+
+def _sort_names(sort: str | None, default: str) -> list[str]:
+    return [p.strip().lstrip("+") for p in ((sort or "").strip() or default).split(",") if p.strip()]
+
+
 def list_vouchers(session: Session, period: str | None = None, page: int = 1, page_size: int = 50,
-                  state: str | None = None) -> tuple[list[Voucher], int]:
-    """One page of vouchers in number order, and the total count."""
-    if page < 1 or not 1 <= page_size <= 500:
-        raise bad_input("bad_page", "page must be >= 1 and page_size 1 to 500")
-    stmt = select(Voucher)
-    count = select(func.count()).select_from(Voucher)
+                  state: str | None = None, *, sort: str | None = None, date_from: Any = None,
+                  date_to: Any = None, q: str | None = None, created_by: str | None = None,
+                  source: str | None = None, claim_id: str | None = None) -> tuple[list[Voucher], int]:
+    """One page of vouchers (default in number order), and the total count.
+
+    Filters: ``period`` (YYYY-MM), ``state``, voucher date range, ``q`` (a fragment of the
+    number or the summary, or the exact total), maker, source, and the claim it books."""
+    check_page(page, page_size)
+    conds: list[Any] = []
     if period:
-        check_period(period)
-        stmt = stmt.where(Voucher.period == period)
-        count = count.where(Voucher.period == period)
+        conds.append(col(Voucher.period) == check_period(period))
     if state:
-        stmt = stmt.where(Voucher.state == state)
-        count = count.where(Voucher.state == state)
-    total = session.exec(count).one()
-    items = session.exec(stmt.order_by(col(Voucher.period), col(Voucher.word), col(Voucher.seq))
+        if state not in set(VoucherState):
+            raise list_error("bad_filter", name="state", value=state,
+                             why="可选值：" + "、".join(f"{v.value}（{_state_label(v)}）" for v in VoucherState))
+        conds.append(col(Voucher.state) == state)
+    d_from, d_to = date_range(date_from, date_to)
+    if d_from:
+        conds.append(col(Voucher.date) >= d_from)
+    if d_to:
+        conds.append(col(Voucher.date) <= d_to)
+    if created_by:
+        conds.append(col(Voucher.created_by) == created_by)
+    if source:
+        conds.append(col(Voucher.source) == source)
+    if claim_id:
+        conds.append(col(Voucher.id).in_(select(VoucherClaim.voucher_id).where(VoucherClaim.claim_id == claim_id)))
+    text = (q or "").strip()
+    if text:
+        like = f"%{_escape_like(text)}%"
+        options: list[Any] = [col(Voucher.number).like(like, escape="\\"),
+                              col(Voucher.summary).like(like, escape="\\")]
+        amount = _as_amount(text)
+        if amount is not None:
+            options.append(col(Voucher.total_debit) == amount)
+        conds.append(or_(*options))
+    order = _voucher_order(sort)
+    total = session.exec(select(func.count()).select_from(Voucher).where(*conds)).one()
+    items = session.exec(select(Voucher).where(*conds).order_by(*order)
                          .offset((page - 1) * page_size).limit(page_size)).all()
     return list(items), int(total)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _as_amount(text: str) -> Decimal | None:
+    cleaned = text.replace(",", "").replace("¥", "").replace("￥", "").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value.quantize(CENT) if value.is_finite() and abs(value) < Decimal("1e15") else None
 
 
 def check_period(period: str) -> str:
@@ -601,7 +933,7 @@ def check_period(period: str) -> str:
             raise ValueError
         int(y)
     except ValueError:
-        raise bad_input("bad_period", f"period {period!r} must be YYYY-MM") from None
+        raise _fail(bad_input, "bad_period", period=period) from None
     return period
 
 
@@ -628,7 +960,8 @@ def invoice_usage(session: Session, invoice_id: str) -> dict[str, Any]:
     if voucher_id is None:
         draft = session.exec(
             select(Voucher.id).join(VoucherInvoice, col(VoucherInvoice.voucher_id) == col(Voucher.id))
-            .where(VoucherInvoice.invoice_id == invoice_id, Voucher.state == VoucherState.DRAFT)).first()
+            .where(VoucherInvoice.invoice_id == invoice_id,
+                   col(Voucher.state).in_((VoucherState.DRAFT, VoucherState.REVIEWED)))).first()
         voucher_id = draft
     return {"claim_id": lock.claim_id if lock else None, "voucher_id": voucher_id, "posted": active is not None}
 
@@ -637,6 +970,19 @@ def posted_clause(posted: bool) -> Any:
     """SQL condition on ``InvoiceRecord.id`` for the registry's ``posted`` list filter."""
     active = select(InvoicePosting.active_key).where(col(InvoicePosting.active_key).is_not(None))
     return col(InvoiceRecord.id).in_(active) if posted else col(InvoiceRecord.id).not_in(active)
+
+
+def _people(session: Session, roles: dict[str, str | None]) -> dict[str, str | None]:
+    """制单人, last editor, 审核人 and 记账人 by the names people know them by (one query)."""
+    wanted = {u for u in roles.values() if u}
+    users = session.exec(select(User).where(col(User.username).in_(wanted))).all() if wanted else []
+    try:
+        from core.users import display_name  # type: ignore[attr-defined]
+    except ImportError:
+        def display_name(user: User) -> str:
+            return str(getattr(user, "display_name", None) or user.username)
+    names = {u.username: str(display_name(u)) for u in users}
+    return {role: (names.get(u, u) if u else None) for role, u in roles.items()}
 
 
 def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
@@ -656,6 +1002,14 @@ def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
         "created_by": v.created_by, "created_at": v.created_at.isoformat(),
         "posted_by": v.posted_by, "posted_at": v.posted_at.isoformat() if v.posted_at else None,
         "posting_flag": v.posting_flag, "attachments": len(invoices),
+        "state_label": _state_label(v.state),
+        "source_label": messages.label("voucher_source", v.source),
+        "posting_flag_label": messages.label("posting_flag", v.posting_flag) if v.posting_flag else None,
+        "reviewed_by": v.reviewed_by, "reviewed_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
+        "updated_by": v.updated_by, "updated_at": v.updated_at.isoformat() if v.updated_at else None,
+        "people": _people(session, {"created_by": v.created_by, "updated_by": v.updated_by,
+                                    "reviewed_by": v.reviewed_by, "posted_by": v.posted_by}),
+        "review_required": get_settings().voucher_review,
         "lines": [{"line_no": line.line_no, "summary": line.summary, "account_code": line.account_code,
                    "account_name": line.account_name, "debit": str(line.debit), "credit": str(line.credit),
                    "aux": dict(line.aux)} for line in voucher_lines(session, v.id)],
@@ -688,16 +1042,14 @@ def _guard_posted(session: OrmSession, _context: Any, _instances: Any) -> None:
                 continue
             changed = {a.key for a in state.attrs if a.history.has_changes()} - _MUTABLE_AFTER_POSTING
             if obj in session.deleted or changed:
-                raise refused("voucher_immutable", f"voucher {obj.number} is posted and cannot be changed "
-                                                   f"({', '.join(sorted(changed)) or 'deleted'}); reverse it "
-                                                   "instead", {"voucher_id": obj.id})
+                raise _fail(refused, "voucher_immutable", voucher_id=obj.id, number=obj.number,
+                            fields=sorted(changed))
         elif isinstance(obj, VoucherLine):
             if not inspect(obj).modified and obj not in session.deleted:
                 continue
             owner = session.get(Voucher, obj.voucher_id)
             if owner is not None and owner.state == VoucherState.POSTED:
-                raise refused("voucher_immutable", f"voucher {owner.number} is posted: its lines cannot be "
-                                                   "changed; reverse it instead", {"voucher_id": owner.id})
+                raise _fail(refused, "voucher_immutable", voucher_id=owner.id, number=owner.number)
 
 
 event.listen(OrmSession, "before_flush", _guard_posted)

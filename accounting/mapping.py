@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accounting.chart import Chart, load_chart
-from accounting.errors import bad_input
+from accounting.errors import AccountingError, bad_input
+from core import messages
 from core.settings import get_settings
 
 DEFAULT_MAPPING = Path(__file__).parent / "data" / "mapping.csv"
@@ -56,17 +57,22 @@ class Mapping:
     def rule(self, category: str) -> CategoryRule:
         rule = self._rules.get(category)
         if rule is None:
-            raise bad_input("unknown_category",
-                            f"expense category {category!r} is not mapped; one of: {', '.join(self._rules)}",
-                            {"category": category, "categories": list(self._rules)})
+            details = {"category": category, "categories": "、".join(self._rules)}
+            raise bad_input("unknown_category", messages.text("unknown_category", **details),
+                            {**details, "categories": list(self._rules)})
         return rule
+
+
+def _bad_mapping(source: str, why: str) -> AccountingError:
+    return bad_input("bad_mapping", messages.text("bad_mapping", source=source, why=why),
+                     {"source": source, "why": why})
 
 
 def parse_mapping(text: str, source: str, chart: Chart) -> Mapping:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"category", "debit_account"} - set(reader.fieldnames or [])
     if missing:
-        raise bad_input("bad_mapping", f"{source}: header lacks column(s) {', '.join(sorted(missing))}")
+        raise _bad_mapping(source, f"表头缺少列 {'、'.join(sorted(missing))}")
     rules: list[CategoryRule] = []
     for lineno, row in enumerate(reader, start=2):
         category = (row.get("category") or "").strip()
@@ -75,17 +81,17 @@ def parse_mapping(text: str, source: str, chart: Chart) -> Mapping:
         if not category:
             continue
         if account not in chart:
-            raise bad_input("bad_mapping", f"{source} line {lineno}: account {account!r} of {category} "
-                                           f"is not in the chart of accounts ({chart.source})")
+            raise _bad_mapping(source, f"第 {lineno} 行类别“{category}”的科目“{account}”"
+                                       f"不在会计科目表（{chart.source}）中")
         if flag not in _TRUE | _FALSE:
-            raise bad_input("bad_mapping", f"{source} line {lineno}: input_vat_deductible {flag!r} must be yes or no")
+            raise _bad_mapping(source, f"第 {lineno} 行 input_vat_deductible 的值“{flag}”应为 yes 或 no")
         rules.append(CategoryRule(category, account, flag in _TRUE))
     if not rules:
-        raise bad_input("bad_mapping", f"{source}: no categories")
+        raise _bad_mapping(source, "没有任何费用类别")
     for code in (PAYABLE_ACCOUNT, INPUT_VAT_ACCOUNT):
         if code not in chart:
-            raise bad_input("bad_mapping", f"the chart of accounts ({chart.source}) lacks account {code}, "
-                                           "which vouchers built from claims use")
+            raise _bad_mapping(source, f"会计科目表（{chart.source}）缺少科目 {code}，"
+                                       "由报销单生成凭证时要用到它")
     return Mapping(rules, source)
 
 
@@ -97,5 +103,5 @@ def load_mapping(path: Path | None = None, chart: Chart | None = None) -> Mappin
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise bad_input("bad_mapping", f"account mapping {path} cannot be read: {exc.strerror}") from None
+        raise _bad_mapping(str(path), f"无法读取（{exc.strerror}）") from None
     return parse_mapping(text, str(path), chart or load_chart())

@@ -424,17 +424,35 @@ def _counts(items: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def list_packages(session: Session, year: int | None = None, page: int = 1, page_size: int = 50,
-                  status: str | None = None) -> tuple[list[ArchivePackage], int]:
+                  status: str | None = None, *, sort: str | None = None,
+                  retention: str | None = None) -> tuple[list[ArchivePackage], int]:
+    """One page of packages (default in 档号 order) and the total; ``sort`` is a comma list of
+    whitelisted columns (``-created_at``)."""
     from sqlalchemy import func
 
+    from core.listing import Sorting, check_page
+
+    check_page(page, page_size)
+    order = Sorting(columns={"archival_code": col(ArchivePackage.series), "year": col(ArchivePackage.year),
+                             "voucher_number": col(ArchivePackage.voucher_number),
+                             "amount": col(ArchivePackage.amount), "created_at": col(ArchivePackage.created_at),
+                             "retention_until": col(ArchivePackage.retention_until),
+                             "status": col(ArchivePackage.status)},
+                    default="archival_code", tiebreak=col(ArchivePackage.id)).order_by(sort)
+    spec = (sort or "").strip()
+    if not spec or spec.lstrip("+-") == "archival_code":  # the 档号's own order: series, 件号, version
+        desc = spec.startswith("-")
+        parts = (col(ArchivePackage.series), col(ArchivePackage.item_no), col(ArchivePackage.version))
+        order = [p.desc() if desc else p.asc() for p in parts] + [col(ArchivePackage.id)]
     conds = []
+    if retention:
+        conds.append(ArchivePackage.retention == retention)
     if year is not None:
         conds.append(ArchivePackage.year == year)
     if status:
         conds.append(ArchivePackage.status == status)
     total = session.exec(select(func.count()).select_from(ArchivePackage).where(*conds)).one()
-    rows = session.exec(select(ArchivePackage).where(*conds)
-                        .order_by(col(ArchivePackage.series), col(ArchivePackage.item_no), col(ArchivePackage.version))
+    rows = session.exec(select(ArchivePackage).where(*conds).order_by(*order)
                         .offset((page - 1) * page_size).limit(page_size)).all()
     return list(rows), int(total)
 

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from accounting.claims import approve_claim, create_claim, submit_claim
-from accounting.ledger import Voucher, create_voucher_from_claims, post_voucher
+from accounting.ledger import Voucher, create_voucher_from_claims, post_voucher, review_voucher
 from core import db
 from core.audit import verify_chain
 from core.settings import Settings, override_settings
@@ -79,6 +79,7 @@ def run(url: str, n: int, threads: int) -> dict[str, float]:
         clerk = create_user(s, "clerk", "clerk")
         boss = create_user(s, "boss", "approver")
         acct = create_user(s, "acct", "accountant")
+        checker = create_user(s, "checker", "accountant")  # 审核 by someone other than the maker
     invoice_ids = _invoices(n)
     out: dict[str, float] = {}
 
@@ -98,13 +99,15 @@ def run(url: str, n: int, threads: int) -> dict[str, float]:
 
     def post(vid: str) -> None:
         with db.session_scope() as s:
+            review_voucher(s, checker, vid)
+        with db.session_scope() as s:
             post_voucher(s, acct, vid)
 
     w = f", {threads} workers" if threads > 1 else ""
     out["claims_created"], claim_ids = _timed(f"claims created{w}", invoice_ids, create, threads)
     out["claims_approved"], _ = _timed(f"claims submitted + approved (2 tx){w}", claim_ids, submit_approve, threads)
     out["vouchers"], voucher_ids = _timed(f"vouchers built from claims{w}", claim_ids, book, threads)
-    out["postings"], _ = _timed(f"postings (入账){w}", voucher_ids, post, threads)
+    out["postings"], _ = _timed(f"reviews + postings (审核, 入账: 2 tx){w}", voucher_ids, post, threads)
     t = time.perf_counter()
     with db.session_scope() as s:
         report = verify_chain(s)

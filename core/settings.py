@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     archive_category: str = "KU·PZ"
     duplicate_policy: Literal["block", "warn"] = "block"
     second_approval_above: Decimal = Decimal("5000.00")
+    # 凭证审核 (会计基础工作规范 separates 制单, 审核 and 记账): when true a voucher is posted only
+    # after an accountant other than its maker reviewed it; false lets tiny teams post drafts.
+    voucher_review: bool = True
     max_upload_bytes: int = 20 * 1024 * 1024
     max_uncompressed_bytes: int = 64 * 1024 * 1024
     max_zip_ratio: int = 200

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, Numeric, func, or_
+from sqlalchemy import JSON, Column, Numeric, Text, and_, event, func, literal_column, or_, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,9 @@ from core import audit
 from core.blobstore import get_blobstore
 from core.db import AwareDateTime, new_id, utcnow
 from core.errors import ErrorKind
+from core.listing import Sorting, check_page, date_range, list_error
 from core.settings import get_settings
+from invoice import search
 from invoice.model import Invoice, canonical_key_field, canonicalize_keys, money_str
 from invoice.registry_errors import DuplicateInvoice, RegistryError
 
@@ -90,6 +92,25 @@ class InvoiceRecord(SQLModel, table=True):
     original_filename: str = Field(max_length=512)
     size: int
     online_check_status: str = Field(default="not_checked", max_length=32)
+    # One line of seller, number, items and amounts for the trigram search (invoice.search);
+    # written on insert and update by the mapper events below, indexed by the migration.
+    search_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+def _fill_search_text(_mapper: Any, _connection: Any, record: InvoiceRecord) -> None:
+    """Keep ``search_text`` (and so the search index, which triggers or GIN keep in step with
+    the column) in sync with what the row says, whoever inserts or updates it."""
+    data = record.data or {}
+    record.search_text = search.search_text(
+        {"seller_name": record.seller_name, "seller_tax_id": record.seller_tax_id, "number": record.number,
+         "code": record.code, "key": record.key, "buyer_name": record.buyer_name,
+         "total": money_str(record.total) if record.total is not None else None,
+         "amount": money_str(record.amount) if record.amount is not None else None},
+        data.get("items") or () if isinstance(data, Mapping) else ())
+
+
+event.listen(InvoiceRecord, "before_insert", _fill_search_text)
+event.listen(InvoiceRecord, "before_update", _fill_search_text)
 
 
 class StoredFile(SQLModel, table=True):
@@ -351,27 +372,61 @@ def reversals(session: Session, key: str) -> list[InvoiceRecord]:
                              .order_by(col(InvoiceRecord.uploaded_at))).all())
 
 
-def _as_date(value: date | str | None, name: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise RegistryError(ErrorKind.BAD_INPUT, "bad_filter",
-                            f"{name}={value!r} is not a date (YYYY-MM-DD)") from None
+INVOICE_SORTING = Sorting(
+    columns={"issue_date": col(InvoiceRecord.issue_date), "uploaded_at": col(InvoiceRecord.uploaded_at),
+             "total": col(InvoiceRecord.total), "amount": col(InvoiceRecord.amount),
+             "tax": col(InvoiceRecord.tax), "number": col(InvoiceRecord.number),
+             "seller_name": col(InvoiceRecord.seller_name), "buyer_name": col(InvoiceRecord.buyer_name),
+             "status": col(InvoiceRecord.status), "kind": col(InvoiceRecord.kind),
+             "uploaded_by": col(InvoiceRecord.uploaded_by), "file": col(InvoiceRecord.original_filename)},
+    default="-uploaded_at", tiebreak=col(InvoiceRecord.id))
+
+
+def search_clause(session: Session, q: str) -> Any:
+    """SQL condition for the free-text query ``q``: every whitespace-separated term must match
+    the seller, buyer, number, code, an item name or an amount (see ``invoice.search``)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    per_term: list[Any] = []
+    fts_terms: list[str] = []
+    for raw in search.terms(q):
+        term = search.amount_text(raw)  # ¥1,060 → 1060.00, as search_text writes amounts
+        column = col(InvoiceRecord.search_text)
+        if len(term) >= search.MIN_TRIGRAM:
+            if sqlite:
+                fts_terms.append(term)
+            else:  # the pg_trgm GIN index serves ILIKE
+                per_term.append(column.ilike(search.like_pattern(term), escape="\\"))
+        elif sqlite:  # too short for a trigram: a scan
+            per_term.append(column.like(search.like_pattern(term), escape="\\"))
+        elif term.lower() == term.upper():  # too short for a trigram, and caseless (汉字, digits):
+            per_term.append(func.strpos(column, term) > 0)  # a plain scan, not the whole GIN index
+        else:
+            per_term.append(func.strpos(func.lower(column), term.lower()) > 0)
+    if fts_terms:  # one MATCH for all terms: FTS5 intersects them itself
+        query = " AND ".join(search.fts_phrase(t) for t in fts_terms)
+        per_term.append(literal_column("invoices.rowid").in_(
+            text(f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH :fts_query")
+            .bindparams(fts_query=query)))
+    return and_(*per_term) if per_term else None
 
 
 def list_invoices(session: Session, *, number: str | None = None, seller_tax_id: str | None = None,
                   date_from: date | str | None = None, date_to: date | str | None = None,
                   status: str | None = None, posted: bool | None = None, key: str | None = None,
-                  page: int = 1, page_size: int = 50) -> tuple[list[InvoiceRecord], int]:
-    """One page of invoices, newest upload first, and the total matching count."""
-    if page < 1 or not 1 <= page_size <= 500:
-        raise RegistryError(ErrorKind.BAD_INPUT, "bad_page",
-                            f"page must be >= 1 and page_size 1..500 (got {page}, {page_size})")
+                  page: int = 1, page_size: int = 50, q: str | None = None, sort: str | None = None,
+                  uploaded_by: str | None = None, kind: str | None = None,
+                  verification_status: str | None = None, ids: list[str] | None = None,
+                  ) -> tuple[list[InvoiceRecord], int]:
+    """One page of invoices (default newest upload first) and the total matching count.
+
+    ``q`` searches seller, item, number fragment and amount (Chinese trigram search); ``sort``
+    is a comma list of whitelisted columns, ``-`` for descending (``-issue_date``); an
+    invalid date, sort or page is refused (422) rather than silently ignored.
+    """
+    check_page(page, page_size)
     if status is not None and status not in (STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE):
-        raise RegistryError(ErrorKind.BAD_INPUT, "bad_filter",
-                            f"status={status!r}; one of ok, invalid, duplicate")
+        raise list_error("bad_filter", name="status", value=status, why="可选值：ok（正常）、invalid（验证失败）、"
+                                                                      "duplicate（重复）")
     conds: list[Any] = []
     number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
     key = canonical_key(key) if key else key
@@ -381,20 +436,32 @@ def list_invoices(session: Session, *, number: str | None = None, seller_tax_id:
         conds.append(col(InvoiceRecord.key) == key)
     if seller_tax_id:
         conds.append(col(InvoiceRecord.seller_tax_id) == seller_tax_id)
-    d_from, d_to = _as_date(date_from, "date_from"), _as_date(date_to, "date_to")
+    if uploaded_by:
+        conds.append(col(InvoiceRecord.uploaded_by) == uploaded_by)
+    if kind:
+        conds.append(col(InvoiceRecord.kind) == kind)
+    if verification_status:
+        conds.append(col(InvoiceRecord.verification_status) == verification_status)
+    if ids is not None:
+        conds.append(col(InvoiceRecord.id).in_(ids))
+    d_from, d_to = date_range(date_from, date_to)
     if d_from:
         conds.append(col(InvoiceRecord.issue_date) >= d_from)
     if d_to:
         conds.append(col(InvoiceRecord.issue_date) <= d_to)
     if status:
         conds.append(col(InvoiceRecord.status) == status)
-    order = (col(InvoiceRecord.uploaded_at).desc(), col(InvoiceRecord.id))
+    if q and q.strip():
+        clause = search_clause(session, q.strip()[:200])
+        if clause is not None:
+            conds.append(clause)
+    order = INVOICE_SORTING.order_by(sort)
     if posted is not None and _posted_clause is not None:
         conds.append(_posted_clause(posted))
     elif posted is not None:
         # No SQL condition offered: decide row by row with the usage look-up (small registries).
-        ids = session.exec(select(InvoiceRecord.id).where(*conds).order_by(*order)).all()
-        keep = [i for i in ids if bool(_usage(session, i)["posted"]) is posted]
+        found = session.exec(select(InvoiceRecord.id).where(*conds).order_by(*order)).all()
+        keep = [i for i in found if bool(_usage(session, i)["posted"]) is posted]
         chosen = keep[(page - 1) * page_size: page * page_size]
         rows = {r.id: r for r in session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(chosen))).all()}
         return [rows[i] for i in chosen], len(keep)

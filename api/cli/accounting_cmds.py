@@ -69,6 +69,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--claim", action="extend", nargs="+", required=True, metavar="ID", dest="claims")
     p.add_argument("--date", help="voucher date YYYY-MM-DD (default today, China time)")
     add_flags(p, _voucher_create)
+    p = voucher.add_parser("review", help="审核: sign a draft off (an accountant other than its maker)")
+    p.add_argument("id", metavar="ID", help="voucher id or number (记-2025-11-0007)")
+    add_flags(p, _voucher_step("review"))
+    p = voucher.add_parser("unreview", help="取消审核: the reviewer takes the sign-off back (draft again)")
+    p.add_argument("id", metavar="ID")
+    add_flags(p, _voucher_step("unreview"))
+    p = voucher.add_parser("edit", help="edit a draft voucher: date, summary, lines (still balanced)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--date", help="new voucher date YYYY-MM-DD (another month gives a new number)")
+    p.add_argument("--summary", help="new summary (摘要)")
+    p.add_argument("--line", action="append", dest="lines", metavar="ACCOUNT:DEBIT:CREDIT[:SUMMARY]",
+                   help="replace all lines; repeat for each line, e.g. --line 660202:100.00: --line 2241::100.00")
+    add_flags(p, _voucher_edit)
+    p = voucher.add_parser("delete", help="delete a draft voucher (its claims and invoices are released)")
+    p.add_argument("id", metavar="ID")
+    add_flags(p, _voucher_delete)
     p = voucher.add_parser("post", help="post (入账) a voucher: its invoices are marked as booked")
     p.add_argument("id", metavar="ID", help="voucher id or number (记-2025-11-0007)")
     p.add_argument("--not-deductible", action="store_true",
@@ -80,6 +96,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_flags(p, _voucher_reverse)
     p = voucher.add_parser("list", help="list vouchers")
     p.add_argument("--period", metavar="YYYY-MM")
+    p.add_argument("--state", choices=["draft", "reviewed", "posted"])
+    p.add_argument("--date-from", metavar="YYYY-MM-DD")
+    p.add_argument("--date-to", metavar="YYYY-MM-DD")
+    p.add_argument("--q", metavar="TEXT", help="number or summary fragment, or the total")
+    p.add_argument("--sort", metavar="COLUMNS", help="e.g. --sort=-date,number (- for descending)")
     _paging(p)
     add_flags(p, _voucher_list, acting=False)
     p = voucher.add_parser("show", help="show one voucher")
@@ -206,20 +227,24 @@ def _claim_show(args: argparse.Namespace) -> int:
 # --- vouchers -----------------------------------------------------------------------------------
 
 def _print_voucher(d: dict[str, Any]) -> None:
+    from core import messages
+
     extra = ""
     if d["reverses"]:
-        extra = f"  reverses {d['reverses']['number']}"
+        extra = "  " + messages.text("voucher_reverses", number=d["reverses"]["number"])
     elif d["reversed_by"]:
-        extra = f"  reversed by {d['reversed_by']['number']}"
-    print(f"{d['number']}  {d['date']}  {d['state']}  {d['summary']}  (id {d['id']}){extra}")
+        extra = "  " + messages.text("voucher_reversed_by", number=d["reversed_by"]["number"])
+    state = d.get("state_label") or d["state"]
+    print(f"{d['number']}  {d['date']}  {state}  {d['summary']}  (id {d['id']}){extra}")
     for line in d["lines"]:
         aux = " ".join(f"{k}={v}" for k, v in line["aux"].items())
         print(f"  {line['account_code']:<10} {line['account_name']:<24} {line['debit']:>12} {line['credit']:>12}  {aux}")
-    print(f"  {'':<35} {d['total_debit']:>12} {d['total_credit']:>12}  invoices: {d['attachments']}")
+    print(f"  {messages.text('voucher_line_totals'):<33} {d['total_debit']:>12} {d['total_credit']:>12}  "
+          + messages.text("voucher_attachments", count=d["attachments"]))
 
 
 def _voucher_row(v: dict[str, Any]) -> str:
-    return f"{v['number']}  {v['date']}  {v['state']:<6}  {v['total_debit']:>12}  {v['summary']}"
+    return f"{v['number']}  {v['date']}  {v.get('state_label') or v['state']:<4}  {v['total_debit']:>12}  {v['summary']}"
 
 
 def _voucher_create(args: argparse.Namespace) -> int:
@@ -230,6 +255,66 @@ def _voucher_create(args: argparse.Namespace) -> int:
         v = create_voucher_from_claims(s, user, args.claims, args.date)
         d = voucher_to_dict(s, v)
     print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_step(action: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from accounting import ledger
+
+        fn = {"review": ledger.review_voucher, "unreview": ledger.unreview_voucher}[action]
+        user = open_db_as(args, "voucher.post")  # 审核 is the posting side's sign-off
+        with _service() as s:
+            v = fn(s, user, ledger.get_voucher(s, args.id).id)
+            d = ledger.voucher_to_dict(s, v)
+        print_json(d) if args.json else _print_voucher(d)
+        return OK
+
+    return run
+
+
+def parse_line_spec(spec: str) -> dict[str, str]:
+    """``ACCOUNT:DEBIT:CREDIT[:SUMMARY]`` → a voucher line (one of debit and credit empty)."""
+    from core import messages
+
+    parts = spec.split(":", 3)
+    if len(parts) < 3 or not parts[0].strip():
+        raise CliError(BAD_INPUT, "bad_line_spec", messages.text("bad_line_spec", spec=spec), {"spec": spec})
+    line = {"account_code": parts[0].strip(), "debit": parts[1].strip(), "credit": parts[2].strip()}
+    if len(parts) > 3 and parts[3].strip():
+        line["summary"] = parts[3].strip()
+    return line
+
+
+def _voucher_edit(args: argparse.Namespace) -> int:
+    from accounting.ledger import get_voucher, update_voucher, voucher_to_dict
+
+    lines = [parse_line_spec(spec) for spec in args.lines] if args.lines else None
+    if args.date is None and args.summary is None and lines is None:
+        from core import messages
+
+        raise CliError(BAD_INPUT, "nothing_to_change", messages.text("nothing_to_change"))
+    user = open_db_as(args, "voucher.create")
+    with _service() as s:
+        v = update_voucher(s, user, get_voucher(s, args.id).id, date=args.date, summary=args.summary, lines=lines)
+        d = voucher_to_dict(s, v)
+    print_json(d) if args.json else _print_voucher(d)
+    return OK
+
+
+def _voucher_delete(args: argparse.Namespace) -> int:
+    from accounting.ledger import delete_voucher, get_voucher
+
+    user = open_db_as(args, "voucher.create")
+    with _service() as s:
+        d = delete_voucher(s, user, get_voucher(s, args.id).id)
+    if args.json:
+        print_json(d)
+    else:
+        from core import messages
+
+        print(messages.text("voucher_deleted_note", number=d["number"], claims=len(d["released_claims"]),
+                            invoices=len(d["released_invoices"])))
     return OK
 
 
@@ -259,10 +344,11 @@ def _voucher_list(args: argparse.Namespace) -> int:
     from accounting.ledger import list_vouchers, voucher_to_dict
 
     open_db()
-    with _service() as s:
-        items, total = list_vouchers(s, args.period, args.page, args.page_size)
+    with service_session() as s:  # list errors (a bad date or sort) are not accounting errors
+        items, total = list_vouchers(s, args.period, args.page, args.page_size, args.state, sort=args.sort,
+                                     date_from=args.date_from, date_to=args.date_to, q=args.q)
         out = page_dict([voucher_to_dict(s, v) for v in items], total, args)
-    return print_items(args, out, _voucher_row, "voucher(s)")
+    return print_items(args, out, _voucher_row, "张凭证")
 
 
 def _voucher_show(args: argparse.Namespace) -> int:

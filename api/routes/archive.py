@@ -69,9 +69,15 @@ def rotate_key(user: Annotated[User, Depends(Requires("archive.key_rotate"))], s
 @router.get("/archive/packages", summary="List archive packages (by year)")
 def list_packages(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
                   year: Annotated[int | None, Query(ge=1990, le=2200)] = None,
+                  status: Annotated[str | None, Query(max_length=16, description="e.g. live, superseded")] = None,
+                  retention: Annotated[str | None, Query(max_length=8, description="D30, D10, Y")] = None,
+                  sort: Annotated[str | None, Query(max_length=200, description="e.g. -created_at; archival_code, "
+                                                    "year, voucher_number, amount, created_at, retention_until, "
+                                                    "status")] = None,
                   page: Annotated[int, Query(ge=1)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    rows, total = package.list_packages(s, year=year, page=page, page_size=page_size)
+    rows, total = package.list_packages(s, year=year, page=page, page_size=page_size, status=status,
+                                        sort=sort, retention=retention)
     return {"items": [package.package_to_dict(s, p, with_check=False) for p in rows], "total": total,
             "page": page, "page_size": page_size}
 

@@ -67,9 +67,16 @@ def create(body: ClaimCreate, user: Annotated[User, Depends(Requires("claim.crea
 def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
                 state: Annotated[Literal["draft", "submitted", "reviewed", "approved", "rejected"] | None,
                                  Query()] = None,
+                claimant: Annotated[str | None, Query(max_length=64, description="claimant username")] = None,
+                q: Annotated[str | None, Query(max_length=200, description="title or department fragment")] = None,
+                date_from: Annotated[str | None, Query(max_length=40, description="created from (YYYY-MM-DD)")] = None,
+                date_to: Annotated[str | None, Query(max_length=40, description="created to (YYYY-MM-DD)")] = None,
+                sort: Annotated[str | None, Query(max_length=200, description="e.g. -total; created_at, total, "
+                                                  "title, state, claimant, department")] = None,
                 page: Annotated[int, Query(ge=1)] = 1,
                 page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    rows, total = claims.list_claims(s, page=page, page_size=page_size, state=state)
+    rows, total = claims.list_claims(s, page=page, page_size=page_size, state=state, claimant=claimant,
+                                     sort=sort, date_from=date_from, date_to=date_to, q=q)
     return {"items": [claims.claim_to_dict(s, c) for c in rows], "total": total, "page": page,
             "page_size": page_size}
 

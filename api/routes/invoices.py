@@ -23,6 +23,7 @@ from api.downloads import content_disposition
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
+from core.listing import date_range
 from core.users import Permission, User, has_permission
 from invoice import registry
 from invoice.importer import ingest_files
@@ -131,30 +132,41 @@ def upload(request: Request, user: Annotated[User, Depends(Requires("invoice.upl
     return run_reserved(user, idempotency_key, "POST", request.url.path, fp, op)
 
 
-@router.get("/invoices", summary="List and filter invoices")
+@router.get("/invoices", summary="List, search, filter, sort and page invoices")
 def list_invoices(
     user: Reader, s: ReadSessionDep,
+    q: Annotated[str | None, Query(max_length=200, description="search: seller, item, number fragment or "
+                                   "amount (Chinese trigram search); words are ANDed")] = None,
     number: Annotated[str | None, Query(max_length=32, description="invoice number")] = None,
     key: Annotated[str | None, Query(max_length=64, description="duplicate key")] = None,
     seller_tax_id: Annotated[str | None, Query(max_length=32)] = None,
-    date_from: Annotated[date | None, Query(description="issue date from (YYYY-MM-DD)")] = None,
-    date_to: Annotated[date | None, Query(description="issue date to (YYYY-MM-DD)")] = None,
+    date_from: Annotated[str | None, Query(max_length=40, description="issue date from (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, Query(max_length=40, description="issue date to (YYYY-MM-DD)")] = None,
     status: Annotated[Literal["ok", "invalid", "duplicate"] | None, Query()] = None,
     posted: Annotated[bool | None, Query(description="入账 or not")] = None,
     mine: Annotated[bool, Query(description="only invoices I uploaded (我的发票)")] = False,
     claimable: Annotated[bool | None, Query(
         description="only invoices a claim of mine would accept (true), or would refuse (false); "
                     "without the claim_for_others permission, claimable=true lists my own uploads only")] = None,
+    uploaded_by: Annotated[str | None, Query(max_length=64, description="uploader username")] = None,
+    kind: Annotated[str | None, Query(max_length=32, description="e.g. digital_ordinary")] = None,
+    verification_status: Annotated[str | None, Query(max_length=16, description="valid | invalid | unsigned | "
+                                                     "indeterminate")] = None,
+    sort: Annotated[str | None, Query(max_length=200, description="e.g. -issue_date,total; columns: "
+                                      + ", ".join(registry.INVOICE_SORTING.columns))] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    if mine or claimable is not None:
-        return _list_for(user, s, number=number, key=key, seller_tax_id=seller_tax_id, date_from=date_from,
-                         date_to=date_to, status=status, posted=posted, mine=mine, claimable=claimable,
+    if claimable is not None:
+        d_from, d_to = date_range(date_from, date_to)
+        return _list_for(user, s, number=number, key=key, seller_tax_id=seller_tax_id, date_from=d_from,
+                         date_to=d_to, status=status, posted=posted, mine=mine, claimable=claimable,
                          page=page, page_size=page_size)
     rows, total = registry.list_invoices(s, number=number, key=key, seller_tax_id=seller_tax_id,
                                          date_from=date_from, date_to=date_to, status=status,
-                                         posted=posted, page=page, page_size=page_size)
+                                         posted=posted, page=page, page_size=page_size, q=q, sort=sort,
+                                         uploaded_by=user.username if mine else uploaded_by, kind=kind,
+                                         verification_status=verification_status)
     return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
 
 

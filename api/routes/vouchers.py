@@ -1,8 +1,14 @@
-"""Ledger vouchers (记账凭证): built from claims or pushed by an accounting system, posted
-(入账), reversed, exported to and imported from Excel. Rules live in ``accounting.ledger``.
+"""Ledger vouchers (记账凭证): built from claims or pushed by an accounting system, edited and
+deleted while drafts, reviewed (审核), posted (入账), reversed, exported to and imported from
+Excel. Rules live in ``accounting.ledger``.
 
-Creating, posting, reversing and importing accept ``Idempotency-Key``: an ERP that retries
-after a timeout gets the first answer and no second voucher.
+Permissions: editing and deleting a draft need ``voucher.create`` (whoever may make a voucher
+may correct a draft); 审核 and 取消审核 need ``voucher.post`` (the posting side's sign-off); the
+ledger itself refuses a reviewer who made or last edited the voucher.
+
+Creating, editing, deleting, reviewing, posting, reversing and importing accept
+``Idempotency-Key``: an ERP that retries after a timeout gets the first answer and no second
+voucher.
 """
 
 from __future__ import annotations
@@ -57,6 +63,14 @@ class VoucherCreate(BaseModel):
         return self
 
 
+class VoucherUpdate(BaseModel):
+    """A draft's new date, summary and/or lines; what is left out stays as it is."""
+
+    date: dt.date | None = None
+    summary: str | None = Field(default=None, max_length=200)
+    lines: list[VoucherLineIn] | None = Field(default=None, max_length=1000)
+
+
 class PostIn(BaseModel):
     deductible: bool = Field(default=True, description="入账标识 02 (税前扣除) when true, 03 when false")
 
@@ -82,12 +96,35 @@ def create(body: VoucherCreate, request: Request, user: Annotated[User, Depends(
                               fingerprint(body.model_dump(mode="json")), op)
 
 
-@router.get("/vouchers", summary="List vouchers, optionally of one period")
-def list_vouchers(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
-                  period: Period | None = None, page: Annotated[int, Query(ge=1)] = 1,
-                  page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    rows, total = ledger.list_vouchers(s, period=period, page=page, page_size=page_size)
+@router.get("/vouchers", summary="List vouchers: filter, sort, page")
+def list_vouchers(
+    _: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
+    period: Period | None = None,
+    state: Annotated[str | None, Query(max_length=16, description="draft | reviewed | posted")] = None,
+    date_from: Annotated[str | None, Query(max_length=40, description="voucher date from (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, Query(max_length=40, description="voucher date to (YYYY-MM-DD)")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="number or summary fragment, or the total")] = None,
+    created_by: Annotated[str | None, Query(max_length=64, description="maker (制单人) username")] = None,
+    source: Annotated[str | None, Query(max_length=16, description="claims | external | import | reversal")] = None,
+    claim_id: Annotated[str | None, Query(max_length=64, description="vouchers booking this claim")] = None,
+    sort: Annotated[str | None, Query(max_length=200, description="e.g. -date,number; columns: "
+                                      + ", ".join(ledger.VOUCHER_SORTING.columns))] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    rows, total = ledger.list_vouchers(s, period=period, page=page, page_size=page_size, state=state,
+                                       sort=sort, date_from=date_from, date_to=date_to, q=q,
+                                       created_by=created_by, source=source, claim_id=claim_id)
     return {"items": [_dict(s, v) for v in rows], "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/vouchers/number-gaps", summary="Numbers freed by deleted or re-dated drafts, not yet reused")
+def number_gaps(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
+                period: Period | None = None) -> dict[str, Any]:
+    gaps = ledger.number_gaps(s, period)
+    return {"items": [{"number": g.number, "period": g.period, "word": g.word, "seq": g.seq,
+                       "freed_at": g.freed_at.isoformat(), "freed_by": g.freed_by, "voucher_id": g.voucher_id,
+                       "reason": g.reason} for g in gaps], "total": len(gaps)}
 
 
 @router.get("/vouchers/export.xlsx", summary="The period's journal as an Excel workbook",
@@ -121,6 +158,50 @@ def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("vouche
 def get_voucher(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
                 voucher_id: VoucherId) -> dict[str, Any]:
     return _dict(s, ledger.get_voucher(s, voucher_id))
+
+
+@router.patch("/vouchers/{voucher_id}", summary="Edit a draft voucher: date, summary, lines (still balanced)")
+def update(body: VoucherUpdate, request: Request, user: Annotated[User, Depends(Requires("voucher.create"))],
+           voucher_id: VoucherId, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    fields = body.model_dump(exclude_unset=True)
+
+    def op(s: Session) -> tuple[int, Any]:
+        lines = [line.model_dump() for line in body.lines] if body.lines is not None else None
+        v = ledger.update_voucher(s, user, voucher_id, date=fields.get("date"), summary=fields.get("summary"),
+                                  lines=lines)
+        return 200, _dict(s, v)
+
+    return run_in_transaction(user, idempotency_key, "PATCH", request.url.path,
+                              fingerprint(voucher_id, body.model_dump(mode="json", exclude_unset=True)), op)
+
+
+@router.delete("/vouchers/{voucher_id}",
+               summary="Delete a draft voucher; its claims and invoices are released, its number reused")
+def delete(request: Request, user: Annotated[User, Depends(Requires("voucher.create"))], voucher_id: VoucherId,
+           idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    def op(s: Session) -> tuple[int, Any]:
+        return 200, ledger.delete_voucher(s, user, voucher_id)
+
+    return run_in_transaction(user, idempotency_key, "DELETE", request.url.path, fingerprint(voucher_id), op)
+
+
+@router.post("/vouchers/{voucher_id}/review",
+             summary="Review (审核) a draft voucher; by an accountant other than its maker")
+def review(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
+           idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    def op(s: Session) -> tuple[int, Any]:
+        return 200, _dict(s, ledger.review_voucher(s, user, voucher_id))
+
+    return run_in_transaction(user, idempotency_key, "POST", request.url.path, fingerprint(voucher_id), op)
+
+
+@router.post("/vouchers/{voucher_id}/unreview", summary="Take a review back (取消审核); the voucher is a draft again")
+def unreview(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
+             idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    def op(s: Session) -> tuple[int, Any]:
+        return 200, _dict(s, ledger.unreview_voucher(s, user, voucher_id))
+
+    return run_in_transaction(user, idempotency_key, "POST", request.url.path, fingerprint(voucher_id), op)
 
 
 @router.post("/vouchers/{voucher_id}/post", summary="Post (入账) a voucher; its invoices get the 入账标识")

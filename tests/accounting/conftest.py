@@ -33,6 +33,7 @@ class People:
     approver2: User
     accountant: User
     admin: User
+    accountant2: User
 
 
 def _people() -> People:
@@ -41,6 +42,7 @@ def _people() -> People:
             clerk=create_user(s, "clerk", "clerk"), clerk2=create_user(s, "clerk2", "clerk"),
             approver=create_user(s, "approver", "approver"), approver2=create_user(s, "approver2", "approver"),
             accountant=create_user(s, "accountant", "accountant"), admin=create_user(s, "admin", "admin"),
+            accountant2=create_user(s, "accountant2", "accountant"),
         )
 
 
@@ -60,6 +62,14 @@ def people(sqlite_engine: Engine, org: Settings) -> People:
 def db_people(engine: Engine, org: Settings) -> People:
     """The same users on both backends (for the concurrency tests)."""
     return _people()
+
+
+def reviewed(s: Any, p: People, voucher_id: str) -> str:
+    """审核 the voucher by the second accountant (not its maker) in ``s``; its id, for posting."""
+    from accounting.ledger import review_voucher
+
+    review_voucher(s, p.accountant2, voucher_id)
+    return voucher_id
 
 
 def make_invoice(total: str = "1060.00", tax: str = "60.00", kind: str = "digital_ordinary",

@@ -206,7 +206,7 @@ def test_amounts_are_positive_and_never_exceed_the_invoice(people: People) -> No
 
 def test_unknown_category_and_invoice_are_bad_input(people: People) -> None:
     inv = make_invoice()
-    with pytest.raises(AccountingError, match="category '旅游' is not mapped; one of: 差旅费"):
+    with pytest.raises(AccountingError, match="费用类别“旅游”没有对应的会计科目。可选类别：差旅费"):
         _claim(people.clerk, [], lines=[{"invoice_id": inv.id, "category": "旅游"}])
     with pytest.raises(AccountingError, match="找不到发票 nope") as e:
         _claim(people.clerk, [], lines=[{"invoice_id": "nope"}])

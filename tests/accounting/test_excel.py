@@ -21,7 +21,7 @@ from accounting.ledger import (
 )
 from core.db import session_scope
 
-from .conftest import People, make_invoice
+from .conftest import People, make_invoice, reviewed
 
 
 def _sheet(rows: list[list[Any]], header: list[str] = COLUMNS) -> bytes:
@@ -44,7 +44,7 @@ def test_journal_export_lists_lines_and_vouchers_and_imports_back(people: People
             {"account_code": "22210101", "debit": "60.00"},
             {"account_code": "2241", "credit": "1060.00", "aux": {"employee": "张三"}},
         ], [inv.key], "ERP-1")
-        post_voucher(s, people.accountant, v1.id)
+        post_voucher(s, people.accountant, reviewed(s, people, v1.id))
         create_voucher(s, people.accountant, "2025-11-09", "提现", [
             {"account_code": "1001", "debit": "500.00"}, {"account_code": "1002", "credit": "500.00"}])
         create_voucher(s, people.accountant, "2025-12-01", "下月", [
@@ -115,7 +115,7 @@ def test_import_reports_every_error_with_row_and_column_and_creates_nothing(peop
         "row 6, column A (凭证号): voucher V3 has only one line; it needs at least two",
         "row 6, column E (科目名称): '银行存款' is not the name of account 1001 (库存现金)",
         "row 6, column G (贷方): both a debit and a credit on one row; use two rows",
-        "row 6, column J (发票): invoice key 'nokey' is not registered; import the invoice first",
+        "row 6, column J (发票): 发票“nokey”尚未登记，不能挂到凭证上。请先上传这张发票。",
         "row 7, column A (凭证号): the voucher reference is missing",
         "row 8, column F (借方): voucher V4: debits 3.00 do not equal credits 0.00 (rows 8-9)",
         "row 9, column G (贷方): 2.999 has more than two decimals",

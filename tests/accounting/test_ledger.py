@@ -31,7 +31,7 @@ from core.audit import verify_chain
 from core.db import session_scope
 from invoice import registry
 
-from .conftest import People, make_invoice
+from .conftest import People, make_invoice, reviewed
 
 
 def _approved(p: People, invoices: list[Any], category: str = "差旅费", amounts: list[str] | None = None) -> str:
@@ -96,26 +96,26 @@ def test_entertainment_input_vat_is_not_deducted(people: People) -> None:
 def test_only_approved_unbooked_claims_become_vouchers(people: People) -> None:
     with session_scope() as s:
         draft = create_claim(s, people.clerk, "t", None, None, [{"invoice_id": make_invoice().id}])
-    with pytest.raises(AccountingError, match="is draft; only approved claims are booked"), session_scope() as s:
+    with pytest.raises(AccountingError, match="只有已审批的报销单才能生成凭证"), session_scope() as s:
         create_voucher_from_claims(s, people.accountant, [draft.id])
     claim_id = _approved(people, [make_invoice()])
     with session_scope() as s:
         v = create_voucher_from_claims(s, people.accountant, [claim_id], date="2025-11-28")
-    with pytest.raises(AccountingError, match=f"already booked on voucher {v.number}"), session_scope() as s:
+    with pytest.raises(AccountingError, match=f"已生成凭证 {v.number}，不能重复生成"), session_scope() as s:
         create_voucher_from_claims(s, people.accountant, [claim_id])
 
 
 @pytest.mark.parametrize(("lines", "message"), [
-    ([{"account_code": "660203", "debit": "100.00"}], "at least two lines"),
+    ([{"account_code": "660203", "debit": "100.00"}], "至少需要两行分录"),
     ([{"account_code": "660203", "debit": "100.00"}, {"account_code": "1002", "credit": "99.99"}],
-     "debits 100.00 do not equal credits 99.99"),
+     "借方合计 100.00 元，贷方合计 99.99 元，相差 0.01 元"),
     ([{"account_code": "660203", "debit": "100.00", "credit": "1"}, {"account_code": "1002", "credit": "99.00"}],
-     "line 1: has both a debit and a credit"),
-    ([{"account_code": "660203"}, {"account_code": "1002", "credit": "1"}], "line 1: has neither"),
+     "第 1 行同时填了借方和贷方"),
+    ([{"account_code": "660203"}, {"account_code": "1002", "credit": "1"}], "第 1 行既没有借方金额也没有贷方金额"),
     ([{"account_code": "9999", "debit": "1"}, {"account_code": "1002", "credit": "1"}],
-     "line 1: account code '9999' is not in the chart of accounts"),
+     "第 1 行的科目代码“9999”不在会计科目表中"),
     ([{"account_code": "660203", "debit": 1.5}, {"account_code": "1002", "credit": "1.50"}],
-     "line 1 debit: amount 1.5 must be a decimal string"),
+     "第 1 行借方"),
 ])
 def test_pushed_vouchers_must_balance_and_name_known_accounts(people: People, lines: list[Any],
                                                              message: str) -> None:
@@ -134,7 +134,7 @@ def test_pushed_voucher_is_idempotent_on_external_ref(people: People) -> None:
     with session_scope() as s:
         assert list_vouchers(s)[1] == 1
         assert [i.id for i in voucher_invoices(s, first.id)] == [inv.id]
-    with pytest.raises(AccountingError, match="invoice key 'nokey' is not registered") as e:
+    with pytest.raises(AccountingError, match="发票“nokey”尚未登记") as e:
         _push(people, ["nokey"], ref="ERP-2")
     assert e.value.kind is ErrorKind.NOT_FOUND
 
@@ -176,15 +176,15 @@ def test_posting_marks_invoices_once(people: People) -> None:
         v = create_voucher_from_claims(s, people.accountant, [claim_id], date="2025-11-28")
     assert posting_status_of(inv.id)["flag"] == "01"
     with session_scope() as s:
-        posted = post_voucher(s, people.accountant, v.id)
+        posted = post_voucher(s, people.accountant, reviewed(s, people, v.id))
         assert posted.state == "posted" and posted.posting_flag == "02" and posted.posted_by == "accountant"
     status = posting_status_of(inv.id)
     assert status["posted"] is True and status["flag"] == "02" and status["voucher_id"] == v.id
     assert status["posted_by"] == "accountant" and status["posted_at"]
-    with pytest.raises(AccountingError, match=f"voucher {v.number} is already posted"), session_scope() as s:
+    with pytest.raises(AccountingError, match=f"凭证 {v.number} 已由 accountant 于 .* 记账，不能再次记账"), session_scope() as s:
         post_voucher(s, people.accountant, v.id)
     # another voucher naming the posted invoice is refused at creation, naming the voucher
-    with pytest.raises(AccountingError, match=f"already posted on voucher {v.number}"):
+    with pytest.raises(AccountingError, match=f"已在凭证 {v.number} 上入账"):
         _push(people, [inv.key])
     with session_scope() as s:
         assert registry._usage_lookup is not None
@@ -200,7 +200,7 @@ def test_not_deductible_posting_records_flag_03(people: People) -> None:
     inv = make_invoice()
     v = _push(people, [inv.key])
     with session_scope() as s:
-        post_voucher(s, people.accountant, v.id, deductible=False)
+        post_voucher(s, people.accountant, reviewed(s, people, v.id), deductible=False)
     assert posting_status_of(inv.id)["flag"] == "03"
 
 
@@ -215,7 +215,7 @@ def test_concurrent_postings_sharing_an_invoice_exactly_one_wins(db_people: Peop
         barrier.wait()
         try:
             with session_scope() as s:
-                post_voucher(s, db_people.accountant, voucher_id)
+                post_voucher(s, db_people.accountant, reviewed(s, db_people, voucher_id))
             outcome[voucher_id] = "posted"
         except AccountingError as exc:
             outcome[voucher_id] = exc.code
@@ -241,7 +241,7 @@ def test_reversal_is_red_figures_keeps_both_and_releases_invoices(people: People
     claim_id = _approved(people, [inv])
     with session_scope() as s:
         v = create_voucher_from_claims(s, people.accountant, [claim_id], date="2025-11-28")
-        post_voucher(s, people.accountant, v.id)
+        post_voucher(s, people.accountant, reviewed(s, people, v.id))
     with session_scope() as s:
         r = reverse_voucher(s, people.accountant, v.id, date="2025-12-02")
         rd = voucher_to_dict(s, r)
@@ -259,17 +259,17 @@ def test_reversal_is_red_figures_keeps_both_and_releases_invoices(people: People
     # the claim can be booked and posted again
     with session_scope() as s:
         again = create_voucher_from_claims(s, people.accountant, [claim_id], date="2025-12-03")
-        post_voucher(s, people.accountant, again.id)
+        post_voucher(s, people.accountant, reviewed(s, people, again.id))
     assert posting_status_of(inv.id)["voucher_id"] == again.id
-    for target, message in ((v.id, "already reversed by voucher 记-2025-12-0001"),
-                            (r.id, "is itself a reversal")):
+    for target, message in ((v.id, "已被凭证 记-2025-12-0001 冲销"),
+                            (r.id, "本身就是红字冲销凭证")):
         with pytest.raises(AccountingError, match=message), session_scope() as s:
             reverse_voucher(s, people.accountant, target)
 
 
 def test_only_posted_vouchers_are_reversed(people: People) -> None:
     v = _push(people, [])
-    with pytest.raises(AccountingError, match="is not posted; only posted vouchers are reversed"), \
+    with pytest.raises(AccountingError, match="还没有记账，只有已记账的凭证才需要红字冲销"), \
             session_scope() as s:
         reverse_voucher(s, people.accountant, v.id)
 
@@ -281,8 +281,8 @@ def test_posting_refuses_an_invoice_that_turned_invalid(people: People) -> None:
         rec = s.get(registry.InvoiceRecord, inv.id)
         assert rec is not None
         rec.status = "invalid"
-    with pytest.raises(AccountingError, match="has status 'invalid'"), session_scope() as s:
-        post_voucher(s, people.accountant, v.id)
+    with pytest.raises(AccountingError, match="的状态是“验证失败”，不能入账"), session_scope() as s:
+        post_voucher(s, people.accountant, reviewed(s, people, v.id))
     with session_scope() as s:
         assert get_voucher(s, v.id).state == "draft"
 
@@ -293,7 +293,7 @@ def test_list_vouchers_by_period(people: People) -> None:
     with session_scope() as s:
         items, total = list_vouchers(s, period="2025-12")
         assert total == 1 and items[0].date == date(2025, 12, 2)
-        with pytest.raises(AccountingError, match="must be YYYY-MM"):
+        with pytest.raises(AccountingError, match="会计期间“2025-13”格式不对"):
             list_vouchers(s, period="2025-13")
         assert sum(x.total_debit for x in list_vouchers(s)[0]) == Decimal("200.00")
 
@@ -311,7 +311,7 @@ def test_registry_reports_claim_voucher_and_posting_of_an_invoice(people: People
         rec = s.get(registry.InvoiceRecord, inv.id)
         assert rec is not None
         draft = registry.invoice_summary(rec, s)
-        post_voucher(s, people.accountant, v.id)
+        post_voucher(s, people.accountant, reviewed(s, people, v.id))
         posted = registry.invoice_summary(rec, s)
         assert [r.id for r in registry.list_invoices(s, posted=True)[0]] == [inv.id]
         assert inv.id not in [r.id for r in registry.list_invoices(s, posted=False, page_size=500)[0]]
@@ -323,18 +323,18 @@ def test_a_red_reversed_invoice_cannot_be_posted(people: People) -> None:
     inv = make_invoice()
     make_invoice(total="-1060.00", tax="-60.00", red_reverses_key=inv.key)
     v = _push(people, [inv.key])
-    with pytest.raises(AccountingError, match=r"was reversed by red-letter invoice .* \(红冲\)"), \
+    with pytest.raises(AccountingError, match=r"已被红字发票 .* 冲销（红冲）"), \
             session_scope() as s:
-        post_voucher(s, people.accountant, v.id)
+        post_voucher(s, people.accountant, reviewed(s, people, v.id))
 
 
 def test_a_posted_voucher_cannot_be_changed_in_place(people: People) -> None:
     v = _push(people, [])
     with session_scope() as s:
-        post_voucher(s, people.accountant, v.id)
-    with pytest.raises(AccountingError, match="is posted: its lines cannot be changed"), session_scope() as s:
+        post_voucher(s, people.accountant, reviewed(s, people, v.id))
+    with pytest.raises(AccountingError, match="已记账，不能修改或删除"), session_scope() as s:
         voucher_lines(s, v.id)[0].debit = Decimal("1.00")
-    with pytest.raises(AccountingError, match="is posted and cannot be changed \\(summary\\)"), \
+    with pytest.raises(AccountingError, match="已记账，不能修改或删除"), \
             session_scope() as s:
         got = get_voucher(s, v.id)
         got.summary = "改过"

@@ -33,6 +33,8 @@ def _packaged_year(server: Server, archivist: httpx.Client) -> dict[str, Any]:
     assert approver.post(f"/api/v1/claims/{cid}/approve", json={"comment": "同意"}).status_code == 200
     v = accountant.post("/api/v1/vouchers", json={"claim_ids": [cid]})
     assert v.status_code == 201, v.text
+    checker, _ = server.as_role("accountant")  # 审核 by an accountant other than the maker
+    assert checker.post(f"/api/v1/vouchers/{v.json()['id']}/review").status_code == 200
     posted = accountant.post(f"/api/v1/vouchers/{v.json()['id']}/post", json={"deductible": True})
     assert posted.status_code == 200, posted.text
     pkg = archivist.post("/api/v1/archive/packages", json={"voucher_id": v.json()["id"]})

@@ -75,6 +75,11 @@ def test_whole_flow(any_server: Server) -> None:
     assert v.status_code == 201, v.text
     voucher = v.json()
     assert voucher["number"].startswith("记-") and voucher["total_debit"] == voucher["total_credit"]
+    # 审核 before 记账, by an accountant other than the maker
+    refused = accountant.post(f"/api/v1/vouchers/{voucher['id']}/post", json={"deductible": True})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "voucher_not_reviewed"
+    checker, _ = server.as_role("accountant")
+    assert checker.post(f"/api/v1/vouchers/{voucher['id']}/review").json()["state"] == "reviewed"
     posted = accountant.post(f"/api/v1/vouchers/{voucher['id']}/post", json={"deductible": True})
     assert posted.status_code == 200, posted.text
     assert posted.json()["state"] == "posted"

@@ -73,6 +73,8 @@ def test_voucher_push_and_posting_are_idempotent_even_when_concurrent(any_server
     assert _count(server, "SELECT count(*) FROM vouchers") == before + 1
     vid = results[0].json()["id"]
 
+    checker, _ = server.as_role("accountant")  # 审核 by an accountant other than the maker
+    assert checker.post(f"/api/v1/vouchers/{vid}/review").status_code == 200
     post_key = "post-" + uuid.uuid4().hex
     p1 = accountant.post(f"/api/v1/vouchers/{vid}/post", headers={"Idempotency-Key": post_key})
     assert p1.status_code == 200 and p1.json()["state"] == "posted"

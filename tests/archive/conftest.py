@@ -69,6 +69,7 @@ def post_voucher_for(people: People, files: list[Path]) -> str:
         v = ledger.create_voucher_from_claims(s, people.accountant, [claim_id])
         vid = v.id
     with session_scope() as s:
+        ledger.review_voucher(s, people.admin, vid)  # 审核 by someone other than the maker
         ledger.post_voucher(s, people.accountant, vid)
     return vid
 

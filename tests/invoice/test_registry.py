@@ -22,7 +22,7 @@ from core.audit import AuditEntry, verify_chain
 from core.blobstore import get_blobstore
 from core.clock import set_clock
 from core.db import session_scope
-from core.errors import ErrorKind
+from core.errors import ErrorKind, ServiceError
 from core.settings import Settings, override_settings
 from invoice import registry
 from invoice.model import Invoice, InvoiceKind, Party, SourceFormat
@@ -245,9 +245,10 @@ def test_list_filters_and_paging(engine: Engine) -> None:
         assert list_invoices(s, date_from="2024-03-01", date_to="2024-05-31")[1] == 3
         only, n = list_invoices(s, number="24112000000048540002")
         assert n == 1 and only[0].issue_date is not None and only[0].issue_date.month == 3
-        with pytest.raises(RegistryError):
+        with pytest.raises(ServiceError) as exc:
             list_invoices(s, date_from="yesterday")
-        with pytest.raises(RegistryError):
+        assert exc.value.code == "validation_error" and "“yesterday”不是有效日期" in exc.value.message
+        with pytest.raises(ServiceError):
             list_invoices(s, page_size=0)
 
 
