@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # The sandbox that parses and verifies untrusted files (invoice/sandbox.py): per-file CPU
     # seconds, wall-clock seconds and address space of a worker; warm workers and the cap.
     sandbox_cpu_seconds: float = Field(default=8.0, gt=0)
-    sandbox_wall_seconds: float = Field(default=10.0, gt=0)
+    sandbox_wall_seconds: float = Field(default=9.0, gt=0)
     sandbox_memory_mb: int = Field(default=450, ge=128)
     sandbox_workers: int = Field(default=2, ge=1)
     sandbox_max_workers: int = Field(default=6, ge=1)

@@ -10,7 +10,7 @@ imported file run in a worker process that the kernel bounds, whatever the parse
 * **Address space** (``RLIMIT_AS``, ``FAPIAO_SANDBOX_MEMORY_MB``, default 450): the whole
   worker, libraries included; an allocation past it fails (``MemoryError`` in Python, a crash
   in C code) instead of growing the server.
-* **Wall clock** (``FAPIAO_SANDBOX_WALL_SECONDS``, default 10): the caller kills a worker
+* **Wall clock** (``FAPIAO_SANDBOX_WALL_SECONDS``, default 9): the caller kills a worker
   that has not answered by then (a worker that sleeps or waits uses no CPU).
 
 A task over a limit raises :class:`TooComplex` naming the limit (code ``too_complex``); the
@@ -223,6 +223,7 @@ class Pool:
         self.cap = max(self.warm, cap)
         self._idle: list[_Worker] = []
         self._busy = 0
+        self._starting = 0
         self._cond = threading.Condition()
         self._pid = os.getpid()
         self._closed = False
@@ -251,8 +252,9 @@ class Pool:
                 self._cond.notify()
             raise
 
-    def _give_back(self, w: _Worker | None) -> None:
-        """Return a healthy worker to the idle list (up to ``warm`` of them); else end it."""
+    def _give_back(self, w: _Worker | None, memory_mb: int) -> None:
+        """Return a healthy worker to the idle list (up to ``warm`` of them); else end it and,
+        when fewer than ``warm`` are left, start a replacement in the background."""
         keep = (w is not None and not w.reniced and w.tasks < RECYCLE_TASKS
                 and w.rss_mb < RECYCLE_RSS_MB and not self._closed)
         with self._cond:
@@ -263,6 +265,30 @@ class Pool:
             self._cond.notify()
         if w is not None:
             w.stop() if w.proc.is_alive() else w.kill()
+        self._replenish(memory_mb)
+
+    def _replenish(self, memory_mb: int) -> None:
+        with self._cond:
+            if self._closed or len(self._idle) + self._busy + self._starting >= self.warm:
+                return
+            self._starting += 1
+        threading.Thread(target=self._start_spare, args=(memory_mb,), daemon=True,
+                         name="fapiao-sandbox-spare").start()
+
+    def _start_spare(self, memory_mb: int) -> None:
+        w: _Worker | None = None
+        try:
+            w = _Worker(self._ctx, memory_mb)
+        except Exception:  # the next task starts its own worker; nothing is lost
+            log.exception("could not start a spare sandbox worker")
+        with self._cond:
+            self._starting -= 1
+            if w is not None and not self._closed and len(self._idle) < self.warm:
+                self._idle.append(w)
+                w = None
+                self._cond.notify()
+        if w is not None:
+            w.stop()
 
     def reserve(self, n: int) -> None:
         """Keep up to ``n`` workers warm (a folder import running ``n`` files at a time)."""
@@ -275,7 +301,7 @@ class Pool:
         mb = memory_mb or Limits.from_settings().memory_mb
         started = [self._take(mb) for _ in range(self.warm)]
         for w in started:
-            self._give_back(w)
+            self._give_back(w, mb)
 
     def close(self) -> None:
         with self._cond:
@@ -342,9 +368,9 @@ class Pool:
                 raise InvoiceError(ErrorCode(reply[1]), reply[2], reply[3])
             raise SandboxError(reply[1], reply[2])
         finally:
-            self._give_back(w if healthy else None)
             if not healthy:
                 w.kill()
+            self._give_back(w if healthy else None, lim.memory_mb)
 
     def _died(self, w: _Worker, lim: Limits, file: str | None) -> TooComplex:
         """Why a worker ended in the middle of a task, as the limit it hit."""
