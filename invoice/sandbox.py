@@ -41,7 +41,6 @@ import contextlib
 import logging
 import math
 import multiprocessing
-from multiprocessing import spawn
 import os
 import resource
 import signal
@@ -49,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -65,8 +65,7 @@ RECYCLE_RSS_MB = 200  # a worker whose resident memory grew past this is retired
 RENICE_AFTER_SECONDS = 1.0  # a task still running then yields the CPU to newer ones
 NICE_LONG_TASK = 10
 # What the forkserver imports once, so that every worker starts with the parsers loaded.
-PRELOAD = ["invoice", "invoice.ofd", "invoice.pdf", "invoice.xml", "invoice.verify",
-           "invoice.verify.ofd", "invoice.verify.pdf", "invoice.sandbox"]
+PRELOAD = ["invoice.sandbox", "invoice.sandbox_preload"]
 
 LIMITS = ("cpu", "wall", "memory", "crash")
 
@@ -145,12 +144,20 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     ``MemoryError`` is answered as the memory limit and the worker then exits, because a heap
     that failed an allocation half-way is not trusted for the next file.
     """
-    from core.settings import override_settings
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the caller decides
     limit = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        _serve(conn)
+    except BaseException:
+        os._exit(1)  # quietly: the caller reports the end of the worker as what it was
+    os._exit(0)
+
+
+def _serve(conn: Connection) -> None:
+    from core.settings import override_settings
+
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
     while True:
         try:
@@ -159,8 +166,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
             return
         override_settings(settings)
         soft = math.ceil(_cpu_used() + cpu_seconds)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard if cpu_hard == resource.RLIM_INFINITY
-                                                 else max(soft, cpu_hard)))
+        if cpu_hard != resource.RLIM_INFINITY:
+            soft = min(soft, cpu_hard)  # an outer hard limit still ends the worker (SIGKILL)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
         fatal = False
         reply: tuple[Any, ...]
         try:

@@ -299,11 +299,12 @@ def test_progress_bar_shows_counts() -> None:
 def test_invoice_without_number_is_rejected_before_storing(engine: Engine, settings: Settings,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import invoice.importer as importer
+    from invoice.analysis import Analysis, analyse
     from invoice.model import Invoice, InvoiceKind, SourceFormat
 
-    real = importer.analyse
+    real = analyse
 
-    def numberless(data: bytes, filename: str, *args: Any) -> importer.Analysis:
+    def numberless(data: bytes, filename: str, *args: Any) -> Analysis:
         a = real(data, filename, *args)
         assert a.invoice is not None
         a.invoice = Invoice(kind=InvoiceKind.UNKNOWN, source_format=SourceFormat.OFD, number=None)

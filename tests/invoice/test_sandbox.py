@@ -23,7 +23,7 @@ import pytest
 from core.settings import Settings
 from invoice import parse, sandbox
 from invoice.errors import InvoiceError
-from invoice.importer import analyse, analyse_sandboxed
+from invoice.analysis import analyse, analyse_sandboxed
 from invoice.sandbox import Limits, Pool, SandboxError, TooComplex
 from tests import hostile
 from tests.samples import DIGITAL_OFD, DIGITAL_PDF, V4SIGNED
@@ -184,7 +184,7 @@ def test_a_normal_file_never_waits_behind_hostile_ones(pool: Pool) -> None:
     def hostile_task() -> None:
         try:
             pool.run(hostile.spin, 60, limits=long)
-        except BaseException as exc:  # noqa: BLE001 - checked below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=hostile_task) for _ in range(3)]
