@@ -134,26 +134,30 @@ def xml_doctype_utf32() -> bytes:
 # --- xlsx (the voucher import) ---------------------------------------------------------------------
 
 def xlsx_giant_cell(cell_mb: int = 400) -> bytes:
-    """A workbook whose one shared string is ``cell_mb`` MB of "A" (deflates to well under 1 MB)."""
+    """A voucher sheet (the importer's headers, one row) whose 摘要 cell is ``cell_mb`` MB of
+    "A", written inline into the sheet XML; it deflates to well under 1 MB."""
     from openpyxl import Workbook
 
     wb = Workbook()
-    wb.active["A1"] = "x"
+    ws = wb.active
+    ws.append(["凭证号", "日期", "摘要", "科目编码", "科目名称", "借方", "贷方", "部门", "职员", "发票"])
+    ws.append(["1", "2025-11-28", "GIANTCELL", "6602", "管理费用", "1.00", "0.00", "", "", ""])
     buf = io.BytesIO()
     wb.save(buf)
     z = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as w:
         for info in z.infolist():
-            if info.filename == "xl/sharedStrings.xml":
-                with w.open(info.filename, "w") as f:
-                    f.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
-                            b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>')
-                    for _ in range(cell_mb):
-                        f.write(b"A" * MB)
-                    f.write(b"</t></si></sst>")
-            else:
-                w.writestr(info, z.read(info))
+            data = z.read(info)
+            if b"GIANTCELL" not in data:
+                w.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
+                continue
+            head, tail = data.split(b"GIANTCELL", 1)
+            with w.open(info.filename, "w", force_zip64=True) as f:
+                f.write(head)
+                for _ in range(cell_mb):
+                    f.write(b"A" * MB)
+                f.write(tail)
     return out.getvalue()
 
 
