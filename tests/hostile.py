@@ -139,7 +139,7 @@ def xlsx_giant_cell(cell_mb: int = 400) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook()
-    ws = wb.active
+    ws = wb.create_sheet("凭证", 0)
     ws.append(["凭证号", "日期", "摘要", "科目编码", "科目名称", "借方", "贷方", "部门", "职员", "发票"])
     ws.append(["1", "2025-11-28", "GIANTCELL", "6602", "管理费用", "1.00", "0.00", "", "", ""])
     buf = io.BytesIO()

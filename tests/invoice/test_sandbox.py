@@ -22,8 +22,8 @@ import pytest
 
 from core.settings import Settings
 from invoice import parse, sandbox
-from invoice.errors import InvoiceError
 from invoice.analysis import analyse, analyse_sandboxed
+from invoice.errors import InvoiceError
 from invoice.sandbox import Limits, Pool, SandboxError, TooComplex
 from tests import hostile
 from tests.samples import DIGITAL_OFD, DIGITAL_PDF, V4SIGNED
