@@ -20,8 +20,8 @@ Cost stays low because workers are warm: a pool keeps ``FAPIAO_SANDBOX_WORKERS``
 2) processes with the parsers imported, forked from a ``forkserver`` that preloaded them (a
 new worker costs milliseconds, not an interpreter start). Responsiveness: when every worker
 is busy the pool grows on demand up to ``FAPIAO_SANDBOX_MAX_WORKERS`` (default 6); a task
-still running after one second is re-niced (``nice`` 10) so that a normal file started
-beside it gets the CPU first, and that worker is retired afterwards. Workers also retire
+still running after one second while other tasks run is re-niced (``nice`` 10) so that a
+normal file started beside it gets the CPU first, and that worker is retired afterwards. Workers also retire
 after ``RECYCLE_TASKS`` tasks or when their resident memory has grown past
 ``RECYCLE_RSS_MB``, so that one big file does not keep the memory it needed.
 
@@ -356,7 +356,7 @@ class Pool:
                 step = remaining if w.reniced else min(remaining, RENICE_AFTER_SECONDS)
                 if w.conn.poll(step):
                     break
-                if not w.reniced:
+                if not w.reniced and self._busy > 1:  # only yield to other files, not to nothing
                     w.reniced = True  # retired after this task: its priority cannot come back
                     with contextlib.suppress(OSError):
                         os.setpriority(os.PRIO_PROCESS, w.proc.pid or 0, NICE_LONG_TASK)
