@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     max_pdf_stream_bytes: int = 64 * 1024 * 1024
     max_pdf_total_bytes: int = 256 * 1024 * 1024
     parse_timeout_seconds: float = 20.0
+    # The sandbox that parses and verifies untrusted files (invoice/sandbox.py): per-file CPU
+    # seconds, wall-clock seconds and address space of a worker; warm workers and the cap.
+    sandbox_cpu_seconds: float = Field(default=8.0, gt=0)
+    sandbox_wall_seconds: float = Field(default=9.0, gt=0)
+    sandbox_memory_mb: int = Field(default=450, ge=128)
+    sandbox_workers: int = Field(default=2, ge=1)
+    sandbox_max_workers: int = Field(default=6, ge=1)
     online_check_url: str | None = None
     online_check_key: str | None = None
     online_check_daily_limit: int = 5

@@ -10,51 +10,55 @@ entry at the boundary, never an exception out of the batch:
                                               claim_id, voucher_id, posted, ...}}],
      "rejected":   [{"file", "error": {"code", "message"}}]}
 
-Folder imports stream: files are walked with generators, parsed and verified in worker
-processes with a bounded number of submissions in flight (workers send back the parsed
-``Invoice`` and the report, never the bytes), and registered in batches by the parent, one
-transaction per batch with a savepoint per file. Killing an import loses at most the
-uncommitted batch; running it again recognises every committed file by its SHA-256 and
-invoice key and reports it as a duplicate of the record it made the first time, so nothing
-is doubled. A blob stored just before the kill stays in the content-addressed store with no
-row naming it: harmless, and reused when the same bytes are registered again.
+Every file is parsed and verified in the sandbox (:mod:`invoice.sandbox`): a worker process
+under CPU, wall-clock and memory limits; a file over a limit is rejected as ``too_complex``
+naming the limit, and the caller stays responsive. What comes back is plain data (the parsed
+``Invoice`` and the report), never the bytes.
+
+Folder imports stream: files are walked with generators, handed to sandbox workers with a
+bounded number in flight (workers read the file themselves, so only paths cross), and
+registered in batches by the parent, one transaction per batch with a savepoint per file.
+Killing an import loses at most the uncommitted batch. Running it again recognises every
+file the same user already imported (same SHA-256, same uploader) and reports it under
+``already_imported`` (exit status 0: nothing was refused); a file another user imported
+before is still a duplicate. A blob stored just before the kill stays in the
+content-addressed store with no row naming it: harmless, reused when the same bytes are
+registered again, and removed by ``fapiao store sweep``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core import messages
 from core.blobstore import get_blobstore
+from core.clock import today_china
 from core.db import session_scope
 from core.errors import ErrorKind
 from core.settings import get_settings
-from invoice.errors import InvoiceError
-from invoice.model import Invoice, sha256_hex
+from invoice.analysis import (
+    Analysis,
+    _error,
+    analyse_path_sandboxed,
+    analyse_sandboxed,
+)
+from invoice.model import sha256_hex
 from invoice.registry import InvoiceRecord, invoice_summary, register, unique_key_for
 from invoice.registry_errors import DuplicateInvoice, RegistryError
 
-EntryKind = Literal["imported", "duplicates", "rejected"]
+EntryKind = Literal["imported", "already_imported", "duplicates", "rejected"]
 
 
 class ImportPathError(RegistryError):
@@ -69,12 +73,20 @@ class ImportResult:
     imported: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Files this user imported before (a rerun): neither new nor refused.
+    already_imported: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"imported": 0, "duplicates": 0, "rejected": 0})
     keep_entries: bool = True
     on_entry: Callable[[str, dict[str, Any]], None] | None = None
+    # Folder imports report reruns apart (``already_imported``); uploads keep API.md's three lists.
+    reruns: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reruns:
+            self.counts.setdefault("already_imported", 0)
 
     def add(self, kind: EntryKind, entry: dict[str, Any]) -> None:
-        self.counts[kind] += 1
+        self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.keep_entries:
             getattr(self, kind).append(entry)
         if self.on_entry is not None:
@@ -90,75 +102,17 @@ class ImportResult:
         return sum(self.counts.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected}
+        d = {"imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected}
+        if self.reruns:
+            d["already_imported"] = self.already_imported
+        return d
 
-
-@dataclass
-class Analysis:
-    """One file read, parsed and verified: what a worker sends back (no file bytes)."""
-
-    file: str
-    sha256: str = ""
-    size: int = 0
-    invoice: Invoice | None = None
-    report: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
-
-
-# --- parse and verify (pure; runs in worker processes) -----------------------------------------
-
-def _verify(data: bytes, invoice: Invoice, org_name: str | None, org_tax_id: str | None) -> dict[str, Any]:
-    from invoice.verify import verify
-
-    report = verify(data, invoice, org_name=org_name, org_tax_id=org_tax_id)
-    return dict(report.to_dict())
-
-
-def analyse(data: bytes, filename: str, org_name: str | None = None, org_tax_id: str | None = None,
-            max_bytes: int | None = None) -> Analysis:
-    """Parse and verify one file's bytes; a file that cannot be read becomes an error entry."""
-    from invoice import parse
-
-    a = Analysis(file=filename, sha256=sha256_hex(data), size=len(data))
-    try:
-        inv = parse(data, max_bytes=max_bytes)
-        a.report = _verify(data, inv, org_name, org_tax_id)
-        a.invoice = inv
-    except InvoiceError as exc:
-        a.error = {"code": exc.code.value, "message": f"{filename}: {exc}"}
-    except TimeoutError:
-        a.error = {"code": "timeout", "message": f"{filename}: reading the file took too long; not imported"}
-    except ImportError:
-        raise  # a broken installation must stop the import loudly, not reject every file
-    except Exception as exc:  # a parser bug must not end a 10,000-file import
-        a.error = {"code": "unreadable", "message": f"{filename}: could not be read ({type(exc).__name__}: {exc})"}
-    return a
-
-
-def _on_alarm(_sig: int, _frame: FrameType | None) -> None:
-    raise TimeoutError
-
-
-def _analyse_path(path: str, org_name: str | None, org_tax_id: str | None, max_bytes: int,
-                  timeout: float) -> Analysis:
-    """Worker entry point: read the file itself, so only paths and results cross processes."""
-    try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            return Analysis(file=path, size=size, error={
-                "code": "too_large", "message": f"{path}: the file is {size} bytes; the limit is {max_bytes}"})
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        return Analysis(file=path, error={"code": "unreadable", "message": f"{path}: {exc.strerror or exc}"})
-    if timeout > 0:
-        signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        return analyse(data, path, org_name, org_tax_id, max_bytes)
-    finally:
-        if timeout > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+    def summary(self) -> str:
+        """One Chinese line with the counts (the CLI's last line)."""
+        c = self.counts
+        return messages.text("import.summary", imported=c["imported"],
+                             already_imported=c.get("already_imported", 0),
+                             duplicates=c["duplicates"], rejected=c["rejected"])
 
 
 # --- registering ---------------------------------------------------------------------------------
@@ -233,20 +187,51 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
         result.add(kind, entry)
 
 
-def _screen(analyses: Sequence[Analysis], policy: str, result: ImportResult) -> list[Analysis]:
-    """Turn unreadable files into rejected entries and (block policy) known ones into
-    duplicates before anything is stored; return those still to store and register."""
+def _already_imported(analyses: Sequence[Analysis], username: str,
+                      result: ImportResult) -> list[Analysis]:
+    """Report the files this user registered before (same bytes, same uploader) as
+    ``already_imported``; return the others. A rerun after a kill finds its own files here."""
+    if not analyses:
+        return []
+    with session_scope() as session:
+        shas = list({a.sha256 for a in analyses})
+        rows = session.exec(select(InvoiceRecord).where(col(InvoiceRecord.sha256).in_(shas),
+                                                        col(InvoiceRecord.uploaded_by) == username)
+                            .order_by(col(InvoiceRecord.uploaded_at))).all()
+        mine: dict[str, InvoiceRecord] = {}
+        for r in rows:
+            mine.setdefault(r.sha256, r)
+        rest = []
+        for a in analyses:
+            rec = mine.get(a.sha256)
+            if rec is None:
+                rest.append(a)
+                continue
+            at = rec.uploaded_at.isoformat() if rec.uploaded_at else None
+            result.add("already_imported", {
+                "file": a.file, "invoice_id": rec.id, "status": rec.status, "uploaded_at": at,
+                "message": messages.text("already_imported", file=a.file, uploaded_by=username,
+                                         uploaded_at=at, invoice_id=rec.id)})
+    return rest
+
+
+def _screen(analyses: Sequence[Analysis], policy: str, result: ImportResult,
+            username: str | None = None) -> list[Analysis]:
+    """Turn unreadable files into rejected entries, (reruns) files this user imported before
+    into ``already_imported``, and (block policy) known ones into duplicates, all before
+    anything is stored; return those still to store and register."""
     todo = []
     for a in analyses:
         if a.error is not None or a.invoice is None:
-            result.add("rejected", {"file": a.file, "error": a.error or {"code": "unreadable", "message": a.file}})
+            result.add("rejected", {"file": a.file, "error": a.error or _error(
+                "unreadable", "import.unreadable", file=a.file, reason="?")})
         elif not a.invoice.key:  # refused before its bytes are stored
-            result.add("rejected", {"file": a.file, "error": {
-                "code": "no_invoice_number",
-                "message": f"{a.file}: no invoice number could be read, so the duplicate check "
-                           "cannot run; the file was not imported"}})
+            result.add("rejected", {"file": a.file, "error": _error(
+                "no_invoice_number", "import.no_invoice_number", file=a.file)})
         else:
             todo.append(a)
+    if result.reruns and username is not None:
+        todo = _already_imported(todo, username, result)
     if policy == "warn" or not todo:
         return todo
     with session_scope() as session:
@@ -268,8 +253,10 @@ def ingest_files(items: Iterable[tuple[str, bytes]], username: str, *,
     policy = policy or settings.duplicate_policy
     store = get_blobstore()
     result = ImportResult()
+    today = today_china()
     for name, data in items:
-        a = analyse(data, name, settings.org_name, settings.org_tax_id, settings.max_upload_bytes)
+        a = analyse_sandboxed(data, name, settings.org_name, settings.org_tax_id, settings.max_upload_bytes,
+                              today)
         for b in _screen([a], policy, result):
             store.put(data)
             _register_all([b], username, policy, result)
@@ -341,9 +328,9 @@ def _store_batch(batch: Sequence[Analysis], result: ImportResult, threads: Threa
         try:
             data = Path(a.file).read_bytes()
         except OSError as exc:
-            return {"code": "unreadable", "message": f"{a.file}: {exc.strerror or exc}"}
+            return _error("unreadable", "import.unreadable", file=a.file, reason=exc.strerror or str(exc))
         if sha256_hex(data) != a.sha256:
-            return {"code": "file_changed", "message": f"{a.file}: the file changed while it was being imported"}
+            return _error("file_changed", "import.file_changed", file=a.file)
         store.put(data)
         return None
 
@@ -362,9 +349,12 @@ def import_paths(paths: Iterable[str | Path], username: str, workers: int | None
                  policy: Literal["block", "warn"] | None = None) -> ImportResult:
     """Import files and folders (recursively): the CLI's ``fapiao import``.
 
-    ``workers`` processes parse and verify (default: the number of CPUs; 1 parses in this
-    process); the parent stores and registers in batches of ``batch_size``.
+    ``workers`` files are parsed and verified at a time, each in a sandbox worker (default:
+    the number of CPUs); this process stores and registers them in batches of ``batch_size``.
+    Files this user imported before are reported as ``already_imported``.
     """
+    from invoice.sandbox import get_pool
+
     roots = [Path(p) for p in paths]
     for r in roots:
         if not r.exists():
@@ -372,14 +362,16 @@ def import_paths(paths: Iterable[str | Path], username: str, workers: int | None
     settings = get_settings()
     policy = policy or settings.duplicate_policy
     workers = max(1, workers or os.cpu_count() or 1)
-    result = ImportResult(keep_entries=keep_entries, on_entry=on_entry)
+    get_pool().reserve(workers)
+    result = ImportResult(keep_entries=keep_entries, on_entry=on_entry, reruns=True)
     bar = Progress(count_files(roots)) if progress else None
-    args = (settings.org_name, settings.org_tax_id, settings.max_upload_bytes, settings.parse_timeout_seconds)
+    args = (settings.org_name, settings.org_tax_id, settings.max_upload_bytes, today_china())
 
     batch: list[Analysis] = []
-    with ThreadPoolExecutor(max_workers=8) as threads:  # fsyncs overlap
+    # Feeder threads only wait on sandbox workers; the fsyncs of storing overlap in their own.
+    with ThreadPoolExecutor(max_workers=8) as threads, ThreadPoolExecutor(max_workers=workers) as feeders:
         def flush() -> None:
-            todo = _screen(batch, policy, result)
+            todo = _screen(batch, policy, result, username)
             stored = _store_batch(todo, result, threads)
             if stored:
                 _register_all(stored, username, policy, result, optimistic=policy == "block")
@@ -387,38 +379,29 @@ def import_paths(paths: Iterable[str | Path], username: str, workers: int | None
             if bar:
                 bar.update(result)
 
-        if workers == 1:
+        inflight: set[Future[Analysis]] = set()
+        # Enough in flight that the workers read the next batch while this process stores and
+        # registers the current one; still bounded, so memory stays flat.
+        limit = workers * 8 + batch_size
+
+        def collect(block: bool) -> None:
+            nonlocal inflight
+            done, inflight = wait(inflight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            batch.extend(f.result() for f in done)
+            if len(batch) >= batch_size:
+                flush()
+
+        try:
             for p in iter_files(roots):
-                batch.append(_analyse_path(str(p), *args[:3], 0))
-                if len(batch) >= batch_size:
-                    flush()
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no inherited DB connections or threads
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                inflight: set[Future[Analysis]] = set()
-                # Enough in flight that the workers parse the next batch while this process
-                # stores and registers the current one; still bounded, so memory stays flat.
-                limit = workers * 8 + batch_size
-
-                def collect(block: bool) -> None:
-                    nonlocal inflight
-                    done, inflight = wait(inflight, timeout=None if block else 0,
-                                          return_when=FIRST_COMPLETED)
-                    batch.extend(f.result() for f in done)
-                    if len(batch) >= batch_size:
-                        flush()
-
-                try:
-                    for p in iter_files(roots):
-                        if len(inflight) >= limit:
-                            collect(block=True)
-                        inflight.add(pool.submit(_analyse_path, str(p), *args))
-                    while inflight:
-                        collect(block=True)
-                except BaseException:
-                    for f in inflight:
-                        f.cancel()
-                    raise
+                if len(inflight) >= limit:
+                    collect(block=True)
+                inflight.add(feeders.submit(analyse_path_sandboxed, str(p), *args))
+            while inflight:
+                collect(block=True)
+        except BaseException:
+            for f in inflight:
+                f.cancel()
+            raise
         if batch:
             flush()
     if bar:

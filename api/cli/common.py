@@ -79,9 +79,12 @@ def open_db() -> None:
 
 
 def settings_home() -> None:
+    """The data folder, owner-only (0700), and its SQLite database 0600 (``core.filemodes``)."""
+    from core.filemodes import secure_home
     from core.settings import get_settings
 
-    get_settings().home.mkdir(parents=True, exist_ok=True)
+    s = get_settings()
+    secure_home(s.home, s.effective_database_url)
 
 
 def acting_user(args: argparse.Namespace, operation: str) -> User:

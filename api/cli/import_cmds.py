@@ -1,7 +1,9 @@
 """``fapiao import PATH... [--json] [--as USER] [--workers N]``: bring files and folders in.
 
-Exit status (API.md): 0 when every file was imported, 1 when any file was refused (a
-duplicate or an unreadable file), 2 when a path does not exist or the usage is wrong.
+Exit status (API.md): 0 when every file was imported or had been imported by the same user
+before (a rerun after an interruption: ``already_imported``), 1 when any file was refused (a
+duplicate of another user's file, an unreadable file, a file over a sandbox limit:
+``too_complex``), 2 when a path does not exist or the usage is wrong.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _print_refusal(kind: str, entry: dict[str, Any]) -> None:
+    from core import messages
+
     if kind == "duplicates":
         d = entry["duplicate_of"]
-        print(f"\nduplicate: {entry['file']} is invoice {d.get('invoice_id')} "
-              f"(uploaded by {d.get('uploaded_by')} at {d.get('uploaded_at')} from {d.get('file')})",
-              file=sys.stderr)
+        print("\n" + messages.text("import.duplicate_line", file=entry["file"], invoice_id=d.get("invoice_id"),
+                                   uploaded_by=d.get("uploaded_by"), uploaded_at=d.get("uploaded_at"),
+                                   earlier_file=d.get("file")), file=sys.stderr)
     elif kind == "rejected":
-        print(f"\nrejected: {entry['error']['message']} [{entry['error']['code']}]", file=sys.stderr)
+        print("\n" + messages.text("import.rejected_line", message=entry["error"]["message"],
+                                   code=entry["error"]["code"]), file=sys.stderr)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -64,6 +69,5 @@ def run_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        c = result.counts
-        print(f"imported {c['imported']}, duplicates {c['duplicates']}, rejected {c['rejected']}")
+        print(result.summary())
     return REFUSED if result.refused else OK

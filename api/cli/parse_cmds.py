@@ -3,6 +3,9 @@
 One line per file in a readable table by default; ``--json`` prints a JSON array with one
 object per file (DESIGN §4 names plus ``file``), or ``{"file", "error": {"code", "message"}}``
 for a file that cannot be read. Exit status 2 when any file failed, so scripts notice.
+
+Files are read in the sandbox (:mod:`invoice.sandbox`): a file over its CPU, wall-clock or
+memory limit gets ``{"code": "too_complex", "limit": ...}`` instead of holding the terminal.
 """
 
 from __future__ import annotations
@@ -26,17 +29,19 @@ def parse_file(path: str) -> dict[str, Any]:
     """One file's result: the invoice (``Invoice.to_dict()`` plus ``file``) or its error."""
     from invoice import parse
     from invoice.errors import InvoiceError
+    from invoice.sandbox import SandboxError, TooComplex, run
 
     data = read_input(path)
     if isinstance(data, dict):
         return data
     try:
-        inv = parse(data)
+        inv = run(parse, data, name=path)
     except InvoiceError as exc:
         return {"file": path, "error": exc.to_dict()}
-    except Exception as exc:  # a parser bug must not hide the other files' results
-        return {"file": path, "error": {"code": "internal_error",
-                                        "message": f"{type(exc).__name__}: {exc}"}}
+    except TooComplex as exc:
+        return {"file": path, "error": exc.to_dict()}
+    except SandboxError as exc:  # a parser bug must not hide the other files' results
+        return {"file": path, "error": {"code": "internal_error", "message": str(exc)}}
     return {"file": path, **inv.to_dict()}
 
 

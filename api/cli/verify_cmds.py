@@ -8,6 +8,9 @@ Exit status: 2 when any file is unreadable; else 1 when any is ``invalid`` (or
 ``indeterminate``: not every file is shown genuine); else 0 (every file ``valid`` or
 ``unsigned``). Cross-check failures are listed but do not change the exit status: the verdict
 is about the signature.
+
+Files are verified in the sandbox (:mod:`invoice.sandbox`); a file over a limit is an
+unreadable one (``too_complex``, exit 2).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def verify_file(path: str) -> dict[str, Any]:
     """One file's report as a dict, or ``{"file", "error"}`` when it cannot be read."""
+    from core.clock import today_china
     from core.settings import get_settings
     from invoice.errors import InvoiceError
+    from invoice.sandbox import SandboxError, TooComplex, run
     from invoice.verify import verify
 
     data = read_input(path)
@@ -41,9 +46,14 @@ def verify_file(path: str) -> dict[str, Any]:
         return data
     settings = get_settings()
     try:
-        report = verify(data, org_name=settings.org_name, org_tax_id=settings.org_tax_id, file=path)
+        report = run(verify, data, org_name=settings.org_name, org_tax_id=settings.org_tax_id,
+                     today=today_china(), file=path, name=path)
     except InvoiceError as exc:
         return {"file": path, "error": exc.to_dict()}
+    except TooComplex as exc:
+        return {"file": path, "error": exc.to_dict()}
+    except SandboxError as exc:
+        return {"file": path, "error": {"code": "internal_error", "message": str(exc)}}
     d = report.to_dict()
     d["_summary"] = report.summary()
     return d

@@ -153,15 +153,33 @@ def test_import_folder_in_processes_then_rerun_duplicates_nothing(engine: Engine
     made = write_variants(tmp_path / "in", 12)
     (tmp_path / "in" / "junk.pdf").write_bytes(b"%PDF-1.4 broken")
     first = import_paths([tmp_path / "in"], "alice", workers=2, batch_size=5)
-    assert first.counts == {"imported": 12, "duplicates": 0, "rejected": 1}
+    assert first.counts == {"imported": 12, "already_imported": 0, "duplicates": 0, "rejected": 1}
     assert first.rejected[0]["file"].endswith("junk.pdf")
     ids = {e["file"]: e["invoice_id"] for e in first.imported}
     assert {r.number for r in rows()} == set(made)
     second = import_paths([tmp_path / "in"], "bob", workers=2, batch_size=5)
-    assert second.counts == {"imported": 0, "duplicates": 12, "rejected": 1}
+    assert second.counts == {"imported": 0, "already_imported": 0, "duplicates": 12, "rejected": 1}
     assert {e["file"]: e["duplicate_of"]["invoice_id"] for e in second.duplicates} == ids
     assert len(rows()) == 12
     assert_store_agrees()
+
+
+def test_rerun_by_the_same_user_is_already_imported_not_duplicates(engine: Engine, tmp_path: Path) -> None:
+    made = write_variants(tmp_path / "in", 4)
+    first = import_paths([tmp_path / "in"], "alice", workers=2, batch_size=3)
+    ids = {e["file"]: e["invoice_id"] for e in first.imported}
+    again = import_paths([tmp_path / "in"], "alice", workers=2, batch_size=3)
+    assert again.counts == {"imported": 0, "already_imported": 4, "duplicates": 0, "rejected": 0}
+    assert not again.refused
+    assert {e["file"]: e["invoice_id"] for e in again.already_imported} == ids
+    assert all("已由您（alice）" in e["message"] for e in again.already_imported)
+    # the same bytes under the warn policy: still recognised, nothing stored twice
+    warn = import_paths([tmp_path / "in"], "alice", workers=1, policy="warn")
+    assert warn.counts["already_imported"] == 4 and warn.counts["imported"] == 0
+    assert len(rows()) == len(made) == 4
+    # another user's files are duplicates for bob, as before
+    bob = import_paths([tmp_path / "in"], "bob", workers=1)
+    assert bob.counts["duplicates"] == 4 and bob.refused
 
 
 def test_import_refuses_a_missing_path(engine: Engine, tmp_path: Path) -> None:
@@ -175,7 +193,7 @@ def test_same_invoice_twice_in_one_batch(engine: Engine, tmp_path: Path) -> None
     ofd, pdf = OFD_PAIR
     write_variants(tmp_path / "in", 3)
     result = import_paths([tmp_path / "in", ofd, pdf], "alice", workers=1)
-    assert result.counts == {"imported": 4, "duplicates": 1, "rejected": 0}
+    assert result.counts == {"imported": 4, "already_imported": 0, "duplicates": 1, "rejected": 0}
     (dup,) = result.duplicates
     assert dup["file"] == str(pdf)
     assert dup["duplicate_of"]["file"] == str(ofd)
@@ -187,7 +205,7 @@ def test_same_invoice_twice_in_one_batch(engine: Engine, tmp_path: Path) -> None
 def test_warn_policy_import_records_duplicates(engine: Engine, tmp_path: Path) -> None:
     ofd, pdf = OFD_PAIR
     result = import_paths([ofd, pdf], "alice", workers=1, policy="warn")
-    assert result.counts == {"imported": 1, "duplicates": 1, "rejected": 0}
+    assert result.counts == {"imported": 1, "already_imported": 0, "duplicates": 1, "rejected": 0}
     statuses = sorted(r.status for r in rows())
     assert statuses == ["duplicate", "ok"]
     assert result.duplicates[0]["invoice_id"] != result.duplicates[0]["duplicate_of"]["invoice_id"]
@@ -222,7 +240,7 @@ def test_cli_exit_statuses(clerk: str, settings: Settings, tmp_path: Path) -> No
     status, body = _run_cli(settings, str(tmp_path / "in"), "--json", "--workers", "1")
     assert status == 0 and len(body["imported"]) == 3 and body["duplicates"] == body["rejected"] == []
     status, body = _run_cli(settings, str(tmp_path / "in"), "--json", "--workers", "1")
-    assert status == 1 and len(body["duplicates"]) == 3
+    assert status == 0 and len(body["already_imported"]) == 3 and body["duplicates"] == []
     status, body = _run_cli(settings, str(tmp_path / "missing"), "--json")
     assert status == 2 and body["error"]["code"] == "no_such_path"
     status, _ = _run_cli(settings, str(tmp_path / "in"), "--as", "ghost")
@@ -250,9 +268,9 @@ def test_killed_import_rerun_loses_nothing_and_doubles_nothing(clerk: str, setti
     assert 0 < at_kill < n, "the kill must land after the first batch and before the end"
 
     status, body = _run_cli(settings, str(tmp_path / "in"), "--json", "--workers", "2")
-    assert status == 1  # the files registered before the kill are reported as duplicates
-    assert body["rejected"] == []
-    assert len(body["duplicates"]) == at_kill
+    assert status == 0  # the files registered before the kill are this user's own: not refused
+    assert body["rejected"] == [] and body["duplicates"] == []
+    assert len(body["already_imported"]) == at_kill
     assert len(body["imported"]) == n - at_kill
     recs = rows()
     assert len(recs) == n
@@ -281,17 +299,18 @@ def test_progress_bar_shows_counts() -> None:
 def test_invoice_without_number_is_rejected_before_storing(engine: Engine, settings: Settings,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import invoice.importer as importer
+    from invoice.analysis import Analysis, analyse
     from invoice.model import Invoice, InvoiceKind, SourceFormat
 
-    real = importer.analyse
+    real = analyse
 
-    def numberless(data: bytes, filename: str, *args: Any) -> importer.Analysis:
+    def numberless(data: bytes, filename: str, *args: Any) -> Analysis:
         a = real(data, filename, *args)
         assert a.invoice is not None
         a.invoice = Invoice(kind=InvoiceKind.UNKNOWN, source_format=SourceFormat.OFD, number=None)
         return a
 
-    monkeypatch.setattr(importer, "analyse", numberless)
+    monkeypatch.setattr(importer, "analyse_sandboxed", numberless)
     result = ingest_files([("blank.ofd", DIGITAL_OFD.read_bytes())], "alice")
     (rej,) = result.rejected
     assert rej["file"] == "blank.ofd" and rej["error"]["code"] == "no_invoice_number"
