@@ -20,6 +20,7 @@ from archive import manifest as mf
 from archive import metadata as md
 from core import messages
 from invoice.errors import InvoiceError
+from invoice.xmlsafe import parse_xml
 
 
 class Property(StrEnum):
@@ -62,6 +63,7 @@ ITEMS: dict[str, tuple[Property, str]] = {
 }
 
 CONTROL_FILES = (mf.MANIFEST_NAME, mf.SIGNATURE_NAME)
+METADATA_ROOT = f"{{{md.NS}}}电子会计档案"
 MAX_EVIDENCE = 20
 
 
@@ -216,9 +218,14 @@ class PackageView:
         if self.metadata_bytes is None:
             return None, "metadata.xml is missing"
         try:
-            return md.read_metadata(self.metadata_bytes), None
+            meta = md.read_metadata(self.metadata_bytes)
+            root = parse_xml(self.metadata_bytes, md.METADATA_NAME)
         except InvoiceError as exc:
             return None, f"metadata.xml: {exc}"
+        if root.tag != METADATA_ROOT:
+            # well-formed but not our record: read_metadata gives an empty one, which is no reading
+            return None, f"metadata.xml: root element {root.tag} is not {METADATA_ROOT} (DA/T 94 metadata)"
+        return meta, None
 
     @property
     def metadata_error(self) -> str | None:
