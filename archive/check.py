@@ -20,8 +20,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from archive import signing
-from archive.checks import malware
+from archive.checks import malware, usability
 from archive.checks.base import (
+    CONTROL_FILES,
     ITEMS,
     MAX_EVIDENCE,
     CheckContext,
@@ -30,6 +31,7 @@ from archive.checks.base import (
     Property,
     Result,
     item_name,
+    read_file,
     run_steps,
 )
 from archive.checks.base import make_item as _item
@@ -47,7 +49,7 @@ from archive.store import (
 from core import messages, orgkey
 from core.users import User
 
-__all__ = ["ITEMS", "MAX_EVIDENCE", "CheckContext", "CheckItem", "CheckReport", "Property", "Result",
+__all__ = ["CONTROL_FILES", "ITEMS", "MAX_EVIDENCE", "CheckContext", "CheckItem", "CheckReport", "Property", "Result",
            "_item", "_parse_and_verify", "_verdict", "aggregate", "check_dir", "check_package",
            "check_stored", "check_year", "item_name", "malware_scan", "report_html", "summary_text"]
 
@@ -57,13 +59,28 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
     return CheckReport(subject, tuple(run_steps(PackageView(root, ctx))))
 
 
+def _find_scanner() -> str | None:
+    """clamdscan or clamscan on PATH (looked up at most once a minute), or None."""
+    clamd, clamscan = malware.scanners()
+    return clamd or clamscan
+
+
 def malware_scan(root: Path, timeout: float = 300) -> CheckItem:
     """ClamAV when installed; otherwise ``not_run`` — never reported as passed.
 
     A module attribute on purpose: S1 calls it through this module, so a caller (or a test)
     can replace the scanner in one place.
     """
+    if _find_scanner() is None:
+        return _item("S1", Result.NOT_RUN, "no malware scanner installed (clamdscan/clamscan not found)")
     return malware.scan(root, timeout)
+
+
+# the helpers' former names here, for callers written against the single-function checker
+_format_of = usability.format_of
+_opens = usability.opens
+_encryption = usability.encryption
+_read = read_file
 
 
 def summary_text(status: str, counts: dict[str, int], fingerprint: str | None) -> str:

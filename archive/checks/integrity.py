@@ -59,7 +59,8 @@ def process_records(view: PackageView) -> CheckItem:
         if not claims and not external:
             problems.append("no claim and no external reference: the approval record is missing")
         for c in claims:
-            actions = [(s.findtext("action") or "").lower() for s in c.iterfind("steps/item")]
+            # "steps/*": the list's children, whatever the schema version names them
+            actions = [(s.findtext("action") or "").lower() for s in c.iterfind("steps/*")]
             cid = c.findtext("id")
             for need in ("submit", "approve"):
                 if not any(a.startswith(need) for a in actions):
