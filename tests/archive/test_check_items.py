@@ -47,6 +47,9 @@ class Template:
     key: OrgKey
     code: str
     manifest_sha256: str
+    package_id: str
+    stored: Path  # the package in the module's write-once store
+    year: int
     cache: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
 
@@ -69,11 +72,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
         with session_scope() as s:
             pkg = package.build_package(s, people.archivist, vid)
             stored = package_dir(pkg)
-            code, fixity = pkg.archival_code, pkg.manifest_sha256
+            code, fixity, pid, year = pkg.archival_code, pkg.manifest_sha256, pkg.id, pkg.year
         root = base / "template"
         shutil.copytree(stored, root)
         _writable(root)
-        yield Template(root, signing.load_archive_key(), code, fixity)
+        yield Template(root, signing.load_archive_key(), code, fixity, pid, stored, year)
     finally:
         core_db.set_engine(None)
         eng.dispose()
@@ -516,3 +519,60 @@ def test_S3_fails_on_a_writable_file_in_the_store(pkg: Pkg) -> None:
     assert failed(report) == {"S3"}
     assert "content/voucher.xml: writable" in report.item("S3").evidence
     assert pkg.check(write_once=False).item("S3").result is Result.NOT_APPLICABLE
+
+
+def test_S1_in_the_store_package_and_year_checks(template: Template) -> None:
+    """The services a person calls: the EICAR string in a stored package fails S1 of its own
+    check and of the year's (one scan over the year's folder), and passes once removed."""
+    eicar = template.stored / "content" / "eicar.txt"
+    _writable(template.stored)
+    eicar.write_bytes(b"note " + malware.EICAR)
+    _read_only(template.stored)
+    try:
+        with session_scope() as s:
+            report = check.check_package(s, template.package_id)
+            year = check.check_year(s, template.year)
+        assert report.item("S1").result is Result.FAIL and "eicar.txt" in report.item("S1").evidence
+        assert year.item("S1").result is Result.FAIL and "eicar.txt" in year.item("S1").evidence
+        assert report.to_dict()["items"][list(ITEMS).index("S1")]["result_label"] == "不通过"
+    finally:
+        _writable(template.stored)
+        eicar.unlink()
+        _read_only(template.stored)
+    with session_scope() as s:
+        report = check.check_package(s, template.package_id)
+        year = check.check_year(s, template.year)
+    assert report.item("S1").result is Result.PASS and year.item("S1").result is Result.PASS
+    assert report.status == "pass" and year.status == "pass"
+
+
+def _fake_clamdscan(bin_dir: Path, exit_code: int, output: str) -> None:
+    """A clamdscan stand-in: the daemon's answer without a daemon (CI has none)."""
+    bin_dir.mkdir(exist_ok=True)
+    exe = bin_dir / "clamdscan"
+    exe.write_text(f"#!/bin/sh\necho '{output}'\nexit {exit_code}\n")
+    exe.chmod(0o755)
+
+
+def test_S1_falls_back_to_clamscan_when_the_daemon_is_down(pkg: Pkg, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    clamscan = shutil.which("clamscan")
+    assert clamscan is not None
+    _fake_clamdscan(tmp_path / "bin", 2, "ERROR: Could not connect to clamd")
+    (tmp_path / "bin" / "clamscan").symlink_to(clamscan)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    malware.reset_scanner_cache()
+    pkg.path("content/eicar.com").write_bytes(malware.EICAR)
+    s1 = pkg.check(scan=True).item("S1")
+    assert s1.result is Result.FAIL and s1.evidence.startswith("clamscan:")
+
+
+def test_S1_uses_the_daemon_when_it_answers(pkg: Pkg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_clamdscan(tmp_path / "bin", 1, f"{pkg.root}/content/x.pdf: Win.Test.Daemon FOUND")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    malware.reset_scanner_cache()
+    s1 = pkg.check(scan=True).item("S1")
+    assert s1.result is Result.FAIL and "Win.Test.Daemon" in s1.evidence and s1.evidence.startswith("clamdscan:")
+    _fake_clamdscan(tmp_path / "bin", 2, "ERROR: Could not connect to clamd")  # and no clamscan
+    malware.reset_scanner_cache()
+    assert pkg.check(scan=True).item("S1").result is Result.NOT_RUN
