@@ -12,24 +12,32 @@ knows (fixity digest, 件号 sequence, duplicates) passed in by the caller.
 from __future__ import annotations
 
 import html
-import json
-import re
-import shutil
-import subprocess
-import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from archive import manifest as mf
-from archive import metadata as md
 from archive import signing
-from archive.codes import parse_code
-from archive.errors import ArchiveError, not_found
+from archive.checks import malware, usability
+from archive.checks.base import (
+    CONTROL_FILES,
+    ITEMS,
+    MAX_EVIDENCE,
+    CheckContext,
+    CheckItem,
+    PackageView,
+    Property,
+    Result,
+    item_name,
+    read_file,
+    run_steps,
+)
+from archive.checks.base import make_item as _item
+from archive.checks.base import parse_and_verify as _parse_and_verify
+from archive.checks.base import verdict as _verdict
+from archive.errors import not_found
 from archive.store import (
     ArchivalCounter,
     ArchivedInvoice,
@@ -40,71 +48,39 @@ from archive.store import (
 )
 from core import messages, orgkey
 from core.users import User
-from invoice.errors import InvoiceError
-from invoice.xmlsafe import parse_xml
+
+__all__ = ["CONTROL_FILES", "ITEMS", "MAX_EVIDENCE", "CheckContext", "CheckItem", "CheckReport", "Property", "Result",
+           "_item", "_parse_and_verify", "_verdict", "aggregate", "check_dir", "check_package",
+           "check_stored", "check_year", "item_name", "malware_scan", "report_html", "summary_text"]
 
 
-class Property(StrEnum):
-    AUTHENTICITY = "authenticity"  # 真实性
-    INTEGRITY = "integrity"  # 完整性
-    USABILITY = "usability"  # 可用性
-    SECURITY = "security"  # 安全性
+def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
+    """Run every item on one package folder: the registered steps, in report order."""
+    return CheckReport(subject, tuple(run_steps(PackageView(root, ctx))))
 
 
-class Result(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_APPLICABLE = "not_applicable"
-    NOT_RUN = "not_run"
+def _find_scanner() -> str | None:
+    """clamdscan or clamscan on PATH (looked up at most once a minute), or None."""
+    clamd, clamscan = malware.scanners()
+    return clamd or clamscan
 
 
-# id -> (property, name). Order is the report order; the signature comes first. The names here
-# are for code and logs; reports carry the Chinese name from the catalogue
-# (``messages.label("archive_check_item", id)``).
-ITEMS: dict[str, tuple[Property, str]] = {
-    "A1": (Property.AUTHENTICITY, "manifest signature (固化信息有效性)"),
-    "A2": (Property.AUTHENTICITY, "file digests (SHA-256, SM3) recomputed"),
-    "A3": (Property.AUTHENTICITY, "invoice signatures verified again"),
-    "A4": (Property.AUTHENTICITY, "metadata values: format, range, length, characters"),
-    "A5": (Property.AUTHENTICITY, "archival code (档号) format and consistency"),
-    "A6": (Property.AUTHENTICITY, "no duplicate records"),
-    "A7": (Property.AUTHENTICITY, "file properties match metadata"),
-    "I1": (Property.INTEGRITY, "required metadata present"),
-    "I2": (Property.INTEGRITY, "no gaps in 件号"),
-    "I3": (Property.INTEGRITY, "process records present (approvals, posting)"),
-    "I4": (Property.INTEGRITY, "every metadata and manifest entry has its file"),
-    "I5": (Property.INTEGRITY, "every file has its manifest entry"),
-    "U1": (Property.USABILITY, "metadata readable"),
-    "U2": (Property.USABILITY, "each file opens and parses"),
-    "U3": (Property.USABILITY, "formats allowed for archiving (OFD, PDF, XML, JSON)"),
-    "U4": (Property.USABILITY, "no encryption or private compression"),
-    "S1": (Property.SECURITY, "malware scan"),
-    "S2": (Property.SECURITY, "fixity since filing"),
-    "S3": (Property.SECURITY, "write-once storage"),
-}
+def malware_scan(root: Path, timeout: float = 300) -> CheckItem:
+    """ClamAV when installed; otherwise ``not_run`` — never reported as passed.
 
-CONTROL_FILES = (mf.MANIFEST_NAME, mf.SIGNATURE_NAME)
-MAX_EVIDENCE = 20
+    A module attribute on purpose: S1 calls it through this module, so a caller (or a test)
+    can replace the scanner in one place.
+    """
+    if _find_scanner() is None:
+        return _item("S1", Result.NOT_RUN, "no malware scanner installed (clamdscan/clamscan not found)")
+    return malware.scan(root, timeout)
 
 
-@dataclass(frozen=True)
-class CheckItem:
-    id: str
-    property: str
-    name: str
-    result: Result
-    evidence: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "property": self.property, "name": self.name,
-                "result": self.result.value, "evidence": self.evidence,
-                "property_label": messages.label("archive_check_property", self.property),
-                "result_label": messages.label("archive_check_result", self.result.value)}
-
-
-def item_name(item_id: str) -> str:
-    """The Chinese name of a check item, as reports show it."""
-    return messages.label("archive_check_item", item_id)
+# the helpers' former names here, for callers written against the single-function checker
+_format_of = usability.format_of
+_opens = usability.opens
+_encryption = usability.encryption
+_read = read_file
 
 
 def summary_text(status: str, counts: dict[str, int], fingerprint: str | None) -> str:
@@ -143,425 +119,6 @@ class CheckReport:
         if self.run_id:
             d["run_id"] = self.run_id
         return d
-
-
-def _item(item_id: str, result: Result, evidence: str | Iterable[str]) -> CheckItem:
-    prop, _name = ITEMS[item_id]
-    name = item_name(item_id)
-    if not isinstance(evidence, str):
-        lines = list(evidence)
-        more = len(lines) - MAX_EVIDENCE
-        evidence = "; ".join(lines[:MAX_EVIDENCE]) + (f"; … and {more} more" if more > 0 else "")
-    return CheckItem(item_id, prop.value, name, result, evidence)
-
-
-def _verdict(item_id: str, problems: list[str], ok_evidence: str) -> CheckItem:
-    return _item(item_id, Result.FAIL, problems) if problems else _item(item_id, Result.PASS, ok_evidence)
-
-
-@dataclass
-class CheckContext:
-    """What the caller knows beyond the folder itself."""
-
-    public_key: Any  # SM2 point of the archive key (tried first)
-    # earlier keys joined to it by the signed key history (core/orgkey.py): a manifest signed by
-    # any of these verifies; by any other key it does not
-    trusted_keys: Sequence[Any] = ()
-    expected_code: str | None = None  # 档号 the database (or 移交清册) gives this package
-    recorded_manifest_sha256: str | None = None  # at filing; None: fixity not applicable
-    duplicate_problems: list[str] | None = None  # None: not checked here (not applicable)
-    duplicate_note: str = "no register to compare with at this point"
-    gap_problems: list[str] | None = None
-    write_once: bool = False  # check the store's read-only modes (not at build, not on export)
-    scan: bool = True
-    # sha256 -> (parse ok / error, verification status) for identical bytes within one run
-    invoice_cache: dict[str, tuple[str | None, str]] = field(default_factory=dict)
-
-
-# --- the directory check ------------------------------------------------------------------------
-
-
-def _read(root: Path, rel: str) -> bytes | None:
-    try:
-        return (root / rel).read_bytes()
-    except OSError:
-        return None
-
-
-def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
-    """Run every item on one package folder."""
-    items: list[CheckItem] = []
-    manifest_bytes = _read(root, mf.MANIFEST_NAME)
-    sig = _read(root, mf.SIGNATURE_NAME)
-
-    # A1 signature first: everything else trusts the manifest only if it holds.
-    manifest: mf.Manifest | None = None
-    if manifest_bytes is None or sig is None:
-        items.append(_item("A1", Result.FAIL, f"{'manifest.xml' if manifest_bytes is None else 'manifest.sig'} is missing"))
-    else:
-        keys = [k for k in (ctx.public_key, *ctx.trusted_keys) if k is not None]
-        signer = next((k for i, k in enumerate(keys) if k not in keys[:i]
-                       and signing.verify(k, manifest_bytes, sig)), None)
-        if signer is None:
-            names = ", ".join(orgkey.fingerprint_sm3(k)[:16] + "…" for k in dict.fromkeys(keys)) or "none"
-            items.append(_item("A1", Result.FAIL, "the SM2-with-SM3 signature over manifest.xml does not verify "
-                                                  f"with any trusted archive key (SM3 {names})"))
-        else:
-            items.append(_item("A1", Result.PASS, "SM2-with-SM3 signature over manifest.xml verifies with archive "
-                                                  f"key SM3 {orgkey.fingerprint_sm3(signer)}"))
-    if manifest_bytes is not None:
-        try:
-            manifest = mf.read_manifest(manifest_bytes)
-        except InvoiceError as exc:
-            items[0] = _item("A1", Result.FAIL, f"manifest.xml unreadable: {exc}")
-    entries = manifest.by_path() if manifest else {}
-
-    present = [p for p in mf.list_files(root) if p not in CONTROL_FILES]
-
-    # A2 digests recomputed
-    a2: list[str] = []
-    actual: dict[str, mf.FileEntry] = {}
-    contents: dict[str, bytes] = {}  # each file read once (package files are bounded in size)
-    for rel in present:
-        if (root / rel).is_symlink():
-            a2.append(f"{rel}: is a symbolic link")
-            continue
-        data = _read(root, rel)
-        if data is None:
-            a2.append(f"{rel}: cannot be read")
-            continue
-        contents[rel] = data
-        actual[rel] = mf.digest_bytes(rel, data)
-    for rel, e in entries.items():
-        a = actual.get(rel)
-        if a is None:
-            continue  # missing: I4
-        if a.size != e.size:
-            a2.append(f"{rel}: size {a.size}, manifest says {e.size}")
-        if a.sha256 != e.sha256:
-            a2.append(f"{rel}: SHA-256 {a.sha256[:16]}… ≠ manifest {e.sha256[:16]}…")
-        if a.sm3 != e.sm3:
-            a2.append(f"{rel}: SM3 {a.sm3[:16]}… ≠ manifest {e.sm3[:16]}…")
-    if manifest is None:
-        a2.append("no readable manifest to compare with")
-    items.append(_verdict("A2", a2, f"{len(entries)} files: size, SHA-256 and SM3 match the manifest"))
-
-    # U1 metadata readable
-    meta: md.Metadata | None = None
-    meta_bytes = _read(root, md.METADATA_NAME)
-    if meta_bytes is None:
-        u1 = _item("U1", Result.FAIL, "metadata.xml is missing")
-    else:
-        try:
-            meta = md.read_metadata(meta_bytes)
-            u1 = _item("U1", Result.PASS, f"metadata.xml well-formed, {len(meta.package)} package elements, "
-                                          f"{len(meta.invoices)} invoices, {len(meta.files)} files")
-        except InvoiceError as exc:
-            u1 = _item("U1", Result.FAIL, f"metadata.xml: {exc}")
-    meta = meta or md.Metadata()
-    files_meta = {f.get("文件名", ""): f for f in meta.files}
-    inv_meta = {i.get("文件名", ""): i for i in meta.invoices}
-
-    # A3 invoice signatures, U2 files open (invoices parse), shared work per invoice
-    a3: list[str] = []
-    a3_ok: dict[str, int] = {}
-    u2: list[str] = []
-    parsed_numbers: dict[str, str | None] = {}
-    for name, inv in inv_meta.items():
-        data = contents.get(name)
-        if data is None:
-            continue  # I4
-        sha = actual[name].sha256 if name in actual else ""
-        cached = ctx.invoice_cache.get(sha)
-        if cached is None:
-            cached = _parse_and_verify(data)
-            if sha:
-                ctx.invoice_cache[sha] = cached
-        number_or_error, status = cached
-        if number_or_error is not None and number_or_error.startswith("error:"):
-            u2.append(f"{name}: does not parse as an invoice ({number_or_error[6:]})")
-        else:
-            parsed_numbers[name] = number_or_error
-        filed = inv.get("签名状态", "")
-        if status == "invalid":
-            a3.append(f"{name}: signature verification now says invalid (filed as {filed or '?'})")
-        elif filed and status != filed:
-            a3.append(f"{name}: verification says {status}, filed as {filed}")
-        else:
-            a3_ok[status] = a3_ok.get(status, 0) + 1
-    if not inv_meta:
-        items.append(_item("A3", Result.NOT_APPLICABLE, "no invoices listed in the metadata"))
-    else:
-        note = ", ".join(f"{n} {s}" for s, n in sorted(a3_ok.items()))
-        extra = " (unsigned/indeterminate: authenticity rests on the tax platform check, 查验)" \
-            if any(s in a3_ok for s in ("unsigned", "indeterminate")) else ""
-        items.append(_verdict("A3", a3, f"{len(inv_meta)} invoices verified again: {note}{extra}"))
-
-    # A4 metadata values
-    a4 = md.value_problems(meta) if meta.package else ["no metadata to check"]
-    items.append(_verdict("A4", a4, f"{len(meta.package) + sum(len(i) for i in meta.invoices) + sum(len(f) for f in meta.files)} "
-                                    "values well-formed and in range"))
-
-    # A5 档号
-    a5: list[str] = []
-    code = meta.package.get("档号", "")
-    try:
-        parse_code(code)
-    except ArchiveError as exc:
-        a5.append(exc.message)
-    if manifest and manifest.archival_code != code:
-        a5.append(f"manifest names 档号 {manifest.archival_code!r}, metadata {code!r}")
-    if ctx.expected_code is not None and code != ctx.expected_code:
-        a5.append(f"metadata 档号 {code!r}, the register says {ctx.expected_code!r}")
-    items.append(_verdict("A5", a5, f"档号 {code} well-formed and consistent with the manifest"
-                                    + (" and the register" if ctx.expected_code else "")))
-
-    # A6 duplicates
-    if ctx.duplicate_problems is None:
-        items.append(_item("A6", Result.NOT_APPLICABLE, ctx.duplicate_note))
-    else:
-        dup = list(ctx.duplicate_problems)
-        keys = [f"{i.get('发票代码', '')}:{i.get('发票号码', '')}" for i in meta.invoices]
-        dup += [f"invoice {k} listed twice" for k in {k for k in keys if keys.count(k) > 1}]
-        items.append(_verdict("A6", dup, "no other live record with this 档号, voucher or invoices"))
-
-    # A7 file properties match metadata
-    a7: list[str] = []
-    for name, f in {**files_meta, **inv_meta}.items():
-        a = actual.get(name)
-        if a is None:
-            continue
-        if f.get("大小") != str(a.size):
-            a7.append(f"{name}: 大小 {f.get('大小')} but the file has {a.size} bytes")
-        if f.get("SHA-256") != a.sha256:
-            a7.append(f"{name}: SHA-256 in metadata differs from the file")
-        if f.get("SM3") != a.sm3:
-            a7.append(f"{name}: SM3 in metadata differs from the file")
-        fmt = _format_of(name, contents.get(name, b""))
-        if f.get("格式") != fmt:
-            a7.append(f"{name}: 格式 {f.get('格式')} but the content is {fmt}")
-    for name, number in parsed_numbers.items():
-        if number and inv_meta[name].get("发票号码") != number:
-            a7.append(f"{name}: 发票号码 {inv_meta[name].get('发票号码')} but the file says {number}")
-    items.append(_verdict("A7", a7, f"{len(files_meta) + len(inv_meta)} file entries match size, digests, "
-                                    "format and invoice number"))
-
-    # I1 required metadata
-    items.append(_verdict("I1", md.missing_required(meta) if meta_bytes is not None else ["metadata.xml missing"],
-                          f"all required elements present ({len(md.PACKAGE_ELEMENTS)} per package, "
-                          f"{len(md.INVOICE_ELEMENTS)} per invoice, {len(md.FILE_ELEMENTS)} per file)"))
-
-    # I2 件号 sequence
-    if ctx.gap_problems is None:
-        items.append(_item("I2", Result.NOT_APPLICABLE, "no register of the series to compare with"))
-    else:
-        items.append(_verdict("I2", ctx.gap_problems, "件号 sequence of the series has no gaps"))
-
-    # I3 process records
-    items.append(_process_records(root, meta))
-
-    # I4 entries have files
-    i4 = [f"{rel}: in the manifest but missing" for rel in entries if rel not in actual]
-    i4 += [f"{n}: in the metadata but missing" for n in {**files_meta, **inv_meta} if n not in actual]
-    items.append(_verdict("I4", i4, f"all {len(entries)} manifest and {len(files_meta) + len(inv_meta)} "
-                                    "metadata entries have their file"))
-    # I5 files have entries
-    i5 = [f"{rel}: present but not in the manifest" for rel in present if rel not in entries]
-    i5 += [f"{rel}: present but not in the metadata" for rel in present
-           if rel != md.METADATA_NAME and rel not in files_meta and rel not in inv_meta]
-    items.append(_verdict("I5", i5, f"all {len(present)} files are in the manifest and the metadata"))
-
-    items.append(u1)
-    # U2 / U3 / U4
-    u3: list[str] = []
-    u4: list[str] = []
-    for rel in present:
-        data = contents.get(rel, b"")
-        if rel not in inv_meta:
-            err = _opens(rel, data)
-            if err:
-                u2.append(f"{rel}: {err}")
-        fmt = _format_of(rel, data)
-        if fmt not in md.ALLOWED_FORMATS:
-            u3.append(f"{rel}: format {fmt} is not allowed for archiving")
-        enc = _encryption(fmt, data)
-        if enc:
-            u4.append(f"{rel}: {enc}")
-    items.append(_verdict("U2", u2, f"all {len(present)} files open; {len(inv_meta)} invoices parse"))
-    items.append(_verdict("U3", u3, f"all {len(present)} files are OFD, PDF, XML or JSON"))
-    items.append(_verdict("U4", u4, "no encrypted PDF or OFD member, no private compression method"))
-
-    # S1 malware, S2 fixity, S3 write-once
-    items.append(malware_scan(root) if ctx.scan else _item("S1", Result.NOT_RUN, "scan not requested"))
-    if ctx.recorded_manifest_sha256 is None:
-        items.append(_item("S2", Result.NOT_APPLICABLE, "at filing: the fixity digest is recorded now"))
-    elif manifest_bytes is None:
-        items.append(_item("S2", Result.FAIL, "manifest.xml missing: fixity cannot hold"))
-    else:
-        now = mf.hashlib.sha256(manifest_bytes).hexdigest()
-        items.append(_verdict("S2", [] if now == ctx.recorded_manifest_sha256 else
-                              [f"manifest SHA-256 {now[:16]}… ≠ {ctx.recorded_manifest_sha256[:16]}… recorded at filing"],
-                              f"manifest SHA-256 {now[:16]}… as recorded at filing"))
-    if ctx.write_once:
-        writable = [p.relative_to(root).as_posix() or "." for p in [root, *root.rglob("*")]
-                    if p.stat().st_mode & 0o222]
-        items.append(_verdict("S3", [f"{w}: writable" for w in writable],
-                              "package folder and files are read-only in the write-once store"))
-    else:
-        items.append(_item("S3", Result.NOT_APPLICABLE, "not in the archive store (filing in progress or a received copy)"))
-    order = list(ITEMS)
-    return CheckReport(subject, tuple(sorted(items, key=lambda i: order.index(i.id))))
-
-
-def _parse_and_verify(data: bytes) -> tuple[str | None, str]:
-    import invoice
-    from invoice.verify import verify
-
-    try:
-        inv = invoice.parse(data)
-        number: str | None = inv.number
-    except InvoiceError as exc:
-        return f"error:{exc}", "indeterminate"
-    try:
-        status = str(verify(data, inv).status)
-    except InvoiceError:
-        status = "indeterminate"
-    return number, status
-
-
-def _format_of(rel: str, data: bytes) -> str:
-    if data.startswith(b"PK\x03\x04"):
-        return "OFD" if rel.lower().endswith(".ofd") else "ZIP"
-    if b"%PDF-" in data[:1024]:
-        return "PDF"
-    head = data[:64].lstrip(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"<"):
-        return "XML"
-    if head.startswith((b"{", b"[")):
-        return "JSON"
-    return "UNKNOWN"
-
-
-def _opens(rel: str, data: bytes) -> str | None:
-    """None when the (non-invoice) file opens; else why not."""
-    fmt = _format_of(rel, data)
-    try:
-        if fmt == "XML":
-            parse_xml(data, rel)
-        elif fmt == "JSON":
-            json.loads(data.decode("utf-8"))
-        elif fmt == "PDF":
-            import pypdfium2
-
-            doc = pypdfium2.PdfDocument(data)
-            try:
-                if len(doc) < 1:
-                    return "PDF has no page"
-            finally:
-                doc.close()
-        elif fmt == "OFD":
-            from invoice.ofd.package import OfdPackage
-
-            if not OfdPackage(data, rel).doc_roots():
-                return "OFD without a document"
-        else:
-            return f"unknown format {fmt}"
-    except (InvoiceError, ValueError, UnicodeDecodeError) as exc:
-        return str(exc)
-    except Exception as exc:  # pypdfium2 raises its own PdfiumError
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _encryption(fmt: str, data: bytes) -> str | None:
-    if fmt == "PDF" and re.search(rb"/Encrypt\s", data):
-        return "PDF is encrypted (/Encrypt)"
-    if fmt in ("OFD", "ZIP"):
-        try:
-            import io
-
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                for info in z.infolist():
-                    if info.flag_bits & 0x1:
-                        return f"member {info.filename} is encrypted"
-                    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                        return f"member {info.filename} uses compression method {info.compress_type}"
-        except zipfile.BadZipFile as exc:
-            return f"not a readable zip: {exc}"
-    return None
-
-
-def _process_records(root: Path, meta: md.Metadata) -> CheckItem:
-    problems: list[str] = []
-    evidence: list[str] = []
-    vx = _read(root, "content/voucher.xml")
-    if vx is None:
-        return _item("I3", Result.FAIL, "content/voucher.xml (the voucher and its posting) is missing")
-    try:
-        v = parse_xml(vx, "voucher.xml")
-    except InvoiceError as exc:
-        return _item("I3", Result.FAIL, f"content/voucher.xml: {exc}")
-    for field_name in ("posted_at", "posted_by", "created_by"):
-        el = v.find(field_name)
-        if el is None or not (el.text or "").strip():
-            problems.append(f"voucher.xml: {field_name} missing (posting record)")
-    evidence.append(f"posted by {v.findtext('posted_by')} at {v.findtext('posted_at')}")
-    cx = _read(root, "content/claims.xml")
-    external = (v.findtext("external_ref") or "").strip()
-    if cx is None:
-        problems.append("content/claims.xml missing")
-    else:
-        try:
-            claims = parse_xml(cx, "claims.xml").findall("claim")
-        except InvoiceError as exc:
-            return _item("I3", Result.FAIL, f"content/claims.xml: {exc}")
-        if not claims and not external:
-            problems.append("no claim and no external reference: the approval record is missing")
-        for c in claims:
-            actions = [(s.findtext("action") or "").lower() for s in c.iterfind("steps/item")]
-            cid = c.findtext("id")
-            for need in ("submit", "approve"):
-                if not any(a.startswith(need) for a in actions):
-                    problems.append(f"claim {cid}: no {need} step")
-            evidence.append(f"claim {cid}: {len(actions)} steps ({', '.join(actions)})")
-        if not claims:
-            evidence.append(f"pushed by the accounting system, external reference {external}")
-    return _verdict("I3", problems, "; ".join(evidence))
-
-
-_scanner: tuple[float, str | None] = (0.0, None)
-
-
-def _find_scanner() -> str | None:
-    """clamdscan or clamscan on PATH, looked up at most once a minute."""
-    global _scanner
-    import time
-
-    if time.monotonic() - _scanner[0] > 60:
-        _scanner = (time.monotonic(), shutil.which("clamdscan") or shutil.which("clamscan"))
-    return _scanner[1]
-
-
-def malware_scan(root: Path, timeout: float = 300) -> CheckItem:
-    """ClamAV when installed; otherwise ``not_run`` — never reported as passed."""
-    exe = _find_scanner()
-    if exe is None:
-        return _item("S1", Result.NOT_RUN, "no malware scanner installed (clamdscan/clamscan not found)")
-    args = [exe, "--no-summary", "--infected"]
-    if exe.endswith("clamscan"):
-        args.append("--recursive")
-    else:
-        args.append("--fdpass")
-    try:
-        proc = subprocess.run([*args, str(root)], capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return _item("S1", Result.NOT_RUN, f"{Path(exe).name} could not run: {exc}")
-    name = Path(exe).name
-    if proc.returncode == 0:
-        return _item("S1", Result.PASS, f"{name}: no malware found")
-    if proc.returncode == 1:
-        return _item("S1", Result.FAIL, f"{name}: {proc.stdout.strip()[:500]}")
-    return _item("S1", Result.NOT_RUN, f"{name} failed (exit {proc.returncode}): {proc.stderr.strip()[:300]}")
 
 
 # --- with the database ------------------------------------------------------------------------
