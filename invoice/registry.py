@@ -44,7 +44,7 @@ from invoice.model import Invoice, canonical_key_field, canonicalize_keys, money
 from invoice.registry_errors import DuplicateInvoice, RegistryError
 
 __all__ = ["DuplicateInvoice", "InvoiceRecord", "RegistryError", "StoredFile", "find_existing",
-           "get_by_key", "get_invoice", "invoice_summary", "list_invoices", "record_to_dict",
+           "get_by_key", "get_invoice", "invoice_conditions", "invoice_summary", "list_invoices", "record_to_dict",
            "register", "register_posted_clause", "register_usage_lookup", "reversals"]
 
 log = logging.getLogger(__name__)
@@ -410,6 +410,37 @@ def search_clause(session: Session, q: str) -> Any:
     return and_(*per_term) if per_term else None
 
 
+def invoice_conditions(session: Session, *, number: str | None = None, key: str | None = None,
+                       seller_tax_id: str | None = None, uploaded_by: str | None = None,
+                       kind: str | None = None, verification_status: str | None = None,
+                       ids: list[str] | None = None, date_from: date | str | None = None,
+                       date_to: date | str | None = None, status: str | None = None,
+                       q: str | None = None) -> list[Any]:
+    """The SQL conditions of the invoice list filters, shared by every list of invoices (the
+    registry's, "我的发票" and the claim form's) so that one filter means one thing everywhere.
+    Keys are compared canonically (NFKC, ASCII digits); a bad date is refused (422)."""
+    conds: list[Any] = []
+    number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
+    key = canonical_key(key) if key else key
+    equal = ((InvoiceRecord.number, number), (InvoiceRecord.key, key),
+             (InvoiceRecord.seller_tax_id, seller_tax_id), (InvoiceRecord.uploaded_by, uploaded_by),
+             (InvoiceRecord.kind, kind), (InvoiceRecord.verification_status, verification_status),
+             (InvoiceRecord.status, status))
+    conds.extend(col(column) == value for column, value in equal if value)
+    if ids is not None:
+        conds.append(col(InvoiceRecord.id).in_(ids))
+    d_from, d_to = date_range(date_from, date_to)
+    if d_from:
+        conds.append(col(InvoiceRecord.issue_date) >= d_from)
+    if d_to:
+        conds.append(col(InvoiceRecord.issue_date) <= d_to)
+    if q and q.strip():
+        clause = search_clause(session, q.strip()[:200])
+        if clause is not None:
+            conds.append(clause)
+    return conds
+
+
 def list_invoices(session: Session, *, number: str | None = None, seller_tax_id: str | None = None,
                   date_from: date | str | None = None, date_to: date | str | None = None,
                   status: str | None = None, posted: bool | None = None, key: str | None = None,
@@ -427,34 +458,9 @@ def list_invoices(session: Session, *, number: str | None = None, seller_tax_id:
     if status is not None and status not in (STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE):
         raise list_error("bad_filter", name="status", value=status, why="可选值：ok（正常）、invalid（验证失败）、"
                                                                       "duplicate（重复）")
-    conds: list[Any] = []
-    number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
-    key = canonical_key(key) if key else key
-    if number:
-        conds.append(col(InvoiceRecord.number) == number)
-    if key:
-        conds.append(col(InvoiceRecord.key) == key)
-    if seller_tax_id:
-        conds.append(col(InvoiceRecord.seller_tax_id) == seller_tax_id)
-    if uploaded_by:
-        conds.append(col(InvoiceRecord.uploaded_by) == uploaded_by)
-    if kind:
-        conds.append(col(InvoiceRecord.kind) == kind)
-    if verification_status:
-        conds.append(col(InvoiceRecord.verification_status) == verification_status)
-    if ids is not None:
-        conds.append(col(InvoiceRecord.id).in_(ids))
-    d_from, d_to = date_range(date_from, date_to)
-    if d_from:
-        conds.append(col(InvoiceRecord.issue_date) >= d_from)
-    if d_to:
-        conds.append(col(InvoiceRecord.issue_date) <= d_to)
-    if status:
-        conds.append(col(InvoiceRecord.status) == status)
-    if q and q.strip():
-        clause = search_clause(session, q.strip()[:200])
-        if clause is not None:
-            conds.append(clause)
+    conds = invoice_conditions(session, number=number, key=key, seller_tax_id=seller_tax_id,
+                               uploaded_by=uploaded_by, kind=kind, verification_status=verification_status,
+                               ids=ids, date_from=date_from, date_to=date_to, status=status, q=q)
     order = INVOICE_SORTING.order_by(sort)
     if posted is not None and _posted_clause is not None:
         conds.append(_posted_clause(posted))

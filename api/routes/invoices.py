@@ -7,7 +7,6 @@ rule, verification and storage live there.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
@@ -23,11 +22,10 @@ from api.downloads import content_disposition
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
 from core.audit import AuditEntry
 from core.blobstore import get_blobstore
-from core.listing import date_range
+from core.listing import check_page
 from core.users import Permission, User, has_permission
 from invoice import registry
 from invoice.importer import ingest_files
-from invoice.model import canonical_key_field
 from invoice.online_store import online_check_history, run_online_check
 from invoice.registry import CONTENT_TYPES, InvoiceRecord
 
@@ -158,10 +156,11 @@ def list_invoices(
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     if claimable is not None:
-        d_from, d_to = date_range(date_from, date_to)
-        return _list_for(user, s, number=number, key=key, seller_tax_id=seller_tax_id, date_from=d_from,
-                         date_to=d_to, status=status, posted=posted, mine=mine, claimable=claimable,
-                         page=page, page_size=page_size)
+        check_page(page, page_size)
+        return _list_for(user, s, mine=mine, claimable=claimable, page=page, page_size=page_size,
+                         posted=posted, number=number, key=key, seller_tax_id=seller_tax_id,
+                         date_from=date_from, date_to=date_to, status=status, q=q, kind=kind,
+                         uploaded_by=uploaded_by, verification_status=verification_status)
     rows, total = registry.list_invoices(s, number=number, key=key, seller_tax_id=seller_tax_id,
                                          date_from=date_from, date_to=date_to, status=status,
                                          posted=posted, page=page, page_size=page_size, q=q, sort=sort,
@@ -170,27 +169,14 @@ def list_invoices(
     return {"items": invoice_rows(s, rows), "total": total, "page": page, "page_size": page_size}
 
 
-def _list_for(user: User, s: Session, *, number: str | None, key: str | None, seller_tax_id: str | None,
-              date_from: date | None, date_to: date | None, status: str | None, posted: bool | None,
-              mine: bool, claimable: bool | None, page: int, page_size: int) -> dict[str, Any]:
+def _list_for(user: User, s: Session, *, mine: bool, claimable: bool, page: int, page_size: int,
+              posted: bool | None, **filters: Any) -> dict[str, Any]:
     """"我的发票" and the claim form's list: the same rule as the claim gate
-    (``accounting.invoice_status``), including who may claim whose invoices."""
+    (``accounting.invoice_status``), including who may claim whose invoices; the filters mean
+    what they mean in every invoice list (``registry.invoice_conditions``)."""
     from accounting.ledger import posted_clause
 
-    conds: list[Any] = []
-    number, seller_tax_id = canonical_key_field(number), canonical_key_field(seller_tax_id)
-    if number:
-        conds.append(col(InvoiceRecord.number) == number)
-    if key:
-        conds.append(col(InvoiceRecord.key) == registry.canonical_key(key))
-    if seller_tax_id:
-        conds.append(col(InvoiceRecord.seller_tax_id) == seller_tax_id)
-    if date_from:
-        conds.append(col(InvoiceRecord.issue_date) >= date_from)
-    if date_to:
-        conds.append(col(InvoiceRecord.issue_date) <= date_to)
-    if status:
-        conds.append(col(InvoiceRecord.status) == status)
+    conds = registry.invoice_conditions(s, **filters)
     if posted is not None:
         conds.append(posted_clause(posted))
     own_only = mine or (claimable is True and not has_permission(user, Permission.CLAIM_FOR_OTHERS))
