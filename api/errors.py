@@ -159,7 +159,7 @@ def forbidden_message(operation: str, role: str) -> str:
     """Which role may not do what, and who may, in words (roles and operations by label)."""
     allowed = "、".join(messages.label("role", r.value) for r in sorted(RULES.get(operation, ()), key=str))
     return messages.text("web.http.forbidden", role=messages.label("role", role),
-                         operation=messages.label("permission", operation), allowed=allowed or "无")
+                         operation=messages.label("operation", operation), allowed=allowed or "无")
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:

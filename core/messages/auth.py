@@ -86,7 +86,9 @@ LABELS: dict[str, dict[str, str]] = {
         "archive.override": "检测不通过时强制移交", "archive.destroy": "销毁会计档案",
         "archive.read": "查看档案", "audit.verify": "校验审计日志", "audit.read": "查看审计日志",
         "store.check": "检查原件存储", "store.sweep": "清理残留文件", "users.manage": "管理用户",
-        "me": "查看本人信息",
+        "me": "查看本人信息", "invoice.override": "登记免查验放行", "claim.edit": "修改报销单",
+        "claim.for_others": "为他人报销", "archive.key_rotate": "更换归档密钥",
+        "voucher.review": "凭证审核",
     },
     "audit_action": {
         "auth.login": "登录", "auth.login_failed": "登录失败", "auth.login_throttled": "登录失败过多（已限速）",

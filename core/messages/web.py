@@ -91,8 +91,6 @@ MESSAGES: dict[str, str] = {
 }
 
 LABELS: dict[str, dict[str, str]] = {
-    "role": {"clerk": "经办", "approver": "审批", "accountant": "会计", "archivist": "档案管理",
-             "auditor": "审计", "admin": "管理员"},
     "invoice_kind": {
         "vat_e_ordinary": "增值税电子普通发票", "vat_e_special": "增值税电子专用发票",
         "digital_ordinary": "电子发票（普通发票）", "digital_special": "电子发票（增值税专用发票）",
@@ -105,17 +103,6 @@ LABELS: dict[str, dict[str, str]] = {
     "invoice_status": {"claimable": "可报销", "needs_check": "需查验", "failed": "验证失败",
                        "not_ours": "非本单位", "duplicate": "重复", "claimed": "已报销", "posted": "已入账"},
     "http_method": {"GET": "查看", "POST": "提交", "PATCH": "修改", "PUT": "修改", "DELETE": "删除"},
-    "permission": {
-        "invoice.upload": "上传发票", "invoice.read": "查看发票", "invoice.verify": "验证发票",
-        "invoice.online_check": "在线查验", "claim.create": "填报销单", "claim.submit": "提交报销单",
-        "claim.review": "审核报销单", "claim.approve": "审批报销单", "claim.reject": "驳回报销单",
-        "claim.read": "查看报销单", "voucher.create": "生成凭证", "voucher.post": "记账",
-        "voucher.reverse": "红字冲销", "voucher.import": "导入凭证", "voucher.read": "查看凭证",
-        "voucher.review": "凭证审核", "archive.package": "归档", "archive.check": "四性检测",
-        "archive.export": "年度移交导出", "archive.override": "强制放行", "archive.destroy": "销毁档案",
-        "archive.read": "查看档案", "audit.verify": "校验审计日志", "audit.read": "查看审计日志",
-        "store.check": "原件完整性检查", "store.sweep": "清理残留文件", "users.manage": "管理用户",
-        "me": "查看本人信息"},
     "field": {"title": "事由", "department": "部门", "purpose": "用途说明", "lines": "报销明细",
               "invoice_id": "发票", "category": "费用类别", "amount": "金额", "comment": "意见",
               "reason": "原因", "year": "会计年度", "voucher_id": "凭证", "claim_ids": "报销单",
@@ -162,7 +149,7 @@ FALLBACK_LABELS: dict[str, dict[str, str]] = {
     "export_status": {"running": "正在导出", "done": "导出完成", "failed": "导出失败", "interrupted": "已中断"},
     "package_status": {"active": "在库", "superseded": "已替换", "destroyed": "已销毁"},
     "retention": {"D30": "30年", "D10": "10年", "Y": "永久"},
-    "object_type": {"archive_package": "档案包", "archive_export": "移交导出", "archive_destruction": "档案销毁",
+    "object_type": {"archive_package": "档案包", "archive_export": "移交导出", "archive_destruction": "档案销毁", "archive_key": "档案签名密钥",
                     "web_session": "登录", "api_token": "令牌", "invoice": "发票", "claim": "报销单", "voucher": "凭证", "package": "档案包",
                     "export": "移交导出", "user": "用户", "token": "令牌", "session": "登录", "store": "原件存储",
                     "archive": "档案", "destruction": "销毁"},
