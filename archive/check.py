@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from archive import manifest as mf
 from archive import metadata as md
+from archive.schema import validate_package_xml  # h-render: schema validation
 from archive import signing
 from archive.codes import parse_code
 from archive.errors import ArchiveError, not_found
@@ -387,6 +388,8 @@ def check_dir(root: Path, ctx: CheckContext, subject: str = "") -> CheckReport:
         enc = _encryption(fmt, data)
         if enc:
             u4.append(f"{rel}: {enc}")
+    # --- h-render: XML validated against the XSD its namespace names (archive.schema) ---
+    u2 += validate_package_xml(root)
     items.append(_verdict("U2", u2, f"all {len(present)} files open; {len(inv_meta)} invoices parse"))
     items.append(_verdict("U3", u3, f"all {len(present)} files are OFD, PDF, XML or JSON"))
     items.append(_verdict("U4", u4, "no encrypted PDF or OFD member, no private compression method"))
@@ -518,7 +521,8 @@ def _process_records(root: Path, meta: md.Metadata) -> CheckItem:
         if not claims and not external:
             problems.append("no claim and no external reference: the approval record is missing")
         for c in claims:
-            actions = [(s.findtext("action") or "").lower() for s in c.iterfind("steps/item")]
+            # h-render: "steps/*" reads both the schema record (step) and version 0 (item)
+            actions = [(s.findtext("action") or "").lower() for s in c.iterfind("steps/*")]
             cid = c.findtext("id")
             for need in ("submit", "approve"):
                 if not any(a.startswith(need) for a in actions):
