@@ -149,6 +149,7 @@ def validate_package_xml(root: Path) -> list[str]:
     one, and every schema error are problems. Missing files are the integrity items' business.
     """
     problems: list[str] = []
+    reported: set[SchemaRef] = set()
     for rel in PACKAGE_XML:
         path = root / rel
         if not path.is_file():
@@ -164,9 +165,11 @@ def validate_package_xml(root: Path) -> list[str]:
         carried_path = root / ref.package_path
         carried = carried_path.read_bytes() if carried_path.is_file() else None
         published = shipped_xsd(ref)
-        if published is not None and carried is not None and carried != published:
+        if published is not None and carried is not None and carried != published and ref not in reported:
+            reported.add(ref)  # one problem per schema file, however many documents use it
             problems.append(messages.text("records.schema.carried_differs", file=ref.package_path,
-                                          version=ref.version, kind=ref.kind))
+                                          version=ref.version,
+                                          kind=messages.label("record_schema_kind", ref.kind)))
         xsd = published or carried
         if xsd is None:
             problems.append(messages.text("records.schema.missing", file=rel, namespace=ns,

@@ -14,7 +14,7 @@ MESSAGES: dict[str, str] = {
                               "对应的结构定义文件 {xsd}，无法核对其结构：请从移交单位索取该版本的结构定义。",
     "records.schema.unknown_namespace": "{file} 声明的命名空间 {namespace} 不是本系统的档案结构命名空间，"
                                         "无法核对其结构。",
-    "records.schema.carried_differs": "档案包中的结构定义 {file} 与本系统发布的 {kind} 第 {version} 版不一致："
+    "records.schema.carried_differs": "档案包中的结构定义 {file} 与本系统发布的{kind}第 {version} 版不一致："
                                       "已发布的结构定义不得改动，请核查该档案包的来源。",
     "records.schema.unreadable": "档案包中的结构定义 {xsd} 无法读取：{error}。",
     "record_schema_invalid": "凭证 {number} 的归档记录 {file} 不符合结构定义：{errors}。该凭证暂不能归档，"
@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
 }
 
 LABELS: dict[str, dict[str, str]] = {
+    "record_schema_kind": {"record": "凭证及报销记录结构", "metadata": "元数据结构"},
     "record_voucher_state": {"draft": "草稿", "posted": "已记账"},
     "record_claim_state": {"draft": "草稿", "submitted": "已提交", "reviewed": "已审核",
                            "approved": "已审批", "rejected": "已驳回"},
