@@ -27,10 +27,10 @@ from sqlmodel import Session, col, select
 
 from archive import manifest as mf
 from archive import metadata as md
-from archive.schema import validate_package_xml  # h-render: schema validation
 from archive import signing
 from archive.codes import parse_code
 from archive.errors import ArchiveError, not_found
+from archive.schema import validate_package_xml  # h-render: schema validation
 from archive.store import (
     ArchivalCounter,
     ArchivedInvoice,

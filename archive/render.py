@@ -190,5 +190,15 @@ def claims_pdf(rec: VoucherRecord, ctx: FormContext) -> bytes:
     return _html_to_pdf(claims_html(rec, ctx))
 
 
-__all__ = ["PDF_VARIANT", "FormContext", "RenditionError", "china_time", "claims_html", "claims_pdf",
-           "cjk_font_installed", "rmb_upper", "voucher_html", "voucher_pdf"]
+__all__ = [
+    "PDF_VARIANT",
+    "FormContext",
+    "RenditionError",
+    "china_time",
+    "cjk_font_installed",
+    "claims_html",
+    "claims_pdf",
+    "rmb_upper",
+    "voucher_html",
+    "voucher_pdf",
+]
