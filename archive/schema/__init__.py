@@ -27,8 +27,9 @@ from core import messages
 
 NS_PREFIX = "urn:fapiao-archive:"
 PACKAGE_SCHEMA_DIR = "schema"
-# The version this code writes, per kind. Raising one means adding <kind>-<new>.xsd here.
-CURRENT: dict[str, int] = {"record": 1, "metadata": 1}
+# The version of content/*.xml this code writes (archive.records); raising it means adding
+# record-<new>.xsd here. metadata.xml's version is archive.metadata.SCHEMA_REF.
+CURRENT: dict[str, int] = {"record": 1}
 # Folders searched for shipped XSD files, in order (tests may add one for a future version).
 SCHEMA_DIRS: list[Path] = [Path(__file__).parent]
 
@@ -186,11 +187,10 @@ def validate_package_xml(root: Path) -> list[str]:
     return problems
 
 
-def package_schemas(kinds: tuple[str, ...] = ("record", "metadata")) -> list[tuple[str, bytes]]:
-    """The XSD files a package built now carries: (path in the package, bytes)."""
+def package_schemas(refs: list[SchemaRef]) -> list[tuple[str, bytes]]:
+    """The XSD files a package carries for the given versions: (path in the package, bytes)."""
     out = []
-    for kind in kinds:
-        ref = current(kind)
+    for ref in refs:
         xsd = shipped_xsd(ref)
         if xsd is None:
             raise SchemaError(ref.package_path, [f"{ref.file_name} is not shipped"])

@@ -14,7 +14,7 @@ from lxml import etree
 
 from accounting import claims as acc_claims
 from accounting import ledger
-from archive import check, package, schema
+from archive import check, export, metadata, package, schema
 from archive.check import Result
 from archive.store import ArchivePackage, package_dir
 from core.db import session_scope
@@ -49,12 +49,14 @@ def _edit(path: Path, fn: Callable[[etree._Element], None]) -> None:
     path.write_bytes(etree.tostring(doc, xml_declaration=True, encoding="UTF-8"))
 
 
-def test_package_is_described_by_the_xsd_it_carries(people: People, posted: Posted) -> None:
-    pkg = _build(people, posted(SAMPLE_SETS[0]))
+def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted: Posted,
+                                                     tmp_path: Path) -> None:
+    people = db_people
+    pkg = _build(people, db_posted(SAMPLE_SETS[0]))
     root = _root(pkg)
     carried = {"record": root / "schema" / "record-1.xsd", "metadata": root / "schema" / "metadata-1.xsd"}
     for kind, path in carried.items():
-        assert path.read_bytes() == schema.shipped_xsd(schema.current(kind))  # the published file, unchanged
+        assert path.read_bytes() == schema.shipped_xsd(schema.SchemaRef(kind, 1))  # the published file, unchanged
         assert f"schema/{path.name}" in {f["path"] for f in pkg.meta["files"]}  # listed and fixed
     for rel in XMLS:
         doc = etree.parse(str(root / rel))
@@ -72,6 +74,13 @@ def test_package_is_described_by_the_xsd_it_carries(people: People, posted: Post
     with session_scope() as s:
         report = check.check_package(s, pkg.id)
     assert report.item("U2").result is Result.PASS and report.item("I3").result is Result.PASS
+    # the export carries the schema with each package, and the receiver validates by it
+    job = export.export_year(pkg.year, tmp_path / "out", people.archivist)
+    assert job.status == "done", job.error
+    exported = [p.parent.parent for p in Path(job.bag_path).rglob("record-1.xsd")]
+    assert len(exported) == 1 and (exported[0] / "schema" / "metadata-1.xsd").is_file()
+    assert schema.validate_package_xml(exported[0]) == []
+    assert export.verify_export(job.bag_path)["status"] == "pass"
 
 
 def test_renaming_an_api_field_does_not_change_the_archived_record(
@@ -137,7 +146,10 @@ def test_damaged_records_fail_validation(people: People, posted: Posted, tmp_pat
         problems = schema.validate_package_xml(root)
         assert len(problems) == 1 and rel in problems[0] and word in problems[0], (rel, problems)
         with pytest.raises(schema.SchemaError):
-            schema.validate_written((root / rel).read_bytes(), "metadata" if rel == "metadata.xml" else "record", rel)
+            if rel == "metadata.xml":
+                metadata.metadata_xml(metadata.read_metadata((root / rel).read_bytes()))
+            else:
+                schema.validate_written((root / rel).read_bytes(), "record", rel)
     # a carried XSD edited after publication is reported even though the record still validates
     root = _copy(src, tmp_path / "xsd")
     xsd = root / "schema" / "record-1.xsd"
