@@ -138,6 +138,19 @@ def root_namespace(data: bytes) -> str | None:
         return None
 
 
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def self_contained(xsd: bytes) -> bool:
+    """Whether an XSD stands alone: no include, import or redefine that would make the
+    validator read other files or the network (a received package's XSD is not trusted)."""
+    try:
+        doc = etree.fromstring(xsd, _parser())
+    except etree.XMLSyntaxError:
+        return False
+    return next(doc.iter(f"{_XS}include", f"{_XS}import", f"{_XS}redefine", f"{_XS}override"), None) is None
+
+
 def validate_package_xml(root: Path) -> list[str]:
     """Every schema problem of a package folder's XML, in Chinese; empty when all validate.
 
@@ -172,6 +185,9 @@ def validate_package_xml(root: Path) -> list[str]:
                                           version=ref.version,
                                           kind=messages.label("record_schema_kind", ref.kind)))
         xsd = published or carried
+        if published is None and carried is not None and not self_contained(carried):
+            problems.append(messages.text("records.schema.not_self_contained", xsd=ref.package_path))
+            continue
         if xsd is None:
             problems.append(messages.text("records.schema.missing", file=rel, namespace=ns,
                                           xsd=ref.package_path))

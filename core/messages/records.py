@@ -16,6 +16,8 @@ MESSAGES: dict[str, str] = {
                                         "无法核对其结构。",
     "records.schema.carried_differs": "档案包中的结构定义 {file} 与本系统发布的{kind}第 {version} 版不一致："
                                       "已发布的结构定义不得改动，请核查该档案包的来源。",
+    "records.schema.not_self_contained": "档案包中的结构定义 {xsd} 引用了包外的文件或网址，不能据此核对："
+                                         "档案包必须自带完整的结构定义，请向移交单位索取。",
     "records.schema.unreadable": "档案包中的结构定义 {xsd} 无法读取：{error}。",
     "record_schema_invalid": "凭证 {number} 的归档记录 {file} 不符合结构定义：{errors}。该凭证暂不能归档，"
                              "请把此信息转给系统管理员处理。",

@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from accounting import claims as acc_claims
 from accounting import ledger
-from archive import package, render
+from archive import check, package, render, schema
 from archive.errors import ArchiveError
 from archive.store import ArchivePackage, package_dir
-from core.clock import CHINA
+from core.clock import CHINA, today_china
 from core.db import session_scope
 from tests.archive.conftest import SAMPLE_SETS, People
 
@@ -135,3 +135,27 @@ def test_without_a_cjk_font_nothing_is_filed(people: People, posted: Posted,
     assert err.value.code == "records.render.no_cjk_font"
     with session_scope() as s:
         assert s.exec(select(ArchivePackage)).all() == []
+
+
+def test_external_voucher_without_claims_or_invoices(people: People) -> None:
+    """A voucher pushed by an accounting system: no 报销单, no invoices, markup in its text."""
+    summary = "支付<服务费> & \"押金\""
+    with session_scope() as s:
+        v = ledger.create_voucher(s, people.accountant, today_china().isoformat(), summary,
+                                  [{"account_code": "660299", "debit": "1234.56", "aux": {"部门": "财务部"}},
+                                   {"account_code": "2241", "credit": "1234.56"}], external_ref="ERP-2024-0001")
+        vid = v.id
+    with session_scope() as s:
+        ledger.post_voucher(s, people.accountant, vid)
+    with session_scope() as s:
+        pkg = package.build_package(s, people.archivist, vid)
+        root = package_dir(pkg)
+    assert not (root / "content" / "claims.pdf").exists()  # no 报销单 to render
+    assert schema.validate_package_xml(root) == []
+    with session_scope() as s:
+        assert not check.check_package(s, pkg.id).failed
+    pdf = (root / "content" / "voucher.pdf").read_bytes()
+    assert_pdfa(pdf)
+    text = _text(pdf)
+    assert summary in text and "壹仟贰佰叁拾肆元伍角陆分" in text and "无所附发票" in text and "附件 0 张" in text
+    assert _english_words(text, {"accountant", "ERP", "KU", "PZ"}) == set()

@@ -162,6 +162,12 @@ def test_damaged_records_fail_validation(people: People, posted: Posted, tmp_pat
     vx.write_bytes(vx.read_bytes().replace(RECORD_NS.encode(), b"urn:fapiao-archive:record:9"))
     problems = schema.validate_package_xml(root)
     assert len(problems) == 1 and "schema/record-9.xsd" in problems[0]
+    # a carried XSD of that version that reaches outside the package is not used
+    (root / "schema" / "record-9.xsd").write_bytes(
+        b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:fapiao-archive:record:9">'
+        b'<xs:include schemaLocation="file:///etc/hostname"/></xs:schema>')
+    problems = schema.validate_package_xml(root)
+    assert len(problems) == 1 and "包外" in problems[0]
 
 
 def test_old_version_packages_still_check(people: People, posted: Posted, tmp_path: Path,
