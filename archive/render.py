@@ -116,15 +116,22 @@ def _money(v: Decimal | None) -> str:
     return "" if v is None else f"{v:,.2f}"
 
 
+# Where Debian's packages put them, for a machine without the fc-list tool.
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
+
+
 @lru_cache(maxsize=1)
 def cjk_font_installed() -> bool:
-    """Whether fontconfig knows one of the CJK families (checked once per process)."""
+    """Whether one of the CJK families is installed (checked once per process)."""
     exe = shutil.which("fc-list")
-    if exe is None:
-        return False
-    out = subprocess.run([exe, ":lang=zh", "family"], capture_output=True, text=True, timeout=30,
-                         check=False).stdout
-    return any(f in out for f in CJK_FAMILIES)
+    if exe is not None:
+        out = subprocess.run([exe, ":lang=zh", "family"], capture_output=True, text=True, timeout=30,
+                             check=False).stdout
+        if any(f in out for f in CJK_FAMILIES):
+            return True
+    return any(Path(f).is_file() for f in CJK_FONT_FILES)
 
 
 @lru_cache(maxsize=1)
