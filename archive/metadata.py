@@ -57,8 +57,12 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-def metadata_xml(meta: Metadata) -> bytes:
-    """``metadata.xml``, validated against metadata-1.xsd (raises ``schema.SchemaError``)."""
+def metadata_xml(meta: Metadata, *, validate: bool = True) -> bytes:
+    """``metadata.xml``, validated against metadata-1.xsd (raises ``schema.SchemaError``).
+
+    ``validate=False`` writes the values as they are, valid or not: only for tests that damage
+    a package as a forger would, so that the checker is shown to catch what the writer refuses.
+    """
     root = etree.Element(_q("电子会计档案"), nsmap={None: NS})
     root.set("standard", STANDARD)
     for name in PACKAGE_ELEMENTS:
@@ -74,6 +78,8 @@ def metadata_xml(meta: Metadata) -> bytes:
         for name in FILE_ELEMENTS:
             etree.SubElement(el, _q(name)).text = f.get(name, "")
     data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    if not validate:
+        return data
     xsd = schema.shipped_xsd(SCHEMA_REF)
     problems = [f"{SCHEMA_REF.file_name} is not shipped"] if xsd is None else schema.validate_bytes(data, xsd)
     if problems:

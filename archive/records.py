@@ -38,6 +38,28 @@ class LineRecord:
 
 
 @dataclass(frozen=True)
+class OverrideRecord:
+    """An override of the 查验 requirement: who let the invoice pass without a 查验 result, when, why."""
+
+    by: str
+    role: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """The claim gate's facts about one invoice when it was archived: its signature verification,
+    its 查验 (online check) state, the 未查验 mark, and the newest override (if any)."""
+
+    verification_status: str
+    online_check_status: str
+    pending: bool  # the 未查验 mark: unsigned/indeterminate without a successful 查验
+    mark: str | None = None  # the mark as printed (未查验) when pending
+    override: OverrideRecord | None = None
+
+
+@dataclass(frozen=True)
 class InvoiceRef:
     """One original invoice as listed in the record (the file itself sits beside it)."""
 
@@ -57,6 +79,7 @@ class InvoiceRef:
     buyer_tax_id: str | None
     file: str
     sha256: str
+    check: CheckRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,7 @@ class ClaimLineRecord:
     amount: Decimal
     seller_name: str | None = None
     issue_date: date | None = None
+    check: CheckRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +165,28 @@ def _money(v: Decimal | int | str | None) -> Decimal | None:
     return None if v is None else Decimal(str(v)).quantize(CENT)
 
 
+def _checks(session: Session, invoices: list[Any]) -> dict[str, CheckRecord]:
+    """The claim gate's facts of each invoice, by id (``accounting.invoice_status``, overrides)."""
+    from accounting.invoice_status import invoice_statuses
+    from accounting.overrides import latest_overrides
+    from core import messages
+
+    if not invoices:
+        return {}
+    reports = invoice_statuses(session, invoices)
+    overrides = latest_overrides(session, [i.id for i in invoices])
+    out = {}
+    for inv in invoices:
+        rep = reports.get(inv.id)
+        pending = bool(rep and rep.online_check_pending)
+        o = overrides.get(inv.id)
+        out[inv.id] = CheckRecord(
+            verification_status=inv.verification_status, online_check_status=inv.online_check_status,
+            pending=pending, mark=messages.text("claim.online_check_pending") if pending else None,
+            override=OverrideRecord(by=o.by, role=o.role, at=o.at, reason=o.reason) if o else None)
+    return out
+
+
 def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str, str]) -> VoucherRecord:
     """Snapshot a voucher, its lines, invoices, postings and claims from the models.
 
@@ -151,12 +197,14 @@ def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str,
     from invoice.registry import InvoiceRecord
 
     invoices = ledger.voucher_invoices(session, voucher.id)
+    checks = _checks(session, list(invoices))
     refs = tuple(
         InvoiceRef(no=n, key=i.key, code=i.code or None, number=i.number or None, kind=i.kind,
                    source_format=i.source_format, issue_date=i.issue_date, amount=_money(i.amount),
                    tax=_money(i.tax), total=_money(i.total), seller_name=i.seller_name or None,
                    seller_tax_id=i.seller_tax_id or None, buyer_name=i.buyer_name or None,
-                   buyer_tax_id=i.buyer_tax_id or None, file=invoice_files.get(i.id, ""), sha256=i.sha256)
+                   buyer_tax_id=i.buyer_tax_id or None, file=invoice_files.get(i.id, ""), sha256=i.sha256,
+                   check=checks.get(i.id))
         for n, i in enumerate(invoices, 1))
     keys = {i.id: i.key for i in invoices}
     postings = session.exec(select(ledger.InvoicePosting)
@@ -173,13 +221,17 @@ def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str,
     claims = []
     for c in ledger.voucher_claims(session, voucher.id):
         lines = []
-        for ln in acc_claims.claim_lines(session, c.id):
+        claim_lines = acc_claims.claim_lines(session, c.id)
+        line_invs = [i for i in (session.get(InvoiceRecord, ln.invoice_id) for ln in claim_lines) if i is not None]
+        checks.update(_checks(session, [i for i in line_invs if i.id not in checks]))
+        for ln in claim_lines:
             inv = session.get(InvoiceRecord, ln.invoice_id)
             lines.append(ClaimLineRecord(no=ln.line_no, invoice_key=inv.key if inv else ln.invoice_id,
                                          invoice_number=(inv.number or None) if inv else None,
                                          category=ln.category, amount=Decimal(ln.amount).quantize(CENT),
                                          seller_name=inv.seller_name if inv else None,
-                                         issue_date=inv.issue_date if inv else None))
+                                         issue_date=inv.issue_date if inv else None,
+                                         check=checks.get(ln.invoice_id)))
         steps = tuple(StepRecord(seq=s.seq, action=s.action, from_state=s.from_state, to_state=s.to_state,
                                  actor=s.actor, at=s.at, comment=s.comment)
                       for s in acc_claims.claim_steps(session, c.id))
@@ -239,6 +291,22 @@ def _el(parent: etree._Element, name: str, value: object, required: bool = True)
     etree.SubElement(parent, name).text = _text(value)
 
 
+def _check_el(parent: etree._Element, check: CheckRecord | None) -> None:
+    """``<check>``: verification and 查验 state, the 未查验 mark and the override of one invoice."""
+    if check is None:
+        return  # the schema requires it: validation names the writer's omission
+    el = etree.SubElement(parent, "check")
+    _el(el, "verification_status", check.verification_status)
+    _el(el, "online_check_status", check.online_check_status)
+    _el(el, "pending", "true" if check.pending else "false")
+    _el(el, "mark", check.mark, required=False)
+    if check.override is not None:
+        o = check.override
+        oe = etree.SubElement(el, "override")
+        for name, value in (("by", o.by), ("role", o.role), ("at", o.at), ("reason", o.reason)):
+            _el(oe, name, value)
+
+
 def _root(name: str, archival_code: str) -> etree._Element:
     ref = schema.current("record")
     root = etree.Element(etree.QName(ref.namespace, name), nsmap={"r": ref.namespace})
@@ -287,6 +355,7 @@ def voucher_xml(rec: VoucherRecord, archival_code: str) -> bytes:
             ("buyer_tax_id", inv.buyer_tax_id, False), ("file", inv.file, True), ("sha256", inv.sha256, True),
         ):
             _el(el, name, value, req)
+        _check_el(el, inv.check)
     posts = etree.SubElement(root, "postings")
     for p in rec.postings:
         el = etree.SubElement(posts, "posting")
@@ -320,6 +389,7 @@ def claims_xml(rec: VoucherRecord, archival_code: str) -> bytes:
                                      ("invoice_number", ln.invoice_number, False),
                                      ("category", ln.category, True), ("amount", ln.amount, True)):
                 _el(le, name, value, req)
+            _check_el(le, ln.check)
         steps = etree.SubElement(el, "steps")
         for s in c.steps:
             se = etree.SubElement(steps, "step", seq=str(s.seq))
@@ -332,5 +402,5 @@ def claims_xml(rec: VoucherRecord, archival_code: str) -> bytes:
     return data
 
 
-__all__ = ["ClaimRecord", "InvoiceRef", "LineRecord", "PostingRecord", "StepRecord", "VoucherRecord",
+__all__ = ["CheckRecord", "ClaimRecord", "InvoiceRef", "OverrideRecord", "LineRecord", "PostingRecord", "StepRecord", "VoucherRecord",
            "claims_xml", "load_voucher_record", "voucher_xml"]

@@ -146,6 +146,7 @@ def test_external_voucher_without_claims_or_invoices(people: People) -> None:
                                    {"account_code": "2241", "credit": "1234.56"}], external_ref="ERP-2024-0001")
         vid = v.id
     with session_scope() as s:
+        ledger.review_voucher(s, people.admin, vid)  # 审核 by a second person before posting
         ledger.post_voucher(s, people.accountant, vid)
     with session_scope() as s:
         pkg = package.build_package(s, people.archivist, vid)
