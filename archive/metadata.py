@@ -3,7 +3,8 @@
 Element names are the Chinese names of DESIGN §2 (DA/T 94 lists metadata by Chinese name;
 exact element codes of the standard are unconfirmed, so the names are kept literal). The
 same tables drive three things: writing the XML, the integrity check "required metadata
-present" and the authenticity check "values well-formed and in range".
+present" and the authenticity check "values well-formed and in range". The XML is described by
+``archive/schema/metadata-1.xsd`` (carried in every package) and validated when written.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from datetime import date, datetime
 
 from lxml import etree
 
+from archive import schema
 from invoice.xmlsafe import parse_xml
 
 METADATA_NAME = "metadata.xml"
-NS = "urn:fapiao-archive:metadata:1"
+# The schema version this module writes and reads; a change of elements is metadata-2.xsd.
+SCHEMA_REF = schema.SchemaRef("metadata", 1)
+NS = SCHEMA_REF.namespace
 STANDARD = "DA/T 94-2022"
 
 ALLOWED_FORMATS = ("OFD", "PDF", "XML", "JSON")
@@ -53,7 +57,12 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-def metadata_xml(meta: Metadata) -> bytes:
+def metadata_xml(meta: Metadata, *, validate: bool = True) -> bytes:
+    """``metadata.xml``, validated against metadata-1.xsd (raises ``schema.SchemaError``).
+
+    ``validate=False`` writes the values as they are, valid or not: only for tests that damage
+    a package as a forger would, so that the checker is shown to catch what the writer refuses.
+    """
     root = etree.Element(_q("电子会计档案"), nsmap={None: NS})
     root.set("standard", STANDARD)
     for name in PACKAGE_ELEMENTS:
@@ -68,7 +77,14 @@ def metadata_xml(meta: Metadata) -> bytes:
         el = etree.SubElement(files, _q("电子文件"))
         for name in FILE_ELEMENTS:
             etree.SubElement(el, _q(name)).text = f.get(name, "")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    if not validate:
+        return data
+    xsd = schema.shipped_xsd(SCHEMA_REF)
+    problems = [f"{SCHEMA_REF.file_name} is not shipped"] if xsd is None else schema.validate_bytes(data, xsd)
+    if problems:
+        raise schema.SchemaError(METADATA_NAME, problems)
+    return data
 
 
 def _children(el: etree._Element) -> dict[str, str]:

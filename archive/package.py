@@ -9,9 +9,12 @@ Layout of a package folder::
 
     metadata.xml                   DA/T 94-style metadata (archive.metadata)
     manifest.xml, manifest.sig     every other file with size, SHA-256, SM3; SM2 signature
-    content/voucher.xml            the voucher with its lines and posting (记账)
-    content/claims.xml             the claims with every approval step
-    content/voucher.pdf            a readable rendition of both
+    schema/record-N.xsd            the schema of content/*.xml (archive.schema), version N
+    schema/metadata-N.xsd          the schema of metadata.xml
+    content/voucher.xml            the voucher: lines, invoice list, postings (入账) (archive.records)
+    content/claims.xml             the claims with every approval step (archive.records)
+    content/voucher.pdf            the 记账凭证 as PDF/A-3b (archive.render)
+    content/claims.pdf             the 报销单 as PDF/A-3b, one page per claim (absent without claims)
     content/invoices/NN-<number>.<ofd|pdf|xml>     the originals, byte for byte
     content/verification/NN-<number>.json          each invoice's verification report
 """
@@ -33,7 +36,7 @@ from sqlmodel import Session, col, select
 from accounting.invoice_status import invoice_status
 from archive import manifest as mf
 from archive import metadata as md
-from archive import render, signing
+from archive import records, render, schema, signing
 from archive.check import (
     CheckContext,
     CheckReport,
@@ -74,13 +77,11 @@ class VoucherSource:
     """Everything a package is made of, read from the accounting and invoice services."""
 
     voucher: Any  # accounting.ledger.Voucher
-    voucher_dict: dict[str, Any]
-    claims: list[dict[str, Any]]
+    claims: list[Any]  # accounting.claims.Claim
     invoices: list[InvoiceRecord]
 
 
 def gather(session: Session, voucher_id: str) -> VoucherSource:
-    from accounting import claims as acc_claims
     from accounting import ledger
 
     try:
@@ -91,9 +92,8 @@ def gather(session: Session, voucher_id: str) -> VoucherSource:
         if getattr(exc, "kind", None) == ErrorKind.NOT_FOUND:
             raise not_found("voucher", voucher_id) from None
         raise
-    vd = ledger.voucher_to_dict(session, v)
-    claims = [acc_claims.claim_to_dict(session, c) for c in ledger.voucher_claims(session, v.id)]
-    return VoucherSource(v, vd, claims, ledger.voucher_invoices(session, v.id))
+    # The models, never the API's dicts: the archived record must not follow API renames.
+    return VoucherSource(v, ledger.voucher_claims(session, v.id), ledger.voucher_invoices(session, v.id))
 
 
 def _next_item_no(session: Session, series: str) -> int:
@@ -140,12 +140,13 @@ def _money(v: Any) -> str:
     return "" if v is None else str(Decimal(str(v)).quantize(Decimal("0.01")))
 
 
-def _reviewer(claims: list[dict[str, Any]]) -> str:
-    names = []
-    for c in claims:
-        for s in c.get("steps") or []:
-            if s.get("action") in ("review", "approve") and s.get("actor") not in names:
-                names.append(s["actor"])
+def _reviewer(rec: records.VoucherRecord) -> str:
+    """审核人: everyone who reviewed or approved one of the voucher's claims, in order."""
+    names: list[str] = []
+    for c in rec.claims:
+        for s in c.steps:
+            if s.action in ("review", "approve") and s.actor not in names:
+                names.append(s.actor)
     return "、".join(names)
 
 
@@ -248,11 +249,11 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
 def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCode, version: int,
               key: signing.ArchiveKey, tmp: Path) -> tuple[ArchivePackage, CheckReport]:
     v = src.voucher
-    vd = src.voucher_dict
     blobs = get_blobstore()
     files_meta: list[dict[str, str]] = []
     inv_meta: list[dict[str, str]] = []
     cache: dict[str, tuple[str | None, str]] = {}
+    invoice_files: dict[str, str] = {}  # invoice id -> path of its original in the package
 
     def put(rel: str, data: bytes, kind: str, fmt: str) -> mf.FileEntry:
         _write(tmp / rel, data)
@@ -272,6 +273,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
         stem = f"{n:02d}-{inv.number or inv.sha256[:12]}"
         ext = EXT.get(inv.source_format, "bin")
         rel = f"content/invoices/{stem}.{ext}"
+        invoice_files[inv.id] = rel
         _write(tmp / rel, data)
         parsed = _parse_and_verify_full(data, verify)
         cache[e.sha256] = (parsed[0], parsed[1])
@@ -294,15 +296,27 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
         })
 
     archival_code = str(code)
-    put("content/voucher.xml", render.data_xml("voucher", vd, {"archivalCode": archival_code}), "记账凭证", "XML")
-    put("content/claims.xml", _claims_xml(src.claims, archival_code), "报销单及审批记录", "XML")
-    invoices_view = [{"code": i.code, "number": i.number, "issue_date": i.issue_date, "total": i.total,
-                      "seller": {"name": i.seller_name}} for i in src.invoices]
-    pdf = render.text_pdf(render.voucher_lines(archival_code, vd, src.claims, invoices_view),
-                          title=f"记账凭证 {v.number}")
-    put("content/voucher.pdf", pdf, "版式文件(阅读件)", "PDF")
-
     s = get_settings()
+    rec = records.load_voucher_record(session, v, invoice_files)
+    for rel, xsd in schema.package_schemas([schema.current("record"), md.SCHEMA_REF]):
+        put(rel, xsd, "结构定义", "XML")
+    try:
+        put("content/voucher.xml", records.voucher_xml(rec, archival_code), "记账凭证", "XML")
+        put("content/claims.xml", records.claims_xml(rec, archival_code), "报销单及审批记录", "XML")
+    except schema.SchemaError as exc:
+        raise refused("record_schema_invalid", f"voucher {v.number}: {exc}",
+                      {"number": v.number, "file": exc.where, "errors": "; ".join(exc.problems[:5])}) from None
+    by_key = {i.key: invoice_files[i.id].rsplit("/", 1)[-1] for i in src.invoices}
+    form = render.FormContext(org_name=s.org_name or "", archival_code=archival_code, reviewers=_reviewer(rec),
+                              invoice_files=by_key)
+    try:
+        put("content/voucher.pdf", render.voucher_pdf(rec, form), "记账凭证(阅读件)", "PDF")
+        if rec.claims:
+            put("content/claims.pdf", render.claims_pdf(rec, form), "报销单(阅读件)", "PDF")
+    except render.RenditionError as exc:
+        raise refused(exc.code, f"voucher {v.number}: rendition failed: {exc.code}",
+                      {"number": v.number, **exc.params}) from None
+
     until = retention_until(code.year, VOUCHER_RULE)
     now = utcnow()
     title = f"记账凭证 {v.number} {v.summary}".strip()
@@ -312,14 +326,18 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
             "会计年度": str(code.year), "会计期间": v.period[5:7], "凭证类别": "记账凭证", "凭证字": v.word,
             "凭证号": v.number, "金额": _money(v.total_debit), "附件数": str(len(src.invoices)),
             "保管期限": code.retention, "保管期满日期": until.isoformat() if until else "",
-            "密级": SECRECY_DEFAULT, "制单人": v.created_by, "审核人": _reviewer(src.claims),
+            "密级": SECRECY_DEFAULT, "制单人": v.created_by, "审核人": _reviewer(rec),
             "记账人": v.posted_by or "", "形成时间": v.posted_at.isoformat() if v.posted_at else "",
             "归档时间": now.isoformat(), "归档人": user.username,
         },
         invoices=inv_meta,
         files=list(files_meta),
     )
-    meta_bytes = md.metadata_xml(meta)
+    try:
+        meta_bytes = md.metadata_xml(meta)  # validated against the XSD it declares
+    except schema.SchemaError as exc:
+        raise refused("record_schema_invalid", f"voucher {v.number}: {exc}",
+                      {"number": v.number, "file": exc.where, "errors": "; ".join(exc.problems[:5])}) from None
     _write(tmp / md.METADATA_NAME, meta_bytes)
     entries = [mf.FileEntry(f["文件名"], int(f["大小"]), f["SHA-256"], f["SM3"]) for f in files_meta]
     entries += [mf.FileEntry(i["文件名"], int(i["大小"]), i["SHA-256"], i["SM3"]) for i in inv_meta]
@@ -371,15 +389,6 @@ def _parse_and_verify_full(data: bytes, verify: Any) -> tuple[str | None, str, d
     s = get_settings()  # the buyer checks of the report name the organisation; status is signatures only
     rep = verify(data, inv, org_name=s.org_name, org_tax_id=s.org_tax_id)
     return inv.number, str(rep.status), rep.to_dict()
-
-
-def _claims_xml(claims: list[dict[str, Any]], archival_code: str) -> bytes:
-    from lxml import etree
-
-    root = etree.fromstring(render.data_xml("claims", {}, {"archivalCode": archival_code}))
-    for c in claims:
-        root.append(etree.fromstring(render.data_xml("claim", c)))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def get_package(session: Session, package_id: str) -> ArchivePackage:

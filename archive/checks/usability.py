@@ -16,6 +16,7 @@ import zipfile
 
 from archive import metadata as md
 from archive.checks.base import CheckItem, PackageView, Result, make_item, step, verdict
+from archive.schema import validate_package_xml
 from invoice.errors import InvoiceError
 from invoice.xmlsafe import parse_xml
 
@@ -103,6 +104,7 @@ def files_open(view: PackageView) -> CheckItem:
         err = opens(rel, view.contents.get(rel, b""))
         if err:
             problems.append(f"{rel}: {err}")
+    problems += validate_package_xml(view.root)  # the archive XML against the XSD it declares
     return verdict("U2", problems, f"all {len(view.present)} files open; {len(view.inv_meta)} invoices parse")
 
 

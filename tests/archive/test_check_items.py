@@ -33,10 +33,14 @@ from core import sm2
 from core.db import session_scope
 from core.orgkey import OrgKey
 from core.settings import Settings, override_settings
-from tests.archive.conftest import SAMPLE_SETS, _people, post_voucher_for
-from tests.samples import TAMPERED
+from tests.archive.conftest import SAMPLE_SETS, SIGNED, _people, post_voucher_for
+from tests.attacks import rewrite_ofd
 
-INVOICE_SIGNED = "content/invoices/01-99999951.ofd"  # v4signed.ofd: e-seal valid at filing
+
+def _edited_after_signing(data: bytes) -> bytes:
+    """The signed OFD with one signed page changed after signing (its reference digest breaks)."""
+    return rewrite_ofd(data, lambda name, body: body.replace(b"</ofd:Content>", b"<!-- x --></ofd:Content>", 1)
+                       if name.endswith("Page_0/Content.xml") else body)
 
 
 @dataclass
@@ -122,8 +126,15 @@ class Pkg:
     def meta(self) -> md.Metadata:
         return md.read_metadata(self.path(md.METADATA_NAME).read_bytes())
 
+    @property
+    def signed(self) -> str:
+        """The package path of the filed signed invoice (conftest's SIGNED sample), by digest."""
+        digest = hashlib.sha256(SIGNED.read_bytes()).hexdigest()
+        return next(i["文件名"] for i in self.meta().invoices if i["SHA-256"] == digest)
+
     def write_meta(self, meta: md.Metadata) -> None:
-        self.path(md.METADATA_NAME).write_bytes(md.metadata_xml(meta))
+        """A forger's write: the values as given, whether the schema allows them or not."""
+        self.path(md.METADATA_NAME).write_bytes(md.metadata_xml(meta, validate=False))
 
     def edit_meta_text(self, old: str, new: str) -> None:
         data = self.path(md.METADATA_NAME).read_bytes()
@@ -171,6 +182,13 @@ def pkg(template: Template, tmp_path: Path) -> Pkg:
 
 def failed(report: CheckReport) -> set[str]:
     return {i.id for i in report.items if i.result is Result.FAIL}
+
+
+def assert_schema_problem(report: CheckReport, rel: str, element: str) -> None:
+    """U2 fails because ``rel`` does not validate against its XSD, naming the element."""
+    u2 = report.item("U2")
+    assert u2.result is Result.FAIL
+    assert rel in u2.evidence and ".xsd" in u2.evidence and element in u2.evidence, u2.evidence
 
 
 def _rezip(data: bytes, compress_type: int = zipfile.ZIP_DEFLATED,
@@ -238,11 +256,12 @@ def test_A2_fails_on_a_changed_byte(pkg: Pkg) -> None:
 
 def test_A3_fails_when_the_signed_invoice_was_edited(pkg: Pkg) -> None:
     """The signed original replaced by its copy edited after signing, every digest redone."""
-    pkg.replace(INVOICE_SIGNED, TAMPERED.read_bytes())
+    name = pkg.signed  # found by the original's digest: look it up before replacing it
+    pkg.replace(name, _edited_after_signing(SIGNED.read_bytes()))
     pkg.resign()
     report = pkg.check()
     assert "A3" in failed(report)
-    assert INVOICE_SIGNED in report.item("A3").evidence
+    assert name in report.item("A3").evidence
     assert report.item("A1").result is Result.PASS and report.item("A2").result is Result.PASS
 
 
@@ -252,8 +271,10 @@ def test_A4_fails_on_a_value_out_of_range(pkg: Pkg) -> None:
     pkg.write_meta(meta)
     pkg.resign()
     report = pkg.check()
-    assert failed(report) == {"A4"}
+    # metadata-1.xsd restricts 会计期间 to 01-12 too, so U2 (the schema) also notices.
+    assert failed(report) == {"A4", "U2"}
     assert "会计期间" in report.item("A4").evidence
+    assert_schema_problem(report, "metadata.xml", "会计期间")
 
 
 def test_A4_fails_on_a_control_character(pkg: Pkg) -> None:
@@ -302,7 +323,7 @@ def test_A6_fails_on_a_live_duplicate_in_the_register(pkg: Pkg) -> None:
 
 def test_A7_fails_when_the_metadata_names_another_invoice_number(pkg: Pkg) -> None:
     meta = pkg.meta()
-    entry = next(i for i in meta.invoices if i["文件名"] == INVOICE_SIGNED)
+    entry = next(i for i in meta.invoices if i["文件名"] == pkg.signed)
     entry["发票号码"] = "99999952"
     pkg.write_meta(meta)
     pkg.resign()
@@ -327,12 +348,14 @@ def test_A7_fails_when_the_metadata_states_another_size(pkg: Pkg) -> None:
 def test_I1_fails_on_a_missing_required_element(pkg: Pkg) -> None:
     meta = pkg.meta()
     del meta.package["保管期限"]
-    pkg.path(md.METADATA_NAME).write_bytes(md.metadata_xml(meta).replace("<保管期限></保管期限>".encode(), b"")
+    pkg.path(md.METADATA_NAME).write_bytes(md.metadata_xml(meta, validate=False).replace("<保管期限></保管期限>".encode(), b"")
                                            .replace("<保管期限/>".encode(), b""))
     pkg.resign()
     report = pkg.check()
-    assert failed(report) == {"I1"}
+    # metadata-1.xsd requires 保管期限, so U2 (the schema) also notices.
+    assert failed(report) == {"I1", "U2"}
     assert "保管期限" in report.item("I1").evidence
+    assert_schema_problem(report, "metadata.xml", "保管期限")
 
 
 def test_I2_fails_on_a_gap_in_the_series(pkg: Pkg) -> None:
@@ -359,7 +382,9 @@ def test_I3_fails_without_the_posting_record(pkg: Pkg) -> None:
     pkg.replace("content/voucher.xml", voucher[:start] + b"<posted_by/>" + voucher[end:])
     pkg.resign()
     report = pkg.check()
-    assert failed(report) == {"I3"} and "posted_by" in report.item("I3").evidence
+    # record-1.xsd requires a non-empty posted_by, so U2 (the schema) also notices.
+    assert failed(report) == {"I3", "U2"} and "posted_by" in report.item("I3").evidence
+    assert_schema_problem(report, "content/voucher.xml", "posted_by")
 
 
 def test_I4_fails_on_a_missing_file(pkg: Pkg) -> None:
@@ -494,8 +519,10 @@ def test_S1_is_not_run_without_a_scanner(pkg: Pkg, tmp_path: Path, monkeypatch: 
 def test_S1_uses_the_database_named_in_the_settings(pkg: Pkg, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """FAPIAO_CLAMAV_DB: a database of one signature that matches the voucher's own XML."""
+    marker = b"<r:voucher xmlns:r="  # voucher.xml's root element (record schema, prefix r)
+    assert marker in pkg.path("content/voucher.xml").read_bytes()
     db = tmp_path / "site.ndb"
-    db.write_text(f"Site.Test.VoucherMarker:0:*:{b'<voucher archivalCode='.hex()}\n", "ascii")
+    db.write_text(f"Site.Test.VoucherMarker:0:*:{marker.hex()}\n", "ascii")
     monkeypatch.setenv("FAPIAO_CLAMAV_DB", str(db))
     s1 = pkg.check(scan=True).item("S1")
     assert s1.result is Result.FAIL and "Site.Test.VoucherMarker" in s1.evidence

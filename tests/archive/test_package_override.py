@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from lxml import etree
 from sqlmodel import select
 
 from accounting.overrides import record_override
@@ -42,3 +43,18 @@ def test_override_and_unchecked_mark_are_archived(people: People, posted: Callab
     assert signed["online_check_pending"] is False and signed["override"] is None
     claims_xml = (root / "content" / "claims.xml").read_text(encoding="utf-8")
     assert "查验平台维护，已核对纸质件" in claims_xml and "clerk" in claims_xml
+    # The record (record-1.xsd) carries each invoice's check: on the claim lines and on the voucher.
+    for rel, path in (("content/claims.xml", "claim/lines/line"), ("content/voucher.xml", "invoices/invoice")):
+        doc = etree.fromstring((root / rel).read_bytes())
+        number_tag = "invoice_number" if rel.endswith("claims.xml") else "number"
+        checks = {el.findtext(number_tag): el.find("check") for el in doc.iterfind(path)}
+        assert set(checks) == {SIGNED_NUMBER, unsigned_number}, rel
+        over = checks[unsigned_number]
+        assert over.findtext("verification_status") == "unsigned" and over.findtext("pending") == "true"
+        assert over.findtext("mark") == "未查验"
+        assert over.findtext("override/by") == "approver" and over.findtext("override/role") == "approver"
+        assert over.findtext("override/reason") == "查验平台维护，已核对纸质件"
+        assert over.findtext("override/at") == overridden["override"]["at"]
+        ok = checks[SIGNED_NUMBER]
+        assert ok.findtext("verification_status") == "valid" and ok.findtext("pending") == "false"
+        assert ok.find("mark") is None and ok.find("override") is None
