@@ -99,6 +99,7 @@ LABELS: dict[str, dict[str, str]] = {
         "archive_package": "档案包",
         "archive_export": "档案移交",
         "archive_check_run": "四性检测",
+        "archive_key": "档案签名密钥",
         "destruction": "档案销毁",
     },
     # Every action string the code passes to core.audit.append (a test greps the sources).
@@ -141,6 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
         "archive.export": "档案移交完成",
         "archive.export_failed": "档案移交失败",
         "archive.export_interrupted": "档案移交中断",
+        "archive.key_rotated": "更换档案签名密钥",
         "archive.unsettled": "标记未结事项",
         "archive.destruction_requested": "申请销毁档案",
         "archive.destruction_signed": "销毁签字",

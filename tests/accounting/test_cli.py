@@ -129,7 +129,7 @@ def test_voucher_edit_delete_and_list_in_the_terminal(sqlite_engine: Engine, set
     status, _, stderr = _run(capsys, "voucher", "edit", voucher["id"], "--line", "660201", "--as", "acct")
     assert status == 2 and "科目:借方:贷方" in stderr
     status, _, stderr = _run(capsys, "voucher", "edit", voucher["id"], "--summary", "x", "--as", "clerk")
-    assert status == 1 and "may not voucher.create" in stderr
+    assert status == 1 and "（clerk）不能执行“生成记账凭证”（voucher.create）" in stderr
 
     status, listing, _ = _run(capsys, "voucher", "list", "--state", "draft", "--sort=-date", "--json")
     assert status == 0 and [v["id"] for v in listing["items"]] == [voucher["id"]]

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 import core.users
 from accounting.claims import approve_claim, create_claim, get_claim, submit_claim
@@ -248,9 +248,15 @@ def _claim_voucher_summary(p: People) -> tuple[str, list[str]]:
         return v.summary, [x.summary for x in voucher_lines(s, v.id)]
 
 
-def test_claim_vouchers_name_people_by_their_display_name(people: People, monkeypatch: pytest.MonkeyPatch) -> None:
-    names = {"clerk": "张三", "accountant": "李会计"}
-    monkeypatch.setattr(core.users, "display_name", lambda u: names.get(u.username, u.username), raising=False)
+def _set_display_names(names: dict[str, str]) -> None:
+    with session_scope() as s:
+        for user in s.exec(select(core.users.User).where(col(core.users.User.username).in_(names))).all():
+            user.display_name = core.users.clean_display_name(names[user.username])
+            s.add(user)
+
+
+def test_claim_vouchers_name_people_by_their_display_name(people: People) -> None:
+    _set_display_names({"clerk": "张三", "accountant": "李会计"})
     summary, lines = _claim_voucher_summary(people)
     assert summary == "报销 张三 差旅费：上海出差"
     assert lines == ["报销 张三 差旅费：上海出差", "应付 张三 报销款：上海出差"]
@@ -261,8 +267,8 @@ def test_claim_vouchers_name_people_by_their_display_name(people: People, monkey
                                                    "posted_by": None}
 
 
-def test_without_a_display_name_the_login_name_stands_in(people: People, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(core.users, "display_name", raising=False)
+def test_without_a_display_name_the_login_name_stands_in(people: People) -> None:
+    _set_display_names({"accountant": "李会计"})  # the clerk has none
     summary, _ = _claim_voucher_summary(people)
     assert summary == "报销 clerk 差旅费：上海出差"
 

@@ -26,7 +26,9 @@ def test_china_time_from_utc() -> None:
 def test_labels_prefer_the_catalogue_and_fall_back_to_page_words() -> None:
     assert label("role", "clerk") == "经办"
     assert label("claim_state", "rejected") == "已驳回"
-    assert label("audit_action", "archive.export_started") == "开始移交导出"
+    # the catalogue's word wins over the page's own (开始移交导出); a value only the page knows falls back
+    assert label("audit_action", "archive.export_started") == "开始档案移交"
+    assert label("export_status", "running") == "正在导出"
     assert label("invoice_status", "needs_check") == "需查验"
     assert label("nonexistent_domain", "x") == "x"
 
