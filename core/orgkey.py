@@ -42,6 +42,7 @@ from typing import Any
 
 from core import clock, messages, sm2
 from core.errors import ErrorKind, ServiceError
+from core.filemodes import private_file
 from core.fsutil import fsync_path
 from core.settings import get_settings
 
@@ -157,7 +158,7 @@ def _keys_lock() -> Iterator[None]:
     d = private_dir()
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o700)
-    with open(d / ".lock", "a") as f:
+    with open(private_file(d / ".lock"), "a") as f:  # 0600 like the key beside it, whatever the umask
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -33,10 +33,10 @@ class Analysis:
     size: int = 0
     invoice: Invoice | None = None
     report: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None  # code, message; too_complex adds limit and value
 
 
-def _error(code: str, message_code: str, **params: Any) -> dict[str, str]:
+def _error(code: str, message_code: str, **params: Any) -> dict[str, Any]:
     return {"code": code, "message": messages.text(message_code, **params)}
 
 
@@ -63,7 +63,7 @@ def analyse(data: bytes, filename: str, org_name: str | None = None, org_tax_id:
         a.report = _verify(data, inv, org_name, org_tax_id, today)
         a.invoice = inv
     except InvoiceError as exc:
-        a.error = {"code": exc.code.value, "message": f"{filename}：{exc.text}", "detail": exc.detail}
+        a.error = exc.to_dict(file=filename)
     except TimeoutError:
         a.error = _error("timeout", "import.timeout", file=filename)
     except (ImportError, MemoryError):
@@ -96,7 +96,7 @@ def _sandboxed(fn: Callable[..., Analysis], file: str, *args: Any) -> Analysis:
     except TooComplex as exc:
         return Analysis(file=file, error=exc.to_dict())
     except InvoiceError as exc:  # raised outside analyse's own handling (should not happen)
-        return Analysis(file=file, error={"code": exc.code.value, "message": f"{file}: {exc}"})
+        return Analysis(file=file, error=exc.to_dict(file=file))
     except SandboxError as exc:
         return Analysis(file=file, error=_error("unreadable", "sandbox_error", file=file, error=str(exc)))
 

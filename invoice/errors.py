@@ -34,13 +34,23 @@ class ErrorCode(StrEnum):
 class InvoiceError(Exception):
     """Base class: the input could not be evaluated."""
 
-    def __init__(self, code: ErrorCode, message: str, where: str | None = None,
+    def __init__(self, code: ErrorCode, message: str, where: str | None = None, *,
+                 limit_name: str | None = None, limit_value: float | None = None,
                  **params: Any) -> None:
         self.code = code
         self.message = message  # technical detail, English
         self.where = where  # member path, page number, element: where in the file
         self.params = params  # placeholders of the Chinese text (e.g. limit, setting)
+        # For ``too_complex``: which limit was hit, for machines (like the sandbox's ``cpu``,
+        # ``wall``, ``memory``: ``pdf_stream``, ``pdf_total``) and its setting's value.
+        self.limit_name = limit_name
+        self.limit_value = limit_value
         super().__init__(f"{message} ({where})" if where else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses the sandbox's process boundary whole: code, place, limit and the text's params.
+        return (_rebuild, (type(self), self.code, self.message, self.where, self.limit_name,
+                           self.limit_value, self.params))
 
     @property
     def detail(self) -> str:
@@ -55,9 +65,14 @@ class InvoiceError(Exception):
         params = {"where": self.where or "文件", "detail": self.detail, **self.params}
         return messages.text(self.code.value, **params)
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"code": self.code.value, "message": self.text,
-                             "detail": self.detail}
+    def to_dict(self, file: str | None = None) -> dict[str, Any]:
+        """Code, Chinese message (naming ``file`` when given), detail and place; a limit that
+        was hit as ``limit`` and ``value``, the same keys as the sandbox's ``TooComplex``."""
+        message = f"{file}：{self.text}" if file else self.text
+        d: dict[str, Any] = {"code": self.code.value, "message": message, "detail": self.detail}
+        if self.limit_name is not None:
+            d["limit"] = self.limit_name
+            d["value"] = self.limit_value
         if self.where:
             d["where"] = self.where
         if self.params:
@@ -67,3 +82,8 @@ class InvoiceError(Exception):
 
 class ParseError(InvoiceError):
     """The file is not a readable invoice of a supported format."""
+
+
+def _rebuild(cls: type[InvoiceError], code: ErrorCode, message: str, where: str | None,
+             limit_name: str | None, limit_value: float | None, params: dict[str, Any]) -> InvoiceError:
+    return cls(code, message, where, limit_name=limit_name, limit_value=limit_value, **params)

@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 
 from core import messages
 from core.settings import Settings, get_settings
-from invoice.errors import ErrorCode, InvoiceError
+from invoice.errors import InvoiceError
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _serve(conn: Connection) -> None:
         except MemoryError:
             reply, fatal = ("limit", "memory"), True
         except InvoiceError as exc:
-            reply = ("invoice_error", exc.code.value, exc.message, exc.where)
+            reply = ("invoice_error", exc)  # whole: its place, limit and the text's params
         except Exception as exc:  # sent back as plain text; the caller decides what it means
             reply = ("error", type(exc).__name__, str(exc))
         try:
@@ -373,7 +373,10 @@ class Pool:
             if kind == "ok":
                 return reply[1]  # type: ignore[no-any-return]
             if kind == "invoice_error":
-                raise InvoiceError(ErrorCode(reply[1]), reply[2], reply[3])
+                err = reply[1]
+                if not isinstance(err, InvoiceError):  # a reply of another shape: a sandbox bug
+                    raise SandboxError("reply", repr(err))
+                raise err
             raise SandboxError(reply[1], reply[2])
         finally:
             if not healthy:

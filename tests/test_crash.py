@@ -36,6 +36,7 @@ from core.audit import verify_chain
 from core.blobstore import get_blobstore
 from core.db import session_scope
 from core.settings import Settings
+from core.users import create_user
 from invoice.registry import InvoiceRecord
 from tests.archive.conftest import People, _people
 from tests.invoice.test_import import write_variants
@@ -45,12 +46,16 @@ SEED = 20261127
 N_FILES = 24
 BUDGET_SECONDS = 60.0
 KILL_ROUNDS = 3  # per operation, while the budget lasts
+REVIEWER = "accountant2"  # the second accountant who reviews (审核) the vouchers before posting
 
 
 @pytest.fixture
 def people(sqlite_engine: Engine, settings: Settings) -> People:
     signing.ensure_archive_key()
-    return _people()
+    people = _people()
+    with session_scope() as s:  # 审核 is signed by an accountant other than the voucher's maker
+        create_user(s, REVIEWER, "accountant")
+    return people
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -157,9 +162,13 @@ def test_kill_anywhere_lose_nothing_write_nothing_half(people: People, settings:
     assert count(InvoiceRecord) == N_FILES and set(made) == set(_numbers())
     assert_consistent()
 
-    # 2. posting: each draft voucher's post is killed, then posted again
+    # 2. posting: each draft voucher is reviewed (审核, by a second accountant: posting needs
+    # it), then its post is killed, then posted again
     vids = make_vouchers(people, 3)
     for vid in vids:
+        status, body = cli(settings, "voucher", "review", vid, "--as", REVIEWER, "--json")
+        assert status == 0, body
+        assert_consistent()
         for _ in range(rounds(3)):
             killed.append(kill_after(settings, rnd.uniform(0.2, 4.0), "voucher", "post", vid, "--as", "accountant",
                                      "--json"))

@@ -5,7 +5,8 @@ object per file (DESIGN §4 names plus ``file``), or ``{"file", "error": {"code"
 for a file that cannot be read. Exit status 2 when any file failed, so scripts notice.
 
 Files are read in the sandbox (:mod:`invoice.sandbox`): a file over its CPU, wall-clock or
-memory limit gets ``{"code": "too_complex", "limit": ...}`` instead of holding the terminal.
+memory limit, or over a reader's own cap (``pdf_stream``, ``pdf_total``: a decompression bomb),
+gets ``{"code": "too_complex", "message", "limit", "value"}`` instead of holding the terminal.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def parse_file(path: str) -> dict[str, Any]:
         return data
     try:
         inv = run(parse, data, name=path)
-    except InvoiceError as exc:
+    except InvoiceError as exc:  # too_complex from a reader's own cap: limit and value, as below
         return {"file": path, "error": exc.to_dict()}
     except TooComplex as exc:
         return {"file": path, "error": exc.to_dict()}

@@ -14,7 +14,8 @@ of the file is measured first, cheaply and with bounded memory:
 * image XObjects are measured by what their pixels need (width × height × 4 bytes).
 
 A stream that decodes beyond ``max_pdf_stream_bytes``, or an image, or all streams together
-beyond ``max_pdf_total_bytes``, raises ``ParseError(TOO_COMPLEX)`` naming the object and the limit.
+beyond ``max_pdf_total_bytes``, raises ``ParseError(TOO_COMPLEX)`` naming the object and the limit
+(``limit_name`` ``pdf_stream`` or ``pdf_total``, ``limit_value`` the setting in bytes).
 """
 
 from __future__ import annotations
@@ -249,21 +250,24 @@ def check_pdf_stream_sizes(data: bytes, max_stream: int | None = None,
                     ErrorCode.TOO_COMPLEX,
                     f"a stream inflates beyond the limit of {_mib(max_stream)} "
                     "(max_pdf_stream_bytes)", where,
-                    limit=_mib(max_stream), setting="FAPIAO_MAX_PDF_STREAM_BYTES") from None
+                    limit=_mib(max_stream), setting="FAPIAO_MAX_PDF_STREAM_BYTES",
+                    limit_name="pdf_stream", limit_value=max_stream) from None
             pixels = _image_bytes(stream)
             if pixels > max_total:  # a scan may be large; its pixels count towards the total
                 raise ParseError(
                     ErrorCode.TOO_COMPLEX,
                     f"an image needs {_mib(pixels)} of pixels, beyond the limit of "
                     f"{_mib(max_total)} (max_pdf_total_bytes)", where,
-                    limit=_mib(max_total), setting="FAPIAO_MAX_PDF_TOTAL_BYTES")
+                    limit=_mib(max_total), setting="FAPIAO_MAX_PDF_TOTAL_BYTES",
+                    limit_name="pdf_total", limit_value=max_total)
             total += max(size, pixels)
             if total > max_total:
                 raise ParseError(
                     ErrorCode.TOO_COMPLEX,
                     f"the streams together inflate beyond the limit of {_mib(max_total)} "
                     "(max_pdf_total_bytes)", where,
-                    limit=_mib(max_total), setting="FAPIAO_MAX_PDF_TOTAL_BYTES")
+                    limit=_mib(max_total), setting="FAPIAO_MAX_PDF_TOTAL_BYTES",
+                    limit_name="pdf_total", limit_value=max_total)
     except pikepdf.PdfError as exc:
         raise ParseError(ErrorCode.BAD_PDF, "the PDF cannot be opened safely: qpdf cannot read "
                          f"its objects: {_qpdf_reason(exc)}") from None

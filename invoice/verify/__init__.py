@@ -41,6 +41,10 @@ __all__ = [
     "verify_signatures",
 ]
 
+# Parse errors that refuse the file itself (reading it would cost more than any invoice),
+# not merely its invoice fields: verify raises them instead of reporting the signatures.
+_REFUSED = frozenset({ErrorCode.TOO_COMPLEX, ErrorCode.ZIP_BOMB})
+
 XML_SIGNATURE_REASON = (
     "数电票 XML carries a TaxBureauSignature (SM2, detached, in the tax bureau's own format, "
     "KeyInfo empty); which bytes it signs is documented nowhere public, so it cannot be "
@@ -90,7 +94,8 @@ def verify(
     ``invoice`` is parsed from ``data`` when not given; a file that signs correctly but is no
     invoice (a bank receipt) gets its signature verdict and no cross-checks. ``today``
     defaults to the Chinese calendar day. Raises ``ParseError`` only when the bytes are no
-    readable OFD, PDF or XML at all.
+    readable OFD, PDF or XML at all, or are refused as too costly to read (``too_complex``,
+    ``zip_bomb``: a decompression bomb, signed or not).
     """
     if not data:
         raise ParseError(ErrorCode.EMPTY_FILE, "the file is empty")
@@ -158,6 +163,8 @@ def verify(
             else:
                 invoice = parse(data)
         except InvoiceError as exc:
+            if exc.code in _REFUSED:  # a bomb is refused whole, signed or not: nothing was read
+                raise
             problems.append(f"not read as an invoice, so no cross-checks: {exc}")
         except Exception as exc:  # a parser bug must not hide the signature verdict
             problems.append(f"the invoice parser failed, so no cross-checks: {type(exc).__name__}: {exc}")
@@ -183,9 +190,11 @@ def verify(
 
 
 def _read_ofd_invoice(data: bytes, pkg: OfdPackage, read: Invoice | None) -> Invoice:
-    """``parse(data)`` for an OFD already opened by ``verify`` (the same limits apply);
-    ``read`` is the invoice the coverage check already read from that package, if any."""
+    """``parse(data)`` for an OFD already opened by ``verify`` (the same limits and the same
+    canonical keys apply); ``read`` is the invoice the coverage check already read from that
+    package, if any."""
     from core.settings import get_settings
+    from invoice.model import canonicalize_keys
     from invoice.ofd.invoice import read_ofd
 
     limit = get_settings().max_upload_bytes
@@ -193,4 +202,4 @@ def _read_ofd_invoice(data: bytes, pkg: OfdPackage, read: Invoice | None) -> Inv
         raise ParseError(ErrorCode.TOO_LARGE, f"the file is {len(data)} bytes; the limit is {limit}")
     inv = read if read is not None else read_ofd(pkg).invoice
     inv.sha256 = sha256_hex(data)
-    return inv
+    return canonicalize_keys(inv)  # as ``invoice.parse`` does: the checks see one spelling

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -41,3 +42,12 @@ def test_too_complex_names_its_limit() -> None:
                      limit="64 MiB", setting="FAPIAO_MAX_PDF_STREAM_BYTES")
     assert "64 MiB" in err.text and "FAPIAO_MAX_PDF_STREAM_BYTES" in err.text
     assert err.to_dict()["params"] == {"limit": "64 MiB", "setting": "FAPIAO_MAX_PDF_STREAM_BYTES"}
+
+
+def test_an_error_crosses_the_sandbox_whole() -> None:
+    # the worker pickles the error back: code, place, limit and the text's params survive
+    err = ParseError(ErrorCode.TOO_COMPLEX, "stream 5 inflates beyond 64 MiB", "object 5", limit="64 MiB",
+                     setting="FAPIAO_MAX_PDF_STREAM_BYTES", limit_name="pdf_stream", limit_value=64 << 20)
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ParseError and back.to_dict() == err.to_dict()
+    assert back.to_dict()["limit"] == "pdf_stream" and "{" not in back.text

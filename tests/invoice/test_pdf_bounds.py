@@ -75,6 +75,17 @@ def test_flate_bomb_is_refused_naming_the_limit(bomb400: bytes) -> None:
     err = _too_complex(bomb400)
     assert "64 MiB" in err.text and "FAPIAO_MAX_PDF_STREAM_BYTES" in err.text
     assert err.where and err.where.startswith("object ")
+    # the sandbox limits' shape: which limit, and its setting's value
+    d = err.to_dict(file="bomb.pdf")
+    assert d["code"] == "too_complex" and d["limit"] == "pdf_stream" and d["value"] == 64 << 20
+    assert d["message"].startswith("bomb.pdf：") and "{" not in d["message"]
+
+
+def test_verify_refuses_an_unsigned_bomb(bomb400: bytes) -> None:
+    # no signature to read, so the parse meets the bomb: refused, never reported as "unsigned"
+    with pytest.raises(ParseError) as info:
+        verify(bomb400)
+    assert info.value.code is ErrorCode.TOO_COMPLEX and info.value.limit_name == "pdf_stream"
 
 
 def test_verify_refuses_the_bomb_too(bomb400: bytes) -> None:

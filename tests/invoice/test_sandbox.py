@@ -223,11 +223,15 @@ def test_hostile_file_is_answered_in_time_without_growing_the_caller(settings: S
     took = time.monotonic() - start
     assert took < 10, took
     assert rss_mb() - before < 50
-    # either read (the parsers are linear and capped) or refused with the limit named
+    # either read (the parsers are linear and capped) or refused with the limit named: a
+    # sandbox limit, or a reader's own cap (the PDF stream caps), in one shape
     if a.error is not None:
         assert a.error["code"] in ("too_complex", "zip_bomb", "too_large", "bad_pdf", "bad_ofd"), a.error
         if a.error["code"] == "too_complex":
-            assert a.error["limit"] in ("cpu", "wall", "memory", "crash")
+            assert a.error["limit"] in (*sandbox.LIMITS, "pdf_stream", "pdf_total"), a.error
+            assert a.error["value"] and "hostile" in a.error["message"], a.error
+    if build is hostile.pdf_bomb:  # refused by the stream cap before any renderer inflates it
+        assert a.error is not None and a.error["limit"] == "pdf_stream", a.error
     sandbox.shutdown()
 
 
@@ -249,8 +253,11 @@ def test_cli_answers_a_pdf_bomb_with_too_complex_and_exit_2(tmp_path: Path, comm
     assert time.monotonic() - start < 15
     assert out.returncode == 2, out.stderr
     body = json.loads(out.stdout)
-    assert body[0]["error"]["code"] == "too_complex" and body[0]["error"]["limit"] in ("memory", "crash")
-    assert "bomb.pdf" in body[0]["error"]["message"]
+    # the stream cap refuses it in the worker, in the sandbox limits' shape: limit and value named
+    err = body[0]["error"]
+    assert err["code"] == "too_complex" and err["limit"] == "pdf_stream" and err["value"] == 64 << 20, err
+    assert body[0]["file"] == str(bomb) and "FAPIAO_MAX_PDF_STREAM_BYTES" in err["message"], err
+    assert "{" not in err["message"], err  # the text's placeholders crossed the process boundary
     assert "error" not in body[1]  # the normal file beside it is read
 
 
