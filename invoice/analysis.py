@@ -65,7 +65,7 @@ def analyse(data: bytes, filename: str, org_name: str | None = None, org_tax_id:
     except InvoiceError as exc:
         a.error = {"code": exc.code.value, "message": f"{filename}: {exc}"}
     except TimeoutError:
-        a.error = _error("timeout", "timeout", file=filename)
+        a.error = _error("timeout", "sandbox.timeout", file=filename)
     except (ImportError, MemoryError):
         raise  # a broken installation stops the import loudly; memory is the sandbox's call
     except Exception as exc:  # a parser bug must not end a 10,000-file import

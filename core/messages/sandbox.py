@@ -6,7 +6,6 @@ from __future__ import annotations
 _NEXT = "正常的发票文件几秒内即可读完；此文件可能已损坏或被刻意构造。请向开票方索取原始文件后重新上传，如确认文件无误请联系系统管理员。"
 
 MESSAGES: dict[str, str] = {
-    "too_complex": "文件“{file}”过于复杂，超出了读取限制（{limit}），已停止读取，文件未导入。" + _NEXT,
     "too_complex.cpu": "文件“{file}”过于复杂：读取它用满了 {value} 秒的计算时间上限"
                        "（设置 FAPIAO_SANDBOX_CPU_SECONDS），已停止读取，文件未导入。" + _NEXT,
     "too_complex.wall": "文件“{file}”过于复杂：{value} 秒内没有读完（读取时限，设置 "
@@ -15,7 +14,7 @@ MESSAGES: dict[str, str] = {
                           "FAPIAO_SANDBOX_MEMORY_MB），已停止读取，文件未导入。" + _NEXT,
     "too_complex.crash": "读取文件“{file}”时读取程序异常终止（{detail}），常见原因是读取它需要的内存超过上限 "
                          "{value} MB（设置 FAPIAO_SANDBOX_MEMORY_MB），文件未导入。" + _NEXT,
-    "timeout": "读取文件“{file}”超时，已停止读取，文件未导入。" + _NEXT,
+    "sandbox.timeout": "读取文件“{file}”超时，已停止读取，文件未导入。" + _NEXT,
     "sandbox_error": "读取文件“{file}”时程序出错（{error}），文件未导入。请把该文件交给系统管理员排查。",
     "already_imported": "文件“{file}”已由您（{uploaded_by}）于 {uploaded_at} 导入为发票 {invoice_id}，"
                         "本次没有重复导入，无需处理。",
