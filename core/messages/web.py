@@ -104,6 +104,9 @@ LABELS: dict[str, dict[str, str]] = {
     # the page's one status of an invoice (accounting/invoice_status.py once merged)
     "invoice_status": {"claimable": "可报销", "needs_check": "需查验", "failed": "验证失败",
                        "not_ours": "非本单位", "duplicate": "重复", "claimed": "已报销", "posted": "已入账"},
+    # the invoice page's signature coverage table (verification report: coverage, parts, issues)
+    "coverage_status": {"signed": "受签名保护", "unsigned": "未受签名保护", "mismatch": "与签名内容不一致"},
+    "issue_severity": {"fail": "验证失败", "indeterminate": "无法确定", "note": "提示"},
     "http_method": {"GET": "查看", "POST": "提交", "PATCH": "修改", "PUT": "修改", "DELETE": "删除"},
     "permission": {
         "invoice.upload": "上传发票", "invoice.read": "查看发票", "invoice.verify": "验证发票",
