@@ -460,7 +460,7 @@ def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")],
     return page(request, "vouchers.html", user, items=[ledger.voucher_to_dict(s, v) for v in result.items],
                 result=result, errors=errors, ready=ready, this_month=today_china().strftime("%Y-%m"),
                 todo=bool(todo), f={"period": period, "q": q, "state": state, "todo": todo, "sort": sort},
-                voucher_states=("draft", "reviewed", "posted", "reversed"))
+                voucher_states=tuple(st.value for st in ledger.VoucherState))
 
 
 @router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
