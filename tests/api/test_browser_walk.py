@@ -251,8 +251,17 @@ def test_a_role_day(walk: Walk, browser: Browser) -> None:
     expect(pg.locator("#claim-state")).to_have_text("已驳回")
     expect(pg.locator("#rejection")).to_contain_text("请补充出差审批单")
     walk.check(pg, "clerk-rejected")
-    pg.click("button[data-step=submit]")
+    # the clerk edits the rejected claim (PATCH) and submits it again
+    pg.click("#edit-claim")
+    pg.wait_for_url("**/claims/new?edit=*")
+    expect(pg.locator("#claim-invoices .pick:checked")).to_have_count(2)  # its own invoices stay offered
+    expect(pg.locator("#claim-invoices tr[data-status=claimed]")).to_have_count(0)
+    pg.fill("input[name=purpose]", "已补充出差审批单")
+    walk.check(pg, "clerk-edit-rejected")
+    pg.click("button[data-submit='1']")
+    pg.wait_for_url(claim_url)
     expect(pg.locator("#claim-state")).to_have_text("已提交")
+    expect(pg.locator("body")).to_contain_text("已补充出差审批单")
     walk.done(pg)
 
     pg = walk.page(browser, "approver")
