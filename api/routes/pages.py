@@ -302,7 +302,7 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
                 cover=coverage_facts(verification),
                 can_override=(allowed(user, "invoice.override") and record.status == "ok"
                               and record.verification_status in OVERRIDABLE and state.online_check_pending
-                              and state.status in ("needs_check", "claimable")))
+                              and state.override is None and state.status in ("needs_check", "claimed")))
 
 
 @router.get("/invoices/{invoice_id}/summary.json")
