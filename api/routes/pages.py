@@ -531,8 +531,8 @@ def detail_text(details: Any) -> list[tuple[str, str]]:
             value = formatting.money(v)
         elif k == "by" and isinstance(v, str) and v.startswith("fapiao "):
             value = "命令行"
-        elif isinstance(v, list):
-            value = "、".join(str(x) for x in v)
+        elif isinstance(v, list):  # e.g. the fields an edit changed: their Chinese names
+            value = "、".join(label("field", x) if isinstance(x, str) else str(x) for x in v)
         elif isinstance(v, dict):
             value = "；".join(f"{label('audit_detail', a)}：{b}" for a, b in v.items())
         elif isinstance(v, bool):
