@@ -76,7 +76,7 @@ from core.clock import CHINA, today_china
 from core.db import AwareDateTime, advisory_lock, new_id, utcnow
 from core.listing import Sorting, check_page, date_range, list_error
 from core.settings import get_settings
-from core.users import User
+from core.users import User, display_name
 from invoice import registry
 from invoice.registry import InvoiceRecord
 
@@ -427,11 +427,7 @@ def person_name(session: Session, username: str) -> str:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         return username
-    try:
-        from core.users import display_name  # type: ignore[attr-defined]
-    except ImportError:
-        return str(getattr(user, "display_name", None) or user.username)
-    return str(display_name(user))
+    return display_name(user)
 
 
 def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence[str],
@@ -979,12 +975,7 @@ def _people(session: Session, roles: dict[str, str | None]) -> dict[str, str | N
     """制单人, last editor, 审核人 and 记账人 by the names people know them by (one query)."""
     wanted = {u for u in roles.values() if u}
     users = session.exec(select(User).where(col(User.username).in_(wanted))).all() if wanted else []
-    try:
-        from core.users import display_name  # type: ignore[attr-defined]
-    except ImportError:
-        def display_name(user: User) -> str:
-            return str(getattr(user, "display_name", None) or user.username)
-    names = {u.username: str(display_name(u)) for u in users}
+    names = {u.username: display_name(u) for u in users}
     return {role: (names.get(u, u) if u else None) for role, u in roles.items()}
 
 
