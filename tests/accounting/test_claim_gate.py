@@ -37,7 +37,7 @@ from invoice.registry import InvoiceRecord
 from tests.attacks import strip_and_raise
 from tests.samples import INVOICES
 
-from .conftest import People, make_invoice
+from .conftest import People, make_invoice, reviewed
 
 FAILED_TOTAL_CHECK = {"checks": [{"id": "amount_tax_total", "result": "fail",
                                   "message": "金额 1000.00 + 税额 60.00 = 1060.00，但价税合计写的是 4999.00"}]}
@@ -147,7 +147,7 @@ def test_duplicate_claimed_and_posted(people: People) -> None:
     with session_scope() as s:
         vid = ledger.create_voucher_from_claims(s, people.accountant, [claim.id]).id
     with session_scope() as s:
-        ledger.post_voucher(s, people.accountant, vid)
+        ledger.post_voucher(s, people.accountant, reviewed(s, people, vid))  # 凭证审核 first
     st = _status(inv)
     assert st.status is InvoiceStatus.POSTED and st.label == "已入账" and st.details["voucher_id"] == vid
 
