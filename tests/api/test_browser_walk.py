@@ -180,6 +180,9 @@ def test_a_role_day(walk: Walk, browser: Browser) -> None:
     pg.wait_for_url("**/claims/*")
     expect(pg.locator("#claim-state")).to_have_text("已提交")
     claim_url = pg.url
+    lines = pg.locator("#claim-lines")
+    expect(lines).to_contain_text(walk.people["clerk"]["username"])  # the uploader column
+    expect(lines.locator("td.line-status[data-unchecked='1']")).to_have_count(2)  # 未查验, line by line
     walk.check(pg, "clerk-claim")
 
     # the ledger: 我的发票, money with separators, one status each, dates not wrapped
@@ -215,6 +218,8 @@ def test_a_role_day(walk: Walk, browser: Browser) -> None:
     expect(facts).to_contain_text("测试全国统一发票监制章国家税务总局重庆市税务局")  # the seal
     expect(facts).to_contain_text("2020-10-10 15:11")  # signing time in China time
     expect(facts).to_contain_text("没有对照受信任的根证书核验")  # trust not established
+    expect(pg.locator("#field-coverage")).to_be_visible()  # which field which signature covers
+    expect(pg.locator("#field-coverage")).to_contain_text("发票号码")
     walk.check(pg, "clerk-invoice-foreign")
     pg.goto(walk.server.base + "/invoices?q=" + OFD_NUMBER)
     pg.click(f"text={OFD_NUMBER}")

@@ -26,7 +26,7 @@ def test_china_time_from_utc() -> None:
 def test_labels_prefer_the_catalogue_and_fall_back_to_page_words() -> None:
     assert label("role", "clerk") == "经办"
     assert label("claim_state", "rejected") == "已驳回"
-    assert label("audit_action", "archive.export_started") == "开始移交导出"
+    assert label("audit_action", "archive.export_started") == "开始档案移交"  # the catalogue's word
     assert label("invoice_status", "needs_check") == "需查验"
     assert label("nonexistent_domain", "x") == "x"
 
