@@ -40,6 +40,7 @@ its primary key, so of two concurrent claims taking one invoice exactly one comm
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -533,7 +534,7 @@ def reject_claim(session: Session, user: User, claim_id: str, comment: str | Non
     return claim
 
 
-def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str | None = None,
+def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str | Sequence[str] | None = None,
                 claimant: str | None = None, *, sort: str | None = None, date_from: Any = None,
                 date_to: Any = None, q: str | None = None) -> tuple[list[Claim], int]:
     """One page of claims (default newest first) and the total count; ``sort`` is a comma list
@@ -558,8 +559,9 @@ def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str
         cond = col(Claim.title).like(like, escape="\\") | col(Claim.department).like(like, escape="\\")
         stmt, count = stmt.where(cond), count.where(cond)
     if state:
-        stmt = stmt.where(Claim.state == state)
-        count = count.where(Claim.state == state)
+        # one state, or several (the approval queue lists submitted and reviewed together)
+        cond = col(Claim.state) == state if isinstance(state, str) else col(Claim.state).in_(list(state))
+        stmt, count = stmt.where(cond), count.where(cond)
     if claimant:
         stmt = stmt.where(Claim.claimant == claimant)
         count = count.where(Claim.claimant == claimant)

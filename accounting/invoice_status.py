@@ -235,13 +235,16 @@ def invoice_status(session: Session, record: InvoiceRecord, for_claim: str | Non
 
 
 def list_invoices_for(session: Session, *, uploaded_by: str | None = None, claimable: bool | None = None,
-                      conditions: Iterable[Any] = (), page: int = 1,
-                      page_size: int = 50) -> tuple[list[InvoiceRecord], int]:
+                      conditions: Iterable[Any] = (), page: int = 1, page_size: int = 50,
+                      statuses: Iterable[str] | None = None,
+                      order_by: Iterable[Any] | None = None) -> tuple[list[InvoiceRecord], int]:
     """One page of invoices (newest upload first) and the total, for "我的发票" and the claim form.
 
     ``uploaded_by`` keeps one uploader's invoices; ``claimable`` keeps those whose status is (or
-    is not) claimable by the rule above; ``conditions`` are further SQL conditions on
-    ``InvoiceRecord`` (the list filters). Invoices that cannot be claimable (not ``ok``, on a
+    is not) claimable by the rule above; ``statuses`` keeps those whose derived status is one of
+    them (the page's 状态 filter, so the filter and the badge can never disagree);
+    ``conditions`` are further SQL conditions on ``InvoiceRecord`` (the list filters, search);
+    ``order_by`` replaces the default order. Invoices that cannot be claimable (not ``ok``, on a
     live claim, posted) are excluded in SQL first; the rest are judged here in batches.
     """
     from accounting.claims import ClaimInvoiceLock
@@ -255,8 +258,10 @@ def list_invoices_for(session: Session, *, uploaded_by: str | None = None, claim
         conds.append(col(InvoiceRecord.id).not_in(select(ClaimInvoiceLock.invoice_id)))
         conds.append(col(InvoiceRecord.id).not_in(
             select(InvoicePosting.active_key).where(col(InvoicePosting.active_key).is_not(None))))
-    order = (col(InvoiceRecord.uploaded_at).desc(), col(InvoiceRecord.id))
-    if claimable is None:
+    order = tuple(order_by) if order_by is not None else (col(InvoiceRecord.uploaded_at).desc(),
+                                                           col(InvoiceRecord.id))
+    wanted = {InvoiceStatus(v) for v in statuses} if statuses is not None else None
+    if claimable is None and wanted is None:
         from sqlalchemy import func
 
         total = session.exec(select(func.count()).select_from(InvoiceRecord).where(*conds)).one()
@@ -268,7 +273,9 @@ def list_invoices_for(session: Session, *, uploaded_by: str | None = None, claim
     for start in range(0, len(ids), 500):
         chunk = list(session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(ids[start:start + 500]))).all())
         reports = invoice_statuses(session, chunk)
-        keep = {r.id for r in chunk if reports[r.id].claimable is claimable}
+        keep = {r.id for r in chunk
+                if (claimable is None or reports[r.id].claimable is claimable)
+                and (wanted is None or reports[r.id].status in wanted)}
         kept.extend(i for i in ids[start:start + 500] if i in keep)
     chosen = kept[(page - 1) * page_size: page * page_size]
     by_id = {r.id: r for r in session.exec(select(InvoiceRecord).where(col(InvoiceRecord.id).in_(chosen))).all()}

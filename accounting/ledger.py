@@ -866,7 +866,7 @@ def _sort_names(sort: str | None, default: str) -> list[str]:
 
 
 def list_vouchers(session: Session, period: str | None = None, page: int = 1, page_size: int = 50,
-                  state: str | None = None, *, sort: str | None = None, date_from: Any = None,
+                  state: str | Sequence[str] | None = None, *, sort: str | None = None, date_from: Any = None,
                   date_to: Any = None, q: str | None = None, created_by: str | None = None,
                   source: str | None = None, claim_id: str | None = None) -> tuple[list[Voucher], int]:
     """One page of vouchers (default in number order), and the total count.
@@ -878,10 +878,13 @@ def list_vouchers(session: Session, period: str | None = None, page: int = 1, pa
     if period:
         conds.append(col(Voucher.period) == check_period(period))
     if state:
-        if state not in set(VoucherState):
-            raise list_error("bad_filter", name="state", value=state,
-                             why="可选值：" + "、".join(f"{v.value}（{_state_label(v)}）" for v in VoucherState))
-        conds.append(col(Voucher.state) == state)
+        # one state, or several (待记账 lists drafts to review and reviewed ones to post)
+        wanted = [state] if isinstance(state, str) else list(state)
+        for one in wanted:
+            if one not in set(VoucherState):
+                raise list_error("bad_filter", name="state", value=one,
+                                 why="可选值：" + "、".join(f"{v.value}（{_state_label(v)}）" for v in VoucherState))
+        conds.append(col(Voucher.state).in_(wanted))
     d_from, d_to = date_range(date_from, date_to)
     if d_from:
         conds.append(col(Voucher.date) >= d_from)

@@ -402,5 +402,16 @@ def claims_xml(rec: VoucherRecord, archival_code: str) -> bytes:
     return data
 
 
-__all__ = ["CheckRecord", "ClaimRecord", "InvoiceRef", "OverrideRecord", "LineRecord", "PostingRecord", "StepRecord", "VoucherRecord",
-           "claims_xml", "load_voucher_record", "voucher_xml"]
+__all__ = [
+    "CheckRecord",
+    "ClaimRecord",
+    "InvoiceRef",
+    "LineRecord",
+    "OverrideRecord",
+    "PostingRecord",
+    "StepRecord",
+    "VoucherRecord",
+    "claims_xml",
+    "load_voucher_record",
+    "voucher_xml",
+]

@@ -5,8 +5,9 @@ Pages read through the same service functions as the JSON API; every action on a
 cookie and the CSRF header, so the page can do nothing the API would not allow.
 
 Every word a person reads comes from the catalogue (``core.messages``) through
-``api.formatting``; money is ``¥25,254.62``, times are China time. A control whose API is not
-served (``has_api``) is not shown, so the page never offers what would answer 404/405.
+``api.formatting``; money is ``¥25,254.62``, times are China time. The
+page offers only what the user's role and the object's state allow (``claim_actions``,
+the voucher page's ``can_*``), so it never offers what the API would refuse.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from accounting import claims, ledger
-from accounting.claims import Claim, ClaimInvoiceLock
+from accounting.claims import Claim
 from accounting.ledger import Voucher
+from accounting.overrides import OVERRIDABLE
 from api import formatting, page_lists
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
 from api.errors import ApiError
@@ -33,14 +34,14 @@ from api.formatting import label, readable
 from api.ofd_preview import render_svg
 from api.permissions import allowed
 from api.routes.audit import entry_dict
-from api.routes.invoices import invoice_detail, invoice_rows, postings
+from api.routes.invoices import invoice_detail, invoice_rows
 from archive import package
 from archive.store import ArchivePackage
 from core import messages
 from core.blobstore import get_blobstore
 from core.clock import today_china
 from core.settings import get_settings
-from core.users import User
+from core.users import Permission, User, has_permission
 from invoice import registry
 from invoice.errors import ParseError
 from invoice.registry import InvoiceRecord
@@ -49,25 +50,26 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 formatting.install(templates.env)
 
-INVOICE_STATUSES = ("claimable", "needs_check", "failed", "not_ours", "duplicate", "claimed", "posted")
+INVOICE_STATUSES = page_lists.INVOICE_STATUSES
 # colour of each status: green may be claimed, amber needs a person, red never, grey is done
 STATUS_TONE = {"claimable": "ok", "needs_check": "warn", "failed": "bad", "not_ours": "bad",
                "duplicate": "bad", "claimed": "info", "posted": "done"}
 CLAIM_STATES = ("draft", "submitted", "reviewed", "approved", "rejected")
 CATEGORIES = ("办公费", "差旅费", "交通费", "业务招待费", "通讯费", "会议费", "培训费", "其他")
-BUYER_CHECKS = ("buyer_name", "buyer_org_tax_id")
 
 
 # --- the one status of an invoice ------------------------------------------------------------
 
 @dataclass
 class InvoiceState:
-    """What the page says about an invoice: one status, its colour, whether it may be claimed,
-    and the reasons in words. Never two statuses that contradict each other."""
+    """What the page says about an invoice: the one status ``accounting.invoice_status``
+    derives (the claim gate's own rule), its colour, and the reasons in words."""
 
     status: str
     claimable: bool
     reasons: list[str] = field(default_factory=list)
+    online_check_pending: bool = False
+    override: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -78,56 +80,16 @@ class InvoiceState:
         return STATUS_TONE.get(self.status, "info")
 
 
-def invoice_state(record: InvoiceRecord, posting_mark: dict[str, Any], claim: Claim | None) -> InvoiceState:
-    """The invoice's one status, derived from verification, checks, duplicates, claims and posting.
-
-    The single place the page decides it: ``accounting/invoice_status.py`` (the claim gate's
-    own derivation) replaces the body of this function when it is merged, so the page and
-    the gate can never disagree.
-    """
-    s = get_settings()
-    verification = record.verification or {}
-    checks = [c for c in verification.get("checks") or [] if isinstance(c, dict)]
-    failed_checks = [c for c in checks if c.get("result") == "fail"]
-    if posting_mark.get("posted"):
-        return InvoiceState("posted", False, [messages.text(
-            "web.status.posted", at=formatting.china_time(posting_mark.get("posted_at")),
-            voucher=posting_mark.get("voucher_number") or "")])
-    if record.status == "duplicate":
-        return InvoiceState("duplicate", False, [messages.text(
-            "web.status.duplicate", file=record.original_filename, by=record.uploaded_by,
-            at=formatting.china_time(record.uploaded_at))])
-    if record.verification_status == "invalid" or record.status == "invalid":
-        return InvoiceState("failed", False, signature_failure(verification))
-    if any(c.get("id") in BUYER_CHECKS for c in failed_checks) or claims.buyer_problem(record):
-        reasons = []
-        if s.org_tax_id and record.buyer_tax_id and record.buyer_tax_id.upper() != s.org_tax_id.upper():
-            reasons.append(messages.text("web.status.not_ours_tax_id", buyer_tax_id=record.buyer_tax_id,
-                                         org_tax_id=s.org_tax_id))
-        reasons.insert(0, messages.text("web.status.not_ours_name", buyer=record.buyer_name or "（未写明）",
-                                        org=s.org_name or ""))
-        return InvoiceState("not_ours", False, reasons)
-    if record.total is not None and (record.total <= 0 or record.red_reverses_key):
-        return InvoiceState("failed", False, [messages.text("web.status.red_letter",
-                                                            total=formatting.money(record.total))])
-    if failed_checks:
-        return InvoiceState("failed", False, [messages.text("web.status.check_failed",
-                                                            check=label("check", c.get("id")))
-                                              for c in failed_checks])
-    if claim is not None:
-        return InvoiceState("claimed", False, [messages.text(
-            "web.status.in_claim", title=claim.title, state=label("claim_state", claim.state))])
-    online = record.online_check_status or "not_checked"
-    if record.verification_status in ("unsigned", "indeterminate") and online != "success":
-        reasons = [messages.text(f"web.status.{record.verification_status}")]
-        if online != "not_checked":
-            reasons.append(messages.text("web.status.online_bad", result=label("online_status", online)))
-        # the claim gate on this branch accepts them (API.md: override for unsigned/indeterminate)
-        return InvoiceState("needs_check", True, reasons)
-    reasons = [messages.text("web.status.claimable")]
-    if online == "success":
-        reasons.append(messages.text("web.status.online_ok"))
-    return InvoiceState("claimable", True, reasons)
+def invoice_state(report: dict[str, Any], record: InvoiceRecord | None = None) -> InvoiceState:
+    """The page's view of ``StatusReport.to_dict()`` (the gate's status, label, claimable and
+    reasons, unchanged). For a file changed after signing, the members that changed are named
+    first, so a tampered invoice says plainly what failed."""
+    reasons = [str(r) for r in report.get("reasons") or []]
+    if record is not None and record.verification_status == "invalid":
+        detail = signature_failure(record.verification or {})
+        reasons = [r for r in detail if r != messages.text("web.status.invalid")] + reasons
+    return InvoiceState(str(report["status"]), bool(report["claimable"]), reasons,
+                        bool(report.get("online_check_pending")), report.get("override"))
 
 
 def signature_failure(verification: dict[str, Any]) -> list[str]:
@@ -187,6 +149,32 @@ def _common_name(subject: str | None) -> str:
     return found.group(1).strip() if found else subject
 
 
+def coverage_facts(verification: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """The report's ``issues`` (Chinese messages), and which field and which displayed part each
+    signature covers and which none does, in words: a valid signature proves only what it covers."""
+    names = {}
+    for n, sig in enumerate(verification.get("signatures") or [], start=1):
+        seal = (sig.get("seal") or {}).get("name")
+        names[str(sig.get("id"))] = f"签名 {n}" + (f"（{seal}）" if seal else "")
+
+    def by(sig_id: Any) -> str:
+        return names.get(str(sig_id), f"签名 {sig_id}") if sig_id else "无"
+
+    issues = [{"severity": str(i.get("severity")), "severity_label": label("issue_severity", i.get("severity")),
+               "message": readable(i.get("message"), label("issue_severity", i.get("severity")))}
+              for i in verification.get("issues") or [] if isinstance(i, dict)]
+    fields = [{"field": label("invoice_field", c.get("field")), "location": str(c.get("location") or ""),
+               "status": str(c.get("status") or ("signed" if c.get("covered_by") else "unsigned")),
+               "status_label": label("coverage_status", c.get("status") or ("signed" if c.get("covered_by")
+                                                                             else "unsigned")),
+               "covered_by": by(c.get("covered_by"))}
+              for c in verification.get("coverage") or [] if isinstance(c, dict)]
+    parts = [{"member": str(p.get("member") or ""), "role": label("ofd_part", p.get("role")),
+              "status": "signed" if p.get("covered_by") else "unsigned", "covered_by": by(p.get("covered_by"))}
+             for p in verification.get("parts") or [] if isinstance(p, dict)]
+    return {"issues": issues, "fields": fields, "parts": parts}
+
+
 def check_rows(verification: dict[str, Any]) -> list[dict[str, str]]:
     """The verification table: each check by its Chinese name, result and (Chinese) message."""
     rows = []
@@ -196,36 +184,15 @@ def check_rows(verification: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-def lock_claims(s: Session, ids: list[str]) -> dict[str, Claim]:
-    """The live claim each invoice is on, for a page of invoices (one query)."""
-    if not ids:
-        return {}
-    rows = s.exec(select(ClaimInvoiceLock, Claim).join(Claim, col(Claim.id) == col(ClaimInvoiceLock.claim_id))
-                  .where(col(ClaimInvoiceLock.invoice_id).in_(ids))).all()
-    return {lock.invoice_id: claim for lock, claim in rows}
-
-
 def invoice_table(s: Session, records: list[InvoiceRecord]) -> list[dict[str, Any]]:
-    """Rows for an invoice table: the row dict plus the one status."""
+    """Rows for an invoice table: the API's row dict plus the one status as the page shows it."""
     rows = invoice_rows(s, records)
-    on_claim = lock_claims(s, [r.id for r in records])
-    marks = postings(s, [r.id for r in records])
     for row, rec in zip(rows, records, strict=True):
-        row["state"] = invoice_state(rec, marks[rec.id], on_claim.get(rec.id))
+        row["state"] = invoice_state(row["invoice_status"], rec)
     return rows
 
 
 # --- plumbing ---------------------------------------------------------------------------------
-
-def has_api(request: Request, method: str, path: str) -> bool:
-    """Whether the app serves ``method path`` (``{}`` for any path parameter)."""
-    want = re.sub(r"\{[^}]*\}", "{}", "/api/v1" + path)
-    for route in request.app.routes:
-        if (isinstance(route, APIRoute) and method in (route.methods or ())
-                and re.sub(r"\{[^}]*\}", "{}", route.path) == want):
-            return True
-    return False
-
 
 def nav_items(user: User) -> list[tuple[str, str]]:
     """The menu for a role: what it works on first, then what it may read."""
@@ -256,7 +223,7 @@ def page(request: Request, name: str, user: User | None, **context: Any) -> HTML
     full = request.url.path + (("?" + request.url.query) if request.url.query else "")
     ctx = {"user": user, "can": (lambda op: user is not None and allowed(user, op)),
            "org_name": settings.org_name, "path": request.url.path, "full_path": full,
-           "nav": nav_items(user) if user else [], "has_api": (lambda m, p: has_api(request, m, p)),
+           "nav": nav_items(user) if user else [],
            "query": dict(request.query_params), **context}
     return templates.TemplateResponse(request, name, ctx)
 
@@ -282,22 +249,6 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 def Page(operation: str) -> Any:
     return Depends(PageRequires(operation))
-
-
-def parse_day(text: str | None, errors: list[str]) -> date | None:
-    """A date filter: a bad one is named on the page (never silently ignored)."""
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        errors.append(messages.text("web.page.bad_date", value=text))
-        return None
-
-
-def check_range(start: date | None, end: date | None, errors: list[str]) -> None:
-    if start and end and start > end:
-        errors.append(messages.text("web.page.bad_date_range", start=start.isoformat(), end=end.isoformat()))
 
 
 Text = Annotated[str, Query(max_length=100)]
@@ -330,14 +281,11 @@ def invoices_page(request: Request, user: Annotated[User, Page("invoice.read")],
                   q: Text = "", status: Text = "", mine: Text = "",
                   date_from: Text = "", date_to: Text = "", sort: Text = "",
                   page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    errors: list[str] = []
-    d_from, d_to = parse_day(date_from, errors), parse_day(date_to, errors)
-    check_range(d_from, d_to, errors)
     result = page_lists.invoices(s, q=q, status=status if status in INVOICE_STATUSES else "",
-                                 date_from=d_from, date_to=d_to, uploaded_by=user.username if mine else None,
+                                 date_from=date_from, date_to=date_to, uploaded_by=user.username if mine else None,
                                  sort=sort, page=page_no)
     return page(request, "invoices.html", user, items=invoice_table(s, result.items), result=result,
-                errors=errors, statuses=INVOICE_STATUSES, mine=bool(mine),
+                errors=result.errors, statuses=INVOICE_STATUSES, mine=bool(mine),
                 f={"q": q, "status": status, "date_from": date_from, "date_to": date_to, "sort": sort,
                    "mine": mine})
 
@@ -347,10 +295,14 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
                  invoice_id: str) -> HTMLResponse:
     record = registry.get_invoice(s, invoice_id)
     inv = invoice_detail(s, record)
-    state = invoice_state(record, inv["posting"], lock_claims(s, [record.id]).get(record.id))
+    state = invoice_state(inv["invoice_status"], record)
     verification = record.verification or {}
     return page(request, "invoice.html", user, inv=inv, state=state,
-                sigs=signature_facts(verification, record.source_format), checks=check_rows(verification))
+                sigs=signature_facts(verification, record.source_format), checks=check_rows(verification),
+                cover=coverage_facts(verification),
+                can_override=(allowed(user, "invoice.override") and record.status == "ok"
+                              and record.verification_status in OVERRIDABLE and state.online_check_pending
+                              and state.override is None and state.status in ("needs_check", "claimed")))
 
 
 @router.get("/invoices/{invoice_id}/summary.json")
@@ -358,8 +310,8 @@ def invoice_summary_json(user: Annotated[User, Page("invoice.read")], s: ReadSes
                          invoice_id: str) -> dict[str, Any]:
     """What the upload table shows for a just-uploaded invoice: fields and the one status.
 
-    Page-only (the upload page's script); the API's own ``GET /invoices/{id}`` carries the
-    status once ``accounting/invoice_status.py`` is merged."""
+    Page-only (the upload page's script): the status is ``invoice_status`` of the API's
+    ``GET /invoices/{id}``, with the page's colour."""
     record = registry.get_invoice(s, invoice_id)
     row = invoice_table(s, [record])[0]
     state: InvoiceState = row["state"]
@@ -424,12 +376,26 @@ def claim_actions(c: dict[str, Any], user: User) -> list[str]:
     if state == "submitted" and c["needs_second_approval"] and allowed(user, "claim.review"):
         out.append("review")
     reviewed_by_me = state == "reviewed" and _reviewer(c) == user.username
+    # FAPIAO_REQUIRE_ONLINE_CHECK: an unchecked invoice without an override blocks 批准
+    blocked = any((ln.get("invoice_status") or {}).get("approval_blocked") for ln in c.get("lines") or [])
     if (allowed(user, "claim.approve") and (state == "reviewed" or not c["needs_second_approval"])
-            and not reviewed_by_me):
+            and not reviewed_by_me and not blocked):
         out.append("approve")
     if allowed(user, "claim.reject") and not reviewed_by_me:  # after 审核 it is the other approver's turn
         out.append("reject")
     return out
+
+
+def claim_line_rows(s: Session, c: dict[str, Any], skip: set[str]) -> list[dict[str, Any]]:
+    """The invoices already on claim ``c`` as claim-form rows, each with its status as the gate
+    judges it for this claim (its own lock does not count, so they stay 可报销)."""
+    lines = [ln for ln in c["lines"] if ln["invoice_id"] not in skip]
+    records = [rec for ln in lines if (rec := s.get(InvoiceRecord, ln["invoice_id"])) is not None]
+    rows = invoice_rows(s, records)
+    by_id = {ln["invoice_id"]: ln for ln in lines}
+    for row, rec in zip(rows, records, strict=True):
+        row["state"] = invoice_state(by_id[rec.id]["invoice_status"] or row["invoice_status"], rec)
+    return rows
 
 
 @router.get("/claims/new", response_class=HTMLResponse)
@@ -440,33 +406,30 @@ def claim_builder(request: Request, user: Annotated[User, Page("claim.create")],
     editing = claim_view(s, claims.get_claim(s, edit)) if edit else None
     if editing and (editing["claimant"] != user.username or editing["state"] not in ("draft", "rejected")):
         editing = None
+    # the gate's rule and its "whose invoices" rule (claim_for_others), as GET /invoices?claimable=true
     result = page_lists.invoices(s, q=q, claimable_only=True,
-                                 uploaded_by=None if user.role == "admin" else user.username,
-                                 sort="-uploaded_at", page=1, page_size=500)
-    rows = [r for r in invoice_table(s, result.items) if r["state"].claimable]
+                                 uploaded_by=None if has_permission(user, Permission.CLAIM_FOR_OTHERS)
+                                 else user.username, sort="-uploaded_at", page=1, page_size=500)
+    rows = invoice_table(s, result.items)
     chosen = {i for i in invoices.split(",") if i}
     lines: dict[str, dict[str, Any]] = {}
     if editing:
         lines = {ln["invoice_id"]: ln for ln in editing["lines"]}
-        own_ids = [i for i in lines if i not in {r["id"] for r in rows}]
-        records = [rec for i in own_ids if (rec := s.get(InvoiceRecord, i)) is not None]
-        rows = invoice_table(s, records) + rows
+        rows = claim_line_rows(s, editing, skip={r["id"] for r in rows}) + rows
         chosen |= set(lines)
     return page(request, "claim_new.html", user, invoices=rows, chosen=chosen, lines=lines, editing=editing,
-                categories=CATEGORIES, q=q,
-                can_patch=has_api(request, "PATCH", "/claims/{}"))
+                categories=CATEGORIES, q=q)
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
 def claim_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                claim_id: str) -> HTMLResponse:
     c = claim_view(s, claims.get_claim(s, claim_id))
-    records = [rec for ln in c["lines"] if (rec := s.get(InvoiceRecord, ln["invoice_id"])) is not None]
-    states = {r["id"]: r["state"] for r in invoice_table(s, records)}
+    # each line's status as the gate judges it for this claim (its own lock does not count)
+    states = {ln["invoice_id"]: invoice_state(ln["invoice_status"]) for ln in c["lines"] if ln.get("invoice_status")}
     rejection = next((st for st in reversed(c["steps"]) if st["action"] == "reject"), None)
     return page(request, "claim.html", user, claim=c, actions=claim_actions(c, user), inv_states=states,
-                rejection=rejection if c["state"] == "rejected" else None,
-                can_patch=has_api(request, "PATCH", "/claims/{}"))
+                rejection=rejection if c["state"] == "rejected" else None)
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -489,40 +452,34 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
 def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                   period: Text = "", q: Text = "", state: Text = "", todo: Text = "", sort: Text = "",
                   page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    errors: list[str] = []
-    if period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-        errors.append(messages.text("web.page.bad_period", value=period))
-        period = ""
     states: tuple[str, ...] = (state,) if state else (("draft", "reviewed") if todo else ())
     result = page_lists.vouchers(s, q=q, period=period or None, states=states, sort=sort, page=page_no)
+    errors = result.errors
     approved, _ = claims.list_claims(s, page=1, page_size=200, state="approved")
     ready = [claim_view(s, c) for c in approved if not c.voucher_id]
     return page(request, "vouchers.html", user, items=[ledger.voucher_to_dict(s, v) for v in result.items],
                 result=result, errors=errors, ready=ready, this_month=today_china().strftime("%Y-%m"),
                 todo=bool(todo), f={"period": period, "q": q, "state": state, "todo": todo, "sort": sort},
-                voucher_states=("draft", "reviewed", "posted", "reversed"))
+                voucher_states=tuple(st.value for st in ledger.VoucherState))
 
 
 @router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
 def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                  voucher_id: str) -> HTMLResponse:
     v = ledger.voucher_to_dict(s, ledger.get_voucher(s, voucher_id))
-    review_api = has_api(request, "POST", "/vouchers/{}/review")
-    # 凭证审核 by someone other than the maker, then 记账 (without the review API: 记账 from draft)
-    can_review = (review_api and v["state"] == "draft" and allowed(user, "voucher.post")
-                  and v["created_by"] != user.username)
-    # FAPIAO_VOUCHER_REVIEW (API.md) may turn 凭证审核 off for tiny teams
-    review_needed = review_api and v.get("review_required",
-                                         getattr(get_settings(), "voucher_review", True)) is not False
-    can_post = allowed(user, "voucher.post") and (v["state"] == "reviewed" or
-                                                   (v["state"] == "draft" and not review_needed))
+    accountant = allowed(user, "voucher.post")
+    # 凭证审核 by someone other than the maker and the last editor (the ledger refuses them);
+    # 记账 only after it, unless FAPIAO_VOUCHER_REVIEW turns the step off for tiny teams
+    review_needed = v.get("review_required") is not False
+    can_review = (accountant and v["state"] == "draft"
+                  and user.username not in {v["created_by"], v.get("updated_by")})
+    can_unreview = accountant and v["state"] == "reviewed" and v.get("reviewed_by") == user.username
+    can_post = accountant and (v["state"] == "reviewed" or (v["state"] == "draft" and not review_needed))
+    drafting = v["state"] == "draft" and allowed(user, "voucher.create")
     packaged = s.exec(select(ArchivePackage).where(col(ArchivePackage.live_voucher_id) == voucher_id)).first()
-    return page(request, "voucher.html", user, v=v, can_review=can_review, can_post=can_post,
-                review_api=review_api, packaged=packaged,
-                can_edit=v["state"] == "draft" and allowed(user, "voucher.create") and has_api(request, "PATCH",
-                                                                                             "/vouchers/{}"),
-                can_delete=v["state"] == "draft" and allowed(user, "voucher.create") and has_api(request, "DELETE",
-                                                                                               "/vouchers/{}"))
+    return page(request, "voucher.html", user, v=v, can_review=can_review, can_unreview=can_unreview,
+                can_post=can_post, review_needed=review_needed, packaged=packaged,
+                can_edit=drafting, can_delete=drafting)
 
 
 @router.get("/archive", response_class=HTMLResponse)
@@ -574,8 +531,8 @@ def detail_text(details: Any) -> list[tuple[str, str]]:
             value = formatting.money(v)
         elif k == "by" and isinstance(v, str) and v.startswith("fapiao "):
             value = "命令行"
-        elif isinstance(v, list):
-            value = "、".join(str(x) for x in v)
+        elif isinstance(v, list):  # e.g. the fields an edit changed: their Chinese names
+            value = "、".join(label("field", x) if isinstance(x, str) else str(x) for x in v)
         elif isinstance(v, dict):
             value = "；".join(f"{label('audit_detail', a)}：{b}" for a, b in v.items())
         elif isinstance(v, bool):
@@ -591,11 +548,9 @@ def audit_page(request: Request, user: Annotated[User, Page("audit.read")], s: R
                actor: Text = "", action: Text = "", object_type: Text = "", object_id: Text = "",
                date_from: Text = "", date_to: Text = "",
                page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    errors: list[str] = []
-    d_from, d_to = parse_day(date_from, errors), parse_day(date_to, errors)
-    check_range(d_from, d_to, errors)
     result = page_lists.audit(s, actor=actor, action=action, object_type=object_type, object_id=object_id,
-                              day_from=d_from, day_to=d_to, page=page_no)
+                              date_from=date_from, date_to=date_to, page=page_no)
+    errors = result.errors
     actors, actions, types = page_lists.audit_choices(s)
     items = [{**entry_dict(e), "detail_pairs": detail_text(e.details)} for e in result.items]
     return page(request, "audit.html", user, items=items, result=result, errors=errors, actors=actors,

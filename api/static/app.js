@@ -440,6 +440,29 @@ function setupActions() {
     }
   });
 
+  const ovr = document.getElementById("override-form");
+  if (ovr) ovr.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById("override-error");
+    const reason = ovr.reason.value.trim();
+    if (reason.length < 4) { err.textContent = "请写明放行理由（至少 4 个字）。"; err.hidden = false; return; }
+    if (!await confirmDialog("人工放行", ["放行后这张发票不经查验也可以报销；放行人、时间和理由将记录在案，所有人可见。"], "确认放行")) return;
+    try {
+      await api("POST", "/invoices/" + ovr.dataset.invoice + "/override", {reason: reason});
+      location.reload();
+    } catch (e) { err.textContent = failMessage(e, "人工放行"); err.hidden = false; }
+  });
+
+  const unreview = document.getElementById("unreview-voucher");
+  if (unreview) unreview.addEventListener("click", async () => {
+    if (!await confirmDialog("取消审核", ["确定取消对这张凭证的审核吗？凭证将回到未审核状态，需重新审核后才能记账。"], "取消审核", true)) return;
+    unreview.disabled = true;
+    try {
+      await api("POST", "/vouchers/" + unreview.dataset.voucher + "/unreview", {}, {"Idempotency-Key": newKey()});
+      location.reload();
+    } catch (e) { flash(failMessage(e, "取消审核"), true); unreview.disabled = false; }
+  });
+
   const post = document.getElementById("post-voucher");
   if (post) {
     const key = newKey();

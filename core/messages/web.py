@@ -54,30 +54,14 @@ MESSAGES: dict[str, str] = {
     "web.validation.other": "{where}的内容不符合要求",
     "web.validation.line": "第{n}行的",
     # --- page texts -------------------------------------------------------------------------------
-    "web.page.bad_date": "开票日期“{value}”不是有效的日期，请写成 年-月-日（如 2025-11-20）。已忽略这个条件。",
-    "web.page.bad_date_range": "开始日期 {start} 晚于结束日期 {end}，请调换后再查询。",
-    "web.page.bad_period": "会计期间“{value}”不对，请写成 年-月（如 2025-11）。已忽略这个条件。",
     "web.page.bad_year": "年度“{value}”不对，请填写四位年份（如 2025）。",
     "web.page.forbidden": "您的角色不能使用这个页面或操作。如需开通，请联系系统管理员。",
     "web.page.not_found": "要找的记录不存在，可能编号有误或已被删除。",
     "web.page.failed": "这个操作没有完成。",
     # reasons behind an invoice's one status (api/routes/pages.py invoice_state)
-    "web.status.posted": "已于 {at} 入账（凭证 {voucher}），不能再报销。",
-    "web.status.duplicate": "同一张发票已经登记过（{file}，{by} 于 {at} 上传），这张是重复的，不能报销。",
     "web.status.tampered": "文件在签名后被改动过：{members} 与签名时不一致。这张发票不可信，不能报销。",
     "web.status.signature_invalid": "电子签名验证失败：{reason}。这张发票不可信，不能报销。",
     "web.status.invalid": "验证未通过，不能报销。",
-    "web.status.not_ours_name": "购买方名称“{buyer}”不是本单位（{org}），不能报销。",
-    "web.status.not_ours_tax_id": "购买方税号 {buyer_tax_id} 不是本单位的税号 {org_tax_id}，不能报销。",
-    "web.status.check_failed": "{check}未通过，请核对发票。",
-    "web.status.in_claim": "已在报销单“{title}”中（{state}）。",
-    "web.status.unsigned": "文件没有电子签名，真伪要靠税务机关查验确认；尚未查验。",
-    "web.status.indeterminate": "签名无法在本地验证，真伪要靠税务机关查验确认；尚未查验。",
-    "web.status.online_ok": "已通过税务机关在线查验。",
-    "web.status.online_bad": "在线查验结果：{result}。",
-    "web.status.override": "已由 {by} 放行：{reason}",
-    "web.status.claimable": "验证通过，可以报销。",
-    "web.status.red_letter": "这是红字发票（金额 {total}），用于冲销原发票，不能报销。",
     # what the signature established (invoice page)
     "web.sig.trust_not_established": "签名证书没有对照受信任的根证书核验（系统未配置信任根），只能证明文件自签名后未被改动，不能证明签发者身份。",
     "web.sig.not_covered": "下列文件成员不在签名范围内，其内容没有被签名保护：{members}",
@@ -102,6 +86,11 @@ LABELS: dict[str, dict[str, str]] = {
     # the page's one status of an invoice (accounting/invoice_status.py once merged)
     "invoice_status": {"claimable": "可报销", "needs_check": "需查验", "failed": "验证失败",
                        "not_ours": "非本单位", "duplicate": "重复", "claimed": "已报销", "posted": "已入账"},
+    # audit actions that reached the log after the page's labels were written
+    "audit_action": {"archive.key_rotated": "更换档案签名密钥"},
+    # the invoice page's signature coverage table (verification report: coverage, parts, issues)
+    "coverage_status": {"signed": "受签名保护", "unsigned": "未受签名保护", "mismatch": "与签名内容不一致"},
+    "issue_severity": {"fail": "验证失败", "indeterminate": "无法确定", "note": "提示"},
     "http_method": {"GET": "查看", "POST": "提交", "PATCH": "修改", "PUT": "修改", "DELETE": "删除"},
     "field": {"title": "事由", "department": "部门", "purpose": "用途说明", "lines": "报销明细",
               "invoice_id": "发票", "category": "费用类别", "amount": "金额", "comment": "意见",

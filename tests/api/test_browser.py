@@ -54,7 +54,7 @@ def test_upload_duplicate_and_claim(server: Server, page: Page) -> None:
     expect(ofd_row).to_contain_text("¥20,000.00")
     expect(ofd_row).to_have_attribute("data-status", "needs_check")  # unsigned 数电票: 需查验
     expect(ofd_row).to_contain_text("需查验")
-    expect(ofd_row.locator("td").nth(7)).to_contain_text("没有电子签名")  # why, in words
+    expect(ofd_row.locator("td").nth(7)).to_contain_text("尚未查验")  # why, in words (the gate's reason)
 
     drop_file(page, OFD_WUXI)
     expect(rows).to_have_count(3)

@@ -89,7 +89,7 @@ def test_online_check_status_button_and_history(served: Server, ofd_invoice: str
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(clerk["username"])
     expect(rows.first).to_contain_text("查验一致")
-    expect(page.locator("ul.history")).to_contain_text("在线查验")
+    expect(page.locator("ul.history")).to_contain_text("发票查验")  # the catalogue's audit label
     detail = served.admin().get(f"/api/v1/invoices/{ofd_invoice}").json()
     assert detail["online_check_status"] == "success"
     assert [(c["status"], c["by"]) for c in detail["online_checks"]] == [("success", clerk["username"])]

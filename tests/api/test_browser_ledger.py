@@ -30,13 +30,19 @@ def fresh_page(browser: Browser) -> Page:
     return browser.new_context(viewport={"width": 1366, "height": 800}, locale="zh-CN").new_page()
 
 
+def role_page(server: Server, browser: Browser, role: str) -> tuple[Page, dict[str, str]]:
+    """A new user of ``role``, logged in on a fresh page."""
+    user = server.add_user(role)
+    page = fresh_page(browser)
+    login(page, server, user["username"])
+    return page, user
+
+
 def test_approve_post_and_archive_on_the_page(server: Server, browser: Browser) -> None:
     claim_id = _submitted_claim(server)
     admin = server.admin()
 
-    approver = server.add_user("approver")
-    page = fresh_page(browser)
-    login(page, server, approver["username"])
+    page, _ = role_page(server, browser, "approver")
     page.click("nav >> text=待审批")
     row = page.locator(f"tr[data-claim-id='{claim_id}']")
     expect(row).to_contain_text("差旅报销")
@@ -45,27 +51,31 @@ def test_approve_post_and_archive_on_the_page(server: Server, browser: Browser) 
     assert admin.get(f"/api/v1/claims/{claim_id}").json()["state"] == "approved"
     page.context.close()
 
-    accountant = server.add_user("accountant")
-    page = fresh_page(browser)
-    login(page, server, accountant["username"])
+    page, _ = role_page(server, browser, "accountant")
     page.click("nav >> text=记账凭证")
     page.check(f"#ready-claims input[value='{claim_id}']")
     page.click("#make-voucher")
     page.wait_for_url(server.base + "/vouchers/*")
-    expect(page.locator("#voucher-state")).to_have_text("未审核")
+    expect(page.locator("#voucher-state")).to_have_text("草稿")
+    expect(page.locator("#post-voucher")).to_have_count(0)  # 凭证审核 comes first, by someone else
+    voucher_id = page.url.rsplit("/", 1)[1]
+    page.context.close()
+
+    page, reviewer = role_page(server, browser, "accountant")
+    page.goto(f"{server.base}/vouchers/{voucher_id}")
+    page.click("#review-voucher")
+    expect(page.locator("#voucher-state")).to_have_text("已审核")
     page.click("#post-voucher")
     page.click("#confirm-ok")  # 记账 asks for a confirmation first
     expect(page.locator("#voucher-state")).to_have_text("已记账")
-    voucher_id = page.url.rsplit("/", 1)[1]
+    assert admin.get(f"/api/v1/vouchers/{voucher_id}").json()["reviewed_by"] == reviewer["username"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "voucher.png"), full_page=True)
     posting = admin.get("/api/v1/invoices/by-key/25322000000337005189").json()["posting"]
     assert posting["posted"] is True and posting["voucher_id"] == voucher_id
     page.context.close()
 
-    archivist = server.add_user("archivist")
-    page = fresh_page(browser)
-    login(page, server, archivist["username"])
+    page, _ = role_page(server, browser, "archivist")
     page.goto(f"{server.base}/vouchers/{voucher_id}")
     page.click("#package-voucher")
     result = page.locator("#package-result")
