@@ -87,7 +87,6 @@ LABELS: dict[str, dict[str, str]] = {
     "invoice_status": {"claimable": "可报销", "needs_check": "需查验", "failed": "验证失败",
                        "not_ours": "非本单位", "duplicate": "重复", "claimed": "已报销", "posted": "已入账"},
     # audit actions that reached the log after the page's labels were written
-    "audit_action": {"archive.key_rotated": "更换档案签名密钥"},
     # the invoice page's signature coverage table (verification report: coverage, parts, issues)
     "coverage_status": {"signed": "受签名保护", "unsigned": "未受签名保护", "mismatch": "与签名内容不一致"},
     "issue_severity": {"fail": "验证失败", "indeterminate": "无法确定", "note": "提示"},
