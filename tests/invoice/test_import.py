@@ -254,7 +254,7 @@ def _count() -> int:
 
 def test_killed_import_rerun_loses_nothing_and_doubles_nothing(clerk: str, settings: Settings,
                                                                tmp_path: Path) -> None:
-    n = 240
+    n = 1000  # five batches of 200: the kill lands after the first commit with room to spare
     made = write_variants(tmp_path / "in", n)
     proc = subprocess.Popen([FAPIAO, "import", str(tmp_path / "in"), "--json", "--workers", "2"],
                             env=_cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
