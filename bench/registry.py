@@ -25,7 +25,6 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from pgscratch import scratch_database  # noqa: E402  (bench/ is on the path of a bench script)
 
 SAMPLE = ROOT.parent / "shared" / "samples" / "invoices" / "ofdrw__ofdrw" / "发票示例.ofd"
 SAMPLE_NO = b"24112000000048542163"
@@ -232,22 +233,8 @@ def bench_lookup_sqlite(n_rows: int, lookups: int, naive: int) -> dict[str, obje
 
 
 def bench_lookup_postgres(n_rows: int, lookups: int, naive: int) -> dict[str, object]:
-    from sqlalchemy import create_engine, text
-
-
-    server = subprocess.run([str(ROOT / "scripts" / "postgres.sh")], check=True, capture_output=True,
-                            text=True).stdout.strip().splitlines()[-1]
-    name = f"bench_registry_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database("bench_registry") as url:
         return _migrate_fill_measure(url, lambda: _fill_postgres(url, n_rows), n_rows, lookups, naive)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from pgscratch import scratch_database  # noqa: E402  (bench/ is on the path of a bench script)
 
 CITIES = ["北京", "上海", "广州", "深圳", "杭州", "南京", "苏州", "无锡", "成都", "重庆", "武汉", "西安", "天津",
           "长沙", "郑州", "青岛", "厦门", "宁波", "合肥", "昆明", "海口", "大连", "沈阳", "济南", "福州"]
@@ -189,21 +189,8 @@ def bench_sqlite(n: int, repeat: int) -> dict[str, Any]:
 
 
 def bench_postgres(n: int, repeat: int) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-
-    server = os.environ.get("FAPIAO_TEST_PG_URL") or subprocess.run(
-        [str(ROOT / "scripts" / "postgres.sh")], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    name = f"bench_search_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database("bench_search") as url:
         return _measure(url, lambda: _fill_postgres(url, n), n, repeat)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:
