@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from invoice.kinds import KindDetails
+
 
 class InvoiceKind(StrEnum):
     VAT_E_ORDINARY = "vat_e_ordinary"
@@ -23,6 +25,9 @@ class InvoiceKind(StrEnum):
     DIGITAL_SPECIAL = "digital_special"
     RAILWAY_TICKET = "railway_ticket"
     AIR_ITINERARY = "air_itinerary"
+    TOLL_BILL = "toll_bill"
+    BANK_RECEIPT = "bank_receipt"
+    BANK_STATEMENT = "bank_statement"
     UNKNOWN = "unknown"
 
 
@@ -30,6 +35,7 @@ class SourceFormat(StrEnum):
     OFD = "ofd"
     PDF = "pdf"
     XML = "xml"
+    IMAGE = "image"  # a scan or photo: read from its QR code and OCR, never more than unsigned
 
 
 class FieldSource(StrEnum):
@@ -42,6 +48,7 @@ class FieldSource(StrEnum):
     QR_CODE = "qr_code"  # the QR payload
     XML = "xml"  # 数电票 XML element
     DERIVED = "derived"  # computed from other fields (e.g. total - amount)
+    OCR = "ocr"  # recognised from a scan or photo
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,9 @@ class Invoice:
     # Extra facts that do not fit the common shape (QR payload, machine number, passenger,
     # red-letter reference, ...). Kept so that checks can use them; shown in the API as-is.
     extra: dict[str, str] = field(default_factory=dict)
+    # What only this kind of voucher has (railway, air, toll, bank receipt, statement); its
+    # fields appear at the top level of ``to_dict`` under the names of DESIGN §4.
+    details: KindDetails | None = None
 
     @property
     def key(self) -> str | None:
@@ -135,6 +145,7 @@ class Invoice:
             "field_sources": dict(self.field_sources),
             "field_locations": dict(self.field_locations),
             "extra": dict(self.extra),
+            **(self.details.to_dict() if self.details is not None else {}),
         }
 
 

@@ -41,5 +41,6 @@ LABELS: dict[str, dict[str, str]] = {
     "record_invoice_kind": {"vat_e_ordinary": "增值税电子普通发票", "vat_e_special": "增值税电子专用发票",
                             "digital_ordinary": "数电票（普通发票）", "digital_special": "数电票（增值税专用发票）",
                             "railway_ticket": "铁路电子客票", "air_itinerary": "航空运输电子客票行程单",
-                            "unknown": "其他发票"},
+                            "toll_bill": "通行费电子票据", "bank_receipt": "银行电子回单",
+                            "bank_statement": "银行电子对账单", "unknown": "其他发票"},
 }

@@ -79,8 +79,9 @@ LABELS: dict[str, dict[str, str]] = {
         "vat_e_ordinary": "增值税电子普通发票", "vat_e_special": "增值税电子专用发票",
         "digital_ordinary": "电子发票（普通发票）", "digital_special": "电子发票（增值税专用发票）",
         "railway_ticket": "铁路电子客票", "air_itinerary": "航空运输电子客票行程单",
-        "toll_bill": "通行费电子票据", "bank_receipt": "银行电子回单", "bank_statement": "银行对账单",
+        "toll_bill": "通行费电子票据", "bank_receipt": "银行电子回单", "bank_statement": "银行电子对账单",
         "scan": "扫描件", "unknown": "未知类型"},
+    "source_format": {"ofd": "OFD", "pdf": "PDF", "xml": "XML", "image": "扫描件/照片"},
     "verify_status": {"valid": "签名有效", "invalid": "签名无效", "unsigned": "无电子签名",
                       "indeterminate": "无法本地验证"},
     # the page's one status of an invoice (accounting/invoice_status.py once merged)
