@@ -21,16 +21,25 @@ from core.messages import (
     accounting,
     archive,
     auth,
+    bank,
     checks,
     claims,
     invoice,
+    kinds,
+    parsecore,
+    queue,
     records,
+    render,
     sandbox,
+    scans,
+    storage,
+    typed,
     verify,
     web,
 )
 
-_AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web)
+_AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web,
+          kinds, bank, scans, typed, parsecore, render, storage, queue)
 
 
 def _join(name: str) -> dict[str, Any]:

@@ -1,0 +1,5 @@
+"""Messages and labels of the kinds area (see core/messages/__init__.py)."""
+
+MESSAGES: dict[str, str] = {}
+
+LABELS: dict[str, dict[str, str]] = {}
