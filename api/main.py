@@ -11,7 +11,18 @@ import core.tables  # noqa: F401  (every table, and the hooks the services regis
 from api import errors, homefile
 from api.deps import paging_guard
 from api.middleware import RequestContextMiddleware
-from api.routes import archive, audit, auth, claims, health, invoices, pages, users, vouchers
+from api.routes import (
+    archive,
+    audit,
+    auth,
+    claims,
+    health,
+    invoices,
+    pages,
+    previews,
+    users,
+    vouchers,
+)
 from core.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -29,6 +40,7 @@ def create_app() -> FastAPI:
     for module in (health, auth, users, invoices, claims, vouchers, archive, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(previews.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContextMiddleware, max_body=lambda: get_settings().max_upload_bytes)
     return app

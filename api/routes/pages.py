@@ -31,19 +31,16 @@ from api import formatting, page_lists
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
 from api.errors import ApiError
 from api.formatting import label, readable
-from api.ofd_preview import render_svg
 from api.permissions import allowed
 from api.routes.audit import entry_dict
 from api.routes.invoices import invoice_detail, invoice_rows
 from archive import package
 from archive.store import ArchivePackage
 from core import messages
-from core.blobstore import get_blobstore
 from core.clock import today_china
 from core.settings import get_settings
 from core.users import Permission, User, has_permission
 from invoice import registry
-from invoice.errors import ParseError
 from invoice.registry import InvoiceRecord
 
 router = APIRouter(include_in_schema=False)
@@ -323,21 +320,6 @@ def invoice_summary_json(user: Annotated[User, Page("invoice.read")], s: ReadSes
 
 def day_text(value: date | None) -> str:
     return value.isoformat() if value else ""
-
-
-@router.get("/invoices/{invoice_id}/preview.svg", response_class=Response)
-def invoice_preview(user: Annotated[User, Page("invoice.read")], s: ReadSessionDep, invoice_id: str) -> Response:
-    """The OFD original's text laid out as SVG, so the detail page can show what browsers cannot."""
-    record = registry.get_invoice(s, invoice_id)
-    if record.source_format != "ofd":
-        raise ApiError(404, "no_preview", f"invoice {invoice_id} is {record.source_format}, not OFD: no preview")
-    try:
-        svg = render_svg(get_blobstore().get(record.sha256, verify=True), f"发票 {record.number or ''}")
-    except ParseError as exc:
-        raise ApiError(422, "preview_failed", f"the OFD cannot be previewed: {exc.message}") from None
-    return Response(svg, media_type="image/svg+xml", headers={
-        "Cache-Control": "private, max-age=3600",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 def claim_view(s: Session, claim: Claim) -> dict[str, Any]:
