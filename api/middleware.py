@@ -79,7 +79,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 state["started"] = True
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), *extra]
+                headers = message.get("headers", [])
+                # a response with its own policy (the OFD preview's stricter one) keeps it alone:
+                # two policies would both apply, and the site's would block the SVG's data: fonts
+                own_csp = any(k.lower() == _CSP[0] for k, _ in headers)
+                message["headers"] = [*headers, *(e for e in extra if not (own_csp and e is _CSP))]
             await send(message)
 
         async def refuse_too_large() -> None:

@@ -83,6 +83,9 @@ def pdf_png(data: bytes, width: int = DEFAULT_WIDTH) -> bytes:
         raise
     except Exception as exc:  # any PDFium failure is a bad file, never a crash
         raise ParseError(ErrorCode.BAD_PDF, f"the PDF cannot be drawn: {exc}") from exc
+    want = _width(width)
+    if img.width != want:  # PDFium rounds the scaled page size; the caller asked for a width
+        img = img.resize((want, max(1, round(img.height * want / img.width))))
     out = io.BytesIO()
     img.convert("RGB").save(out, "PNG")
     return out.getvalue()

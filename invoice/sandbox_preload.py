@@ -19,6 +19,7 @@ LAZY_MODULES = (
     "core.clock", "pypdfium2", "pypdfium2.raw", "zxingcpp", "pdfplumber", "lxml.etree",
     "asn1crypto.cms", "asn1crypto.x509", "pyhanko.sign.validation", "pyhanko.pdf_utils.reader",
     "pyhanko.pdf_utils.misc", "pyhanko.sign.ades.cades_asn1", "pyhanko_certvalidator",
+    "invoice.ofd.render", "invoice.preview", "resvg_py",
 )
 
 
