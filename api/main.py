@@ -18,6 +18,7 @@ from api.routes import (
     claims,
     health,
     invoices,
+    ledger_reports,
     pages,
     previews,
     users,
@@ -37,7 +38,7 @@ def create_app() -> FastAPI:
                   description="Electronic invoices from upload to the electronic accounting archive. "
                               "Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     errors.install(app)
-    for module in (health, auth, users, invoices, claims, vouchers, archive, audit):
+    for module in (health, auth, users, invoices, claims, vouchers, archive, audit, ledger_reports):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(previews.router)

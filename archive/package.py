@@ -17,6 +17,8 @@ Layout of a package folder::
     content/claims.pdf             the 报销单 as PDF/A-3b, one page per claim (absent without claims)
     content/invoices/NN-<number>.<ofd|pdf|xml>     the originals, byte for byte
     content/verification/NN-<number>.json          each invoice's verification report
+    content/entry-info/NN-<number>.xml             each invoice's 入账信息 as XBRL (archive.xbrl)
+    schema/einv-entry-info-1.xsd                   the XSD of the 入账信息 facts written
 """
 
 from __future__ import annotations
@@ -306,6 +308,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
     except schema.SchemaError as exc:
         raise refused("record_schema_invalid", f"voucher {v.number}: {exc}",
                       {"number": v.number, "file": exc.where, "errors": "; ".join(exc.problems[:5])}) from None
+    _put_entry_info(session, v, invoice_files, put)
     by_key = {i.key: invoice_files[i.id].rsplit("/", 1)[-1] for i in src.invoices}
     form = render.FormContext(org_name=s.org_name or "", archival_code=archival_code, reviewers=_reviewer(rec),
                               invoice_files=by_key)
@@ -374,6 +377,29 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
               "invoice_keys": [i.key for i in src.invoices]},
     )
     return pkg, report
+
+
+def _put_entry_info(session: Session, voucher: Any, invoice_files: dict[str, str],
+                    put: Any) -> None:
+    """入账信息 (电子凭证会计数据标准, receiver side) of each invoice the voucher books, as one XBRL
+    instance per invoice beside its original (``content/entry-info/NN-<number>.xml``), with
+    the XSD of the facts written (``archive.xbrl``)."""
+    from accounting.entry_info import entry_info_for_voucher
+    from archive import xbrl
+
+    infos = entry_info_for_voucher(session, voucher)
+    if not infos:
+        return
+    put(xbrl.XSD_PACKAGE_PATH, xbrl.xsd_bytes(), "结构定义", "XML")
+    for info in infos:
+        stem = invoice_files[info.invoice_id].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        try:
+            data = xbrl.entry_info_xml(info)
+        except xbrl.EntryInfoError as exc:
+            raise refused("entry_info_invalid", f"voucher {voucher.number}: {exc}",
+                          {"number": voucher.number, "invoice": info.number or info.invoice_key,
+                           "errors": "; ".join(exc.problems[:5])}) from None
+        put(f"{xbrl.PACKAGE_FOLDER}/{stem}.xml", data, "入账信息", "XML")
 
 
 def _parse_and_verify_full(data: bytes, verify: Any) -> tuple[str | None, str, dict[str, Any]]:

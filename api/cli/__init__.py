@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "api.cli.import_cmds",  # import
     "api.cli.invoice_cmds",  # invoice online-check
     "api.cli.accounting_cmds",  # claim, voucher
+    "api.cli.ledger_cmds",  # ledger posting-flags
     "api.cli.archive_cmds",  # archive
 )
 
