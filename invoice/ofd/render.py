@@ -329,8 +329,11 @@ def _text(doc: _Doc, el: etree._Element, param: DrawParam, out: list[str]) -> No
         last_y = y[0] if y else last_y
         if not text.strip():
             continue
-        xs = graphics.glyph_positions(last_x, graphics.deltas(code.get("DeltaX")), len(text))
-        ys = graphics.glyph_positions(last_y, graphics.deltas(code.get("DeltaY")), len(text))
+        dx, dy = graphics.deltas(code.get("DeltaX")), graphics.deltas(code.get("DeltaY"))
+        if dy and not dx:  # vertical text (购/买/方): the glyphs stay on one x, as in readers
+            dx = [0.0] * (len(text) - 1)
+        xs = graphics.glyph_positions(last_x, dx, len(text))
+        ys = graphics.glyph_positions(last_y, dy, len(text))
         y_attr = " ".join(fmt(v) for v in ys) if len(ys) > 1 else fmt(ys[0])
         runs.append(f'<tspan x="{" ".join(fmt(v) for v in xs)}" y="{y_attr}">{escape(text)}</tspan>')
     if not runs:

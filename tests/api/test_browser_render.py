@@ -58,13 +58,14 @@ def test_ofd_preview_beside_pdf_twin(served: Server, page: Page) -> None:
     page.wait_for_function("document.getElementById('ofd-preview').complete")
     assert page.evaluate("document.getElementById('ofd-preview').naturalWidth") > 0
 
-    # the PDF twin's first page beside the preview, same width
+    # the PDF twin's first page beside the preview, same width, wide enough to read
+    page.set_viewport_size({"width": 1900, "height": 1000})
     twin = base64.b64encode(pdf_png(PDF_TWIN.read_bytes(), 1000)).decode("ascii")
     page.evaluate("""(src) => {
         const ofd = document.getElementById('ofd-preview');
         const row = document.createElement('div');
         row.id = 'twin-row';
-        row.style.cssText = 'display:flex;gap:12px;align-items:flex-start';
+        row.style.cssText = 'display:flex;gap:12px;align-items:flex-start;width:1800px;background:#fff';
         ofd.parentNode.insertBefore(row, ofd);
         const pdf = document.createElement('img');
         pdf.id = 'pdf-twin'; pdf.src = src; pdf.alt = 'PDF 孪生件';

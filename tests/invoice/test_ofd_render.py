@@ -325,3 +325,12 @@ def test_not_an_ofd_is_refused() -> None:
                            lambda name, raw: None if "Pages/" in name else raw)
     with pytest.raises(ParseError):
         render.render_svg(no_pages)
+
+
+def test_vertical_text_keeps_its_column() -> None:
+    """购/买/方 is one TextCode with DeltaY only: every glyph on the same x, one below the other."""
+    root = svg_root(ZHUANPIAO.read_bytes())
+    span = next(s for s in root.iter(f"{SVG}tspan") if s.text == "购买方")
+    assert (span.get("x") or "").split() == ["0.25"] * 3
+    ys = [float(v) for v in (span.get("y") or "").split()]
+    assert ys == pytest.approx([3.15, 9.5, 15.85])
