@@ -194,3 +194,14 @@ def test_cli_posting_flags(people: People, posted: Posted, tmp_path: Path) -> No
                           "--year", "25", "--out", str(tmp_path / "x.pdf")], env=env, capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "4 位年份" in bad.stderr
+
+
+def test_posting_flags_and_entry_info_on_both_databases(db_people: People, db_posted: Posted) -> None:
+    """The year's query and the package's 入账信息 on SQLite and PostgreSQL alike."""
+    vid = db_posted([SIGNED])
+    with session_scope() as s:
+        rows = {r.number: r for r in posting_flags(s, datetime.now(CHINA).year)}
+        pkg = package.build_package(s, db_people.archivist, vid)
+    assert rows[SIGNED_NUMBER].flag == "02"
+    (f,) = (package_dir(pkg) / xbrl.PACKAGE_FOLDER).iterdir()
+    assert xbrl.validate(f.read_bytes()) == []
