@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -42,6 +42,7 @@ PNG_CSP = "default-src 'none'"
 _CACHE_ENTRIES = 64
 _cache: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
 _cache_lock = threading.Lock()
+T = TypeVar("T")
 
 
 def _cached(key: tuple[str, str, int], make: Callable[[], bytes]) -> bytes:
@@ -60,7 +61,7 @@ def _cached(key: tuple[str, str, int], make: Callable[[], bytes]) -> bytes:
     return made
 
 
-def _sandboxed(fn: Callable[..., object], *args: object) -> object:
+def _sandboxed(fn: Callable[..., T], *args: object) -> T:
     """Run a drawing function in the sandbox; its failures become the page's 422."""
     from invoice.sandbox import SandboxError, TooComplex, run
 
@@ -86,7 +87,7 @@ def invoice_preview(user: Annotated[User, Page("invoice.read")], s: ReadSessionD
     title = f"发票 {record.number or ''}"
     data = get_blobstore().get(record.sha256, verify=True)
     svg = _cached((record.sha256, "svg", 0),
-                  lambda: str(_sandboxed(render_svg, data, title)).encode("utf-8"))
+                  lambda: _sandboxed(render_svg, data, title).encode("utf-8"))
     return Response(svg, media_type="image/svg+xml", headers={
         "Cache-Control": "private, max-age=3600", "Content-Security-Policy": SVG_CSP,
         "X-Content-Type-Options": "nosniff"})
@@ -99,7 +100,7 @@ def _png(s: ReadSessionDep, invoice_id: str, width: int) -> Response:
     data = get_blobstore().get(record.sha256, verify=True)
     fmt = record.source_format
     png = _cached((record.sha256, "png", width),
-                  lambda: bytes(_sandboxed(preview.first_page_png, data, fmt, width)))  # type: ignore[arg-type]
+                  lambda: _sandboxed(preview.first_page_png, data, fmt, width))
     return Response(png, media_type="image/png", headers={
         "Cache-Control": "private, max-age=3600", "Content-Security-Policy": PNG_CSP,
         "X-Content-Type-Options": "nosniff"})

@@ -48,7 +48,7 @@ def safe_image(raw: bytes) -> tuple[str, bytes] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(raw))
+            img: Image.Image = Image.open(io.BytesIO(raw))
             if img.width * img.height > MAX_PIXELS:
                 return None
             fmt = img.format
