@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -48,9 +50,7 @@ def _red_share(img: Image.Image) -> float:
 
 def test_ofd_preview_beside_pdf_twin(served: Server, page: Page) -> None:
     clerk_client, clerk = served.as_role("clerk")
-    res = upload(clerk_client, OFD)
-    assert res.status_code == 200, res.text
-    invoice_id = res.json()["imported"][0]["invoice_id"]
+    invoice_id = _stored(clerk_client, OFD)
     login(page, served, clerk["username"])
     page.goto(f"{served.base}/invoices/{invoice_id}")
     preview = page.locator("#ofd-preview")
@@ -92,9 +92,7 @@ def test_ofd_preview_beside_pdf_twin(served: Server, page: Page) -> None:
 
 def test_pdf_original_first_page_shown(served: Server, page: Page) -> None:
     clerk_client, clerk = served.as_role("clerk")
-    res = upload(clerk_client, PDF_WUXI)
-    assert res.status_code == 200, res.text
-    invoice_id = res.json()["imported"][0]["invoice_id"]
+    invoice_id = _stored(clerk_client, PDF_WUXI)
     login(page, served, clerk["username"])
     page.goto(f"{served.base}/invoices/{invoice_id}")
     expect(page.locator("#pdf-preview")).to_be_visible()
@@ -102,11 +100,17 @@ def test_pdf_original_first_page_shown(served: Server, page: Page) -> None:
     assert page.evaluate("document.getElementById('pdf-preview').naturalWidth") > 0
 
 
+def _stored(client: httpx.Client, path: Path) -> str:
+    """The invoice id of an uploaded file, whether this upload stored it or an earlier test did."""
+    body = upload(client, path).json()
+    if body["imported"]:
+        return str(body["imported"][0]["invoice_id"])
+    return str(body["duplicates"][0]["duplicate_of"]["invoice_id"])
+
+
 def test_preview_routes_over_http(served: Server) -> None:
     clerk, _ = served.as_role("clerk")
-    ofd_id = upload(clerk, OFD).json()["imported"][0]["invoice_id"]
-    pdf_id = upload(clerk, PDF_WUXI).json()
-    pdf_id = pdf_id["imported"][0]["invoice_id"] if pdf_id["imported"] else pdf_id["duplicates"][0]["duplicate_of"]["invoice_id"]
+    ofd_id, pdf_id = _stored(clerk, OFD), _stored(clerk, PDF_WUXI)
     auditor, _ = served.as_role("auditor")
     svg = auditor.get(f"/invoices/{ofd_id}/preview.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
