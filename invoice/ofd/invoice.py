@@ -28,6 +28,7 @@ from decimal import Decimal
 from lxml import etree
 
 from invoice.errors import ErrorCode, ParseError
+from invoice.kinds import KindDetails
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
 from invoice.ofd import layout
 from invoice.ofd.package import OfdPackage
@@ -44,6 +45,15 @@ from invoice.ofd.xml import (
     text_of,
 )
 from invoice.qr import parse_qr
+from invoice.transport import (
+    PREVIEW_MARK,
+    TOLL_TITLE,
+    Box,
+    group_lines,
+    railway_from_xbrl,
+    read_face,
+    transport_kind,
+)
 
 # Fields every invoice needs; while one is missing, the next source is read.
 _CORE = ("number", "issue_date", "buyer.name", "seller.name", "seller.tax_id", "amount", "tax",
@@ -255,6 +265,7 @@ class _Reader:
         self.title: str | None = None
         self.railway = False
         self.graph_type: str | None = None  # invoice type from the attachment's QR payload
+        self.details: KindDetails | None = None  # railway / air / toll record (transport)
         self.doc_path = ""
         self._doc: DocumentInfo | None = None
         # parsed pages and their text objects live on the package: every reading of one
@@ -482,6 +493,7 @@ class _Reader:
         src = FieldSource.ATTACHMENT_XML
         self.railway = True
         vals = {local(el.tag): text_of(el) for el in root.iter() if len(el) == 0}
+        self.details = railway_from_xbrl(vals)
         self.put("number", vals.get("ElectronicInvoiceRailwayETicketNumber"), src, at)
         self.put("issue_date", vals.get("DateOfIssue"), src, at)
         self.put("buyer.name", vals.get("NameOfPurchaser"), src, at)
@@ -780,6 +792,9 @@ class _Reader:
             val = v.get(name)
             return val if isinstance(val, Decimal) else None
 
+        if kind in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY,
+                    InvoiceKind.TOLL_BILL) or self._toll_face():
+            kind = self.read_transport(kind)
         if self.title:
             self.extra.setdefault("title", self.title)
         return Invoice(
@@ -801,7 +816,49 @@ class _Reader:
             field_sources=dict(self.sources),
             field_locations={k: " + ".join(m) for k, m in self.members.items() if m},
             extra=self.extra,
+            details=self.details,
         )
+
+    def _toll_face(self) -> bool:
+        """A toll VAT invoice: a VAT invoice whose face prints plates and passage dates."""
+        title = self.title or ""
+        return TOLL_TITLE in title or (
+            "通行费" in "".join(i.name or "" for i in self.items)
+            and transport_kind(" ".join(o.text for o in self.page_objects(0)))
+            is InvoiceKind.TOLL_BILL)
+
+    def read_transport(self, kind: InvoiceKind) -> InvoiceKind:
+        """The railway / air / toll record from the page text (``invoice.transport``).
+
+        The railway attachment gives its record first; the face fills what it left out, and
+        for air itineraries and toll bills (no attachment) it is the record. Common fields
+        the other sources missed are filled from the face too.
+        """
+        if not self.allows(self.doc.pages[0].path if self.doc.pages else None):
+            return kind
+        objs = self.page_objects(0)
+        if kind not in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY):
+            kind = InvoiceKind.TOLL_BILL
+        reading = read_face(kind, group_lines(Box(o.text, o.x0, o.y0, o.x1, o.y1) for o in objs))
+        at = tuple(m for m in self.face_members(0) if self.allows(m))
+        for name, value in reading.fields().items():
+            if name not in self.values:
+                self.values[name] = value
+                self.sources[name] = FieldSource.PAGE_TEXT.value
+                self.members[name] = at
+        if self.details is None:
+            self.details = reading.details
+        elif reading.details is not None:
+            mine, theirs = self.details.to_dict(), reading.details.to_dict()
+            for key, value in theirs.items():
+                if mine.get(key) in (None, []) and value not in (None, []) and hasattr(
+                        self.details, key):
+                    setattr(self.details, key, getattr(reading.details, key))
+        for key, value in reading.extra.items():
+            self.extra.setdefault(key, value)
+        if reading.preview:
+            self.extra["preview"] = PREVIEW_MARK
+        return kind
 
 
 def _tag_items(goods: dict[str, list[list[tuple[str, TextObj]]]]) -> list[Item]:

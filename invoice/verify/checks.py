@@ -226,6 +226,25 @@ def check_key_digits(inv: Invoice) -> Check:
     return Check("key_digits", CheckResult.WARN, _t("check.key_digits.warn", fields=names))
 
 
+TRANSPORT_KINDS = frozenset({InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY,
+                             InvoiceKind.TOLL_BILL})
+
+
+def check_preview(inv: Invoice) -> Check | None:
+    """A transport voucher printed "仅供预览" (an airline's or 12306's preview) is no voucher.
+
+    The preview shows every field of the real one, so it parses; this check makes sure it can
+    never be claimed as is. Only for the transport kinds (a VAT preview is refused at parse).
+    """
+    if inv.kind not in TRANSPORT_KINDS:
+        return None
+    if inv.extra.get("preview"):
+        return Check("voucher_preview", CheckResult.FAIL, _t(
+            "check.voucher_preview.fail", kind=messages.label("invoice_kind", inv.kind.value),
+            number=inv.number or "—", seller=inv.seller.name or "—"))
+    return Check("voucher_preview", CheckResult.PASS, _t("check.voucher_preview.pass"))
+
+
 def run_checks(
     inv: Invoice, today: date, org_name: str | None = None, org_tax_id: str | None = None
 ) -> list[Check]:
@@ -239,4 +258,7 @@ def run_checks(
     checks.extend(check_buyer(inv, org_name, org_tax_id))
     checks.append(check_number(inv))
     checks.append(check_key_digits(inv))
+    preview = check_preview(inv)
+    if preview is not None:
+        checks.append(preview)
     return checks
