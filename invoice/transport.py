@@ -152,7 +152,9 @@ def group_lines(boxes: Iterable[Box]) -> list[TextLine]:
                 # "384932" "********" "1234"); a label's colon ends the word
                 gap = b.x0 - prev.x1
                 joins = gap <= 0.35 * height and not prev.text.endswith(":")
-                if prev.text in ("CNY", "RMB", "¥", "￥") and re.match(r"-?\d", b.text):
+                if b.text.startswith(("CNY", "RMB", "¥", "￥")):
+                    joins = False  # the next amount of a row, however close
+                elif prev.text in ("CNY", "RMB", "¥", "￥") and re.match(r"-?\d", b.text):
                     joins = gap <= 2.0 * height
                 elif re.fullmatch(r"[0-9*Xx]+", prev.text) and re.fullmatch(r"[0-9*Xx]+", b.text):
                     joins = gap <= 1.0 * height  # an ID printed in parts: 384932 ******** 1234
@@ -450,6 +452,14 @@ def read_toll(lines: list[TextLine]) -> TransportReading:
     r = TransportReading(InvoiceKind.TOLL_BILL)
     toll = TollBill()
     whole = "\n".join(ln.compact for ln in lines)
+    num = _labelled(lines, "票据号码") or _labelled(lines, "发票号码")
+    m = re.match(r"\d{8,20}", num or "")
+    r.number = m.group(0) if m else None
+    code = re.match(r"\d{8,12}", _labelled(lines, "票据代码") or "")
+    if code:
+        r.extra["bill_code"] = code.group(0)
+    r.issue_date = to_date(_labelled(lines, "开票日期"))
+    r.total = to_money(_labelled(lines, "(小写)") or _labelled(lines, "金额合计"))
     pm = _PLATE.search(_labelled(lines, "车牌号") or "") or _PLATE.search(whole)
     toll.plate = pm.group(0) if pm else None
     for label, attr in (("入口", "entry"), ("出口", "exit")):

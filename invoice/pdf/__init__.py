@@ -262,7 +262,8 @@ def _caused_by_recursion(exc: BaseException) -> bool:
 def _parse(data: bytes) -> Invoice:
     segs, garbage, qr, off_page = _fast_read(data)
     tkind = transport.kind_of(segs) if garbage <= GARBAGE_LIMIT else None
-    if tkind in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY):
+    if tkind in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY) or (
+            tkind is InvoiceKind.TOLL_BILL and transport.toll_bill_face(segs)):
         return _parse_transport(data, segs, tkind, qr)
     fields: PdfFields | None = None
     alt_fields: PdfFields | None = None

@@ -13,6 +13,7 @@ from invoice.pdf.text import Segment
 from invoice.qr import QrPayload
 from invoice.transport import (
     PREVIEW_MARK,
+    TOLL_TITLE,
     Box,
     TransportReading,
     group_lines,
@@ -26,6 +27,11 @@ _NEEDED = ("number", "issue_date", "total")
 def kind_of(segs: list[Segment]) -> InvoiceKind | None:
     """The transport kind the page text names, else None (a VAT invoice or no voucher)."""
     return transport_kind("".join(s.compact for s in segs))
+
+
+def toll_bill_face(segs: list[Segment]) -> bool:
+    """A 通行费电子票据 (not a toll VAT invoice, which the VAT reader reads)."""
+    return TOLL_TITLE in "".join(s.compact for s in segs)
 
 
 def read(segs: list[Segment], kind: InvoiceKind) -> TransportReading:
@@ -48,7 +54,7 @@ def better(a: TransportReading, b: TransportReading) -> TransportReading:
 
 
 def build(reading: TransportReading, qr: QrPayload | None, notes: list[str]) -> Invoice:
-    """The invoice of a railway ticket or air itinerary read from its face."""
+    """The invoice of a railway ticket, air itinerary or toll bill read from its face."""
     src = FieldSource.PAGE_TEXT.value
     inv = Invoice(kind=reading.kind, source_format=SourceFormat.PDF, number=reading.number,
                   issue_date=reading.issue_date, buyer=reading.buyer, seller=reading.seller,
