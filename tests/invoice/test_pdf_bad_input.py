@@ -11,7 +11,7 @@ from core.settings import Settings
 from invoice import parse
 from invoice.errors import ErrorCode, ParseError
 from invoice.pdf import parse_pdf
-from tests.samples import OTHER, SAMPLES
+from tests.samples import SAMPLES
 
 BOUND_S = 10.0  # generous for a shared 2-core machine; real times are milliseconds
 

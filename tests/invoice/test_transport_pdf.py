@@ -170,3 +170,42 @@ def test_toll_bill_face_entry_exit() -> None:
     assert isinstance(inv.details, TollBill)
     assert (inv.details.plate, inv.details.entry, inv.details.exit) == ("苏A8B888", "无锡东", "南京南")
     assert inv.total == Decimal("45.00")
+
+
+def test_railway_xbrl_xml_gives_the_same_record_as_its_ofd() -> None:
+    # the XML form of a railway ticket is its rai: XBRL instance: taken out of the real OFD
+    import zipfile
+    from io import BytesIO
+
+    from tests.samples import OTHER
+
+    raw = (OTHER / "itlabers__ofd-go" / "退票样例.ofd").read_bytes()
+    with zipfile.ZipFile(BytesIO(raw)) as z:
+        name = next(n for n in z.namelist() if "/Attachs/rai_" in n)
+        xml = z.read(name)
+    from_xml, from_ofd = parse(xml), parse(raw)
+    assert from_xml.source_format.value == "xml"
+    for key in ("kind", "number", "issue_date", "buyer", "amount", "tax", "total", "travel_date",
+                "train", "from_station", "to_station", "seat_class", "passenger", "id_number",
+                "ticket_number", "variant", "refund_fee"):
+        assert from_xml.to_dict()[key] == from_ofd.to_dict()[key], key
+    # without its number it is refused, naming the element
+    import pytest
+
+    from invoice.errors import ParseError
+    with pytest.raises(ParseError) as ei:
+        parse(xml.replace(b"ElectronicInvoiceRailwayETicketNumber", b"SomethingElse"))
+    assert "ElectronicInvoiceRailwayETicketNumber" in ei.value.message
+
+
+def test_digital_xml_labelled_as_transport_gets_its_kind() -> None:
+    from pathlib import Path
+
+    base = (Path(__file__).parent / "fixtures" / "digital_ordinary.xml").read_bytes()
+    label = b"</GeneralOrSpecialVAT>"
+    air = base.replace(label, label + "<EInvoiceType><LabelCode>61</LabelCode>"
+                       "<LabelName>电子发票（航空运输电子客票行程单）</LabelName></EInvoiceType>".encode())
+    assert parse(air).kind is InvoiceKind.AIR_ITINERARY
+    rail = base.replace(label, label + b"<EInvoiceType><LabelCode>51</LabelCode></EInvoiceType>")
+    assert parse(rail).kind is InvoiceKind.RAILWAY_TICKET
+    assert parse(base).kind is InvoiceKind.DIGITAL_ORDINARY
