@@ -57,3 +57,23 @@ def _transport(path: Path) -> bool:
                                                        "toll_bill")
     except Exception:  # bank receipts and statements are another kind (refused today)
         return False
+
+
+def test_railway_ofd_without_its_attachment_reads_the_face() -> None:
+    # The same ticket with its rai: attachment removed: every field comes from the page text
+    # and agrees with the attachment's reading.
+    import io
+    import zipfile
+
+    raw = (SAMPLES / "other/itlabers__ofd-go/售票换开样例.ofd").read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            if "/Attachs/rai_" not in item.filename:
+                dst.writestr(item, src.read(item.filename))
+    face, full = parse(out.getvalue()).to_dict(), parse(raw).to_dict()
+    assert face["field_sources"]["number"] == "page_text"
+    for key in ("kind", "number", "issue_date", "buyer", "amount", "tax", "total", "travel_date",
+                "train", "from_station", "to_station", "seat_class", "passenger", "id_number",
+                "ticket_number", "variant", "refund_fee"):
+        assert face[key] == full[key], key
