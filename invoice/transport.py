@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from invoice.kinds import AirItinerary, Flight, RailwayTicket, RailwayVariant, TollBill
 from invoice.model import InvoiceKind, Party
@@ -151,7 +152,9 @@ def group_lines(boxes: Iterable[Box]) -> list[TextLine]:
                 # pieces that (nearly) touch are one word drawn in parts ("CNY" "477.06",
                 # "384932" "********" "1234"); a label's colon ends the word
                 gap = b.x0 - prev.x1
-                joins = gap <= 0.35 * height and not prev.text.endswith(":")
+                # a label's colon ends the word; a new label ("原发票号码:") starts one
+                joins = (gap <= 0.35 * height and not prev.text.endswith(":")
+                         and not re.match(r"[\u4e00-\u9fff/]{2,16}:", b.text))
                 if b.text.startswith(("CNY", "RMB", "¥", "￥")):
                     joins = False  # the next amount of a row, however close
                 elif prev.text in ("CNY", "RMB", "¥", "￥") and re.match(r"-?\d", b.text):
@@ -194,6 +197,9 @@ def to_money(text: str | None) -> Decimal | None:
 def _after(compact: str, label: str) -> str | None:
     """The text after ``label:`` in one printed piece, up to a following ``word:`` label."""
     at = compact.find(label)
+    # a longer label that ends with this one (原发票号码 for 发票号码) is another field
+    while at > 0 and re.match(r"[\u4e00-\u9fff]", compact[at - 1]):
+        at = compact.find(label, at + 1)
     if at < 0:
         return None
     rest = compact[at + len(label):]
@@ -211,9 +217,11 @@ def _labelled(lines: list[TextLine], label: str) -> str | None:
     """The value of ``label``: the rest of its piece, else the next piece on its line.
 
     Values are read piece by piece, so a name printed next to another label
-    (``购买方名称:某公司  统一社会信用代码:...``) ends where its piece ends.
+    (``购买方名称:某公司  统一社会信用代码:...``) ends where its piece ends. A longer label that
+    ends with this one (原发票号码 for 发票号码) is another field.
     """
-    for ln in lines:
+    tail = re.compile(r"(?<![\u4e00-\u9fff])" + re.escape(label) + r":?$")
+    for k, ln in enumerate(lines):
         for i, b in enumerate(ln.boxes):
             compact = "".join(b.text.split())
             if label not in compact:
@@ -221,13 +229,14 @@ def _labelled(lines: list[TextLine], label: str) -> str | None:
             v = _after(compact, label)
             if v and v != ":":
                 return v
-            if compact.endswith((label, label + ":")) and i + 1 < len(ln.boxes):
+            if not tail.search(compact):
+                continue
+            if i + 1 < len(ln.boxes):
                 nxt = "".join(ln.boxes[i + 1].text.split())
                 if not nxt.endswith(":") and ":" not in nxt[:12]:
                     return nxt
-            if compact.endswith((label, label + ":")) and i + 1 == len(ln.boxes):
+            else:
                 # the value wrapped just below the label's end (a long label at the edge)
-                k = lines.index(ln)
                 height = b.bottom - b.top
                 for below in lines[k + 1:k + 2]:
                     near = [c for c in below.boxes if c.top - b.bottom <= height
@@ -278,6 +287,10 @@ def read_railway(lines: list[TextLine]) -> TransportReading:
     num = _labelled(lines, "发票号码")
     m = re.match(r"\d{20}", num or "")
     r.number = m.group(0) if m else None
+    if r.number is None:
+        # a label drawn in a font without a Unicode map: the page's only 20-digit number
+        found = {x for c in compacts for x in re.findall(r"(?<![0-9A-Z])\d{20}(?![0-9A-Z])", c)}
+        r.number = found.pop() if len(found) == 1 else None
     r.issue_date = to_date(_labelled(lines, "开票日期"))
     for c in compacts:
         sm = re.search(r"([\u4e00-\u9fff]{1,12}?)站(" + _TRAIN.pattern + r")([\u4e00-\u9fff]{1,12}?)站",
@@ -304,11 +317,18 @@ def read_railway(lines: list[TextLine]) -> TransportReading:
             break
     fare_line = next((ln for ln in lines if re.search(r"票价:|退票费:", ln.compact)), None)
     refund = "退票费" in whole
+    fare = None
     if fare_line is not None:
         fare = to_money(_after(fare_line.compact, "退票费" if refund else "票价"))
-        r.total = fare
-        if refund:
-            t.refund_fee = fare
+    if fare is None:
+        # the amount printed apart from its label (12306 draws "￥" and "553.00" on their own):
+        # the page's only ¥ amount
+        amounts = {m.group(1) for c in compacts
+                   for m in re.finditer(r"[¥￥](-?\d[\d,]*\.\d{2})", c)}
+        fare = to_money(amounts.pop()) if len(amounts) == 1 else None
+    r.total = fare
+    if refund:
+        t.refund_fee = fare
     for ln in lines:
         for b in ln.boxes:
             if ":" in b.text or t.seat_class:
@@ -374,6 +394,84 @@ def railway_from_xbrl(vals: dict[str, str]) -> RailwayTicket:
 
 # ---------------------------------------------------------------------------- air
 
+AIR_NUMBER = "ElectronicInvoiceAirTransportReceiptNumber"
+
+
+def _local_name(el: object) -> str:
+    tag = getattr(el, "tag", None)
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def air_from_xml(root: Any) -> TransportReading:
+    """An air itinerary's data file (the OFD's ``Attachs`` XML, or the XML form itself).
+
+    Element names are those of the 电子凭证会计数据标准 air itinerary data
+    (``ElectronicInvoiceAirTransportReceiptNumber``, ``Fare``, ``FuelSurcharge``,
+    ``CivilAviationDevelopmentFund``, ``OtherTaxes``, ``VatTaxAmount``, ``TotalAmount``, the
+    flights as ``DetailInformationOfAirTicketTuple`` elements with ``Flight``, ``Carrier``,
+    ``DepartureStation``, ``DestinationStation``, ``CarrierDate``, ``DepartureTime``,
+    ``SeatClass``). The amount subject to VAT is fare + fuel surcharge; the 民航发展基金 and
+    other taxes are neither amount nor tax.
+    """
+    vals: dict[str, str] = {}
+    flights: list[Flight] = []
+    for el in root.iter():
+        children = {_local_name(c): (c.text or "").strip() for c in el if len(c) == 0}
+        if el is not root and children.get("Flight"):
+            flights.append(Flight(
+                carrier=children.get("Carrier") or None, flight=children.get("Flight") or None,
+                from_=children.get("DepartureStation") or None,
+                to=children.get("DestinationStation") or None,
+                date=to_date(children.get("CarrierDate")),
+                time=children.get("DepartureTime") or None,
+                seat_class=children.get("SeatClass") or children.get("Class") or None))
+            continue
+        if len(el) == 0:
+            name, text = _local_name(el), (el.text or "").strip()
+            if name and text and name not in vals:
+                vals[name] = text
+    if not flights and vals.get("Flight"):  # one flight written flat
+        flights.append(Flight(carrier=vals.get("Carrier"), flight=vals.get("Flight"),
+                              from_=vals.get("DepartureStation"), to=vals.get("DestinationStation"),
+                              date=to_date(vals.get("CarrierDate")), time=vals.get("DepartureTime"),
+                              seat_class=vals.get("SeatClass") or vals.get("Class")))
+    r = TransportReading(InvoiceKind.AIR_ITINERARY)
+    num = vals.get(AIR_NUMBER) or ""
+    r.number = num if num.isdigit() else None
+    r.issue_date = to_date(vals.get("IssueDate") or vals.get("DateOfIssue"))
+    r.buyer = Party(vals.get("NameOfPurchaser"),
+                    _tax_id(vals.get("UnifiedSocialCreditCodeOfPurchaser")))
+    r.seller = Party(vals.get("NameOfSeller") or vals.get("IssueParty"), None)
+    fare, fuel = to_money(vals.get("Fare")), to_money(vals.get("FuelSurcharge"))
+    a = AirItinerary(passenger=vals.get("PassengerName"), id_number=vals.get("ValidIdNumber"),
+                     ticket_number=vals.get("ETicketNumber") or vals.get("ElectronicTicketNum"),
+                     flights=flights, fare=fare, fuel_surcharge=fuel,
+                     caac_fund=to_money(vals.get("CivilAviationDevelopmentFund")),
+                     other_tax=to_money(vals.get("OtherTaxes")),
+                     vat=to_money(vals.get("VatTaxAmount")))
+    r.total = to_money(vals.get("TotalAmount"))
+    r.tax = a.vat
+    r.amount = _air_amount(a)
+    if vals.get("VerificationCode"):
+        r.extra["verification_code"] = vals["VerificationCode"]
+    if vals.get("VatRate"):
+        r.extra["tax_rate"] = vals["VatRate"]
+    r.details = a
+    return r
+
+
+def _air_amount(a: AirItinerary) -> Decimal | None:
+    """The amount subject to VAT: fare + fuel surcharge (never the 民航发展基金)."""
+    if a.fare is None:
+        return None
+    return a.fare + (a.fuel_surcharge or Decimal("0.00"))
+
+
+def air_other_charges(a: AirItinerary) -> Decimal:
+    """What an itinerary's total holds beside amount and VAT: 民航发展基金 + 其他税费."""
+    return (a.caac_fund or Decimal("0.00")) + (a.other_tax or Decimal("0.00"))
+
+
 
 _AIR_MONEY = {"票价": "fare", "燃油附加费": "fuel_surcharge", "增值税税额": "vat",
               "民航发展基金": "caac_fund", "其他税费": "other_tax", "合计": "total"}
@@ -406,8 +504,7 @@ def read_air(lines: list[TextLine]) -> TransportReading:
         r.extra["tax_rate"] = "".join(rate.split())
     a.flights = _flights(lines)
     r.tax = a.vat
-    if r.total is not None and a.vat is not None:
-        r.amount = r.total - a.vat
+    r.amount = _air_amount(a)
     r.buyer = Party(_labelled(lines, "购买方名称"),
                     _tax_id(_labelled(lines, "统一社会信用代码/纳税人识别号")
                             or _labelled(lines, "纳税人识别号")))

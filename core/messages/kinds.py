@@ -6,6 +6,12 @@ MESSAGES: dict[str, str] = {
     "check.voucher_preview.pass": "票面没有“仅供预览”字样，是正式开具的凭证",
     "check.voucher_preview.fail": ("这份{kind}是预览件（票面印有“仅供预览”，号码 {number}），"
                                    "不是正式开具的凭证，不能直接报销；请向开票方（{seller}）索取正式的电子发票"),
+    # invoice.verify.checks.check_totals for an air itinerary
+    "check.amount_tax_total.air_pass": ("票价与燃油附加费 {amount} + 增值税 {tax} + 民航发展基金及其他税费 "
+                                        "{others} = 合计 {total}，相符"),
+    "check.amount_tax_total.air_fail": ("票价与燃油附加费 {amount} + 增值税 {tax} + 民航发展基金及其他税费 "
+                                        "{others} = {sum}，但行程单合计写的是 {total}：票面金额前后不一致，"
+                                        "可能被改动，请向航空公司或代理核实"),
     # accounting: deductible input VAT of passenger transport (公告2019年第39号)
     "kinds.input_vat.railway": ("铁路车票进项税额：{passenger} {travel_date} {train} 票价{fare}元"
                                 "÷(1+9%)×9%={vat}元（财政部 税务总局 海关总署公告2019年第39号）"),

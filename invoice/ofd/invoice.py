@@ -46,9 +46,11 @@ from invoice.ofd.xml import (
 )
 from invoice.qr import parse_qr
 from invoice.transport import (
+    AIR_NUMBER,
     PREVIEW_MARK,
     TOLL_TITLE,
     Box,
+    air_from_xml,
     group_lines,
     railway_from_xbrl,
     read_face,
@@ -264,6 +266,7 @@ class _Reader:
         self.extra: dict[str, str] = {}
         self.title: str | None = None
         self.railway = False
+        self.air = False  # an air itinerary's data attachment was read
         self.graph_type: str | None = None  # invoice type from the attachment's QR payload
         self.details: KindDetails | None = None  # railway / air / toll record (transport)
         self.doc_path = ""
@@ -335,9 +338,9 @@ class _Reader:
     def missing(self) -> list[str]:
         need = list(_CORE)
         number = self.values.get("number")
-        if not (isinstance(number, str) and len(number) == 20) and not self.railway:
+        if not (isinstance(number, str) and len(number) == 20) and not (self.railway or self.air):
             need += _OLD_STYLE_CORE
-        if self.railway:
+        if self.railway or self.air:
             need = ["number", "issue_date", "total"]
         return [n for n in need if (n == "items" and not self.items) or
                 (n != "items" and n not in self.values)]
@@ -411,7 +414,8 @@ class _Reader:
             if path != direct:
                 # other vendors' names: sniff for an eInvoice or a railway (rai:) XBRL
                 head = self.pkg.read(path)[:1024]
-                if b"eInvoice" not in head and _RAI_NS.encode() not in head:
+                if (b"eInvoice" not in head and _RAI_NS.encode() not in head
+                        and AIR_NUMBER.encode() not in self.pkg.read(path)[:65536]):
                     self.extra.setdefault("attachment", posixpath.basename(path))
                     continue
             root = self._optional(path)
@@ -423,6 +427,9 @@ class _Reader:
                 return
             if name == "xbrl" and any(_RAI_NS in (ns or "") for ns in root.nsmap.values()):
                 self._read_railway(root, (path,))
+                return
+            if any(local(el.tag) == AIR_NUMBER for el in root.iter() if isinstance(el.tag, str)):
+                self._read_air(root, (path,))
                 return
 
     def _optional(self, path: str) -> etree._Element | None:
@@ -511,6 +518,16 @@ class _Reader:
                 self.extra[label] = vals[key]
         if vals.get("TaxRate"):
             self.extra["tax_rate"] = vals["TaxRate"]
+
+    def _read_air(self, root: etree._Element, at: tuple[str, ...]) -> None:
+        """An air itinerary's data attachment (``invoice.transport.air_from_xml``)."""
+        src = FieldSource.ATTACHMENT_XML
+        self.air = True
+        reading = air_from_xml(root)
+        for name, value in reading.fields().items():
+            self.put(name, str(value), src, at)
+        self.details = reading.details
+        self.extra.update(reading.extra)
 
     # -- source 2: custom tags -> TextObjects
 
@@ -700,6 +717,8 @@ class _Reader:
     # -- assembling
 
     def derive(self) -> None:
+        if self.air:  # an itinerary's total also holds the 民航发展基金: never amount + tax
+            return
         amount, tax, total = (self.values.get(k) for k in ("amount", "tax", "total"))
         src = FieldSource.DERIVED.value
 
@@ -718,9 +737,9 @@ class _Reader:
 
     def kind(self) -> InvoiceKind:
         """Kind from the railway attachment, the GraphCode type, else the printed title."""
-        if self.railway:
+        if self.railway or self.air:
             self.sources["kind"] = FieldSource.ATTACHMENT_XML.value
-            return InvoiceKind.RAILWAY_TICKET
+            return InvoiceKind.RAILWAY_TICKET if self.railway else InvoiceKind.AIR_ITINERARY
         number = self.values.get("number")
         digital = isinstance(number, str) and len(number) == 20 and "code" not in self.values
         special: bool | None = None

@@ -63,7 +63,7 @@ def build(reading: TransportReading, qr: QrPayload | None, notes: list[str]) -> 
     inv.field_sources = {k: src for k in reading.fields()}
     inv.field_sources["kind"] = src
     if reading.kind is InvoiceKind.AIR_ITINERARY and reading.amount is not None:
-        inv.field_sources["amount"] = FieldSource.DERIVED.value  # 合计 - 增值税税额
+        inv.field_sources["amount"] = FieldSource.DERIVED.value  # 票价 + 燃油附加费
     inv.extra.update(reading.extra)
     if reading.preview:
         inv.extra["preview"] = PREVIEW_MARK

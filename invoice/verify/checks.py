@@ -16,8 +16,10 @@ from datetime import date
 from decimal import Decimal
 
 from core import messages
+from invoice.kinds import AirItinerary
 from invoice.model import NON_ASCII_KEY_DIGITS, Invoice, InvoiceKind
 from invoice.qr import parse_qr
+from invoice.transport import air_other_charges
 from invoice.verify.report import Check, CheckResult
 from invoice.verify.taxid import check_tax_id, uscc_check_char
 
@@ -79,11 +81,15 @@ def check_tax_ids(inv: Invoice) -> list[Check]:
 def check_totals(inv: Invoice) -> Check:
     if inv.amount is None or inv.tax is None or inv.total is None:
         return _na("amount_tax_total", "check.amount_tax_total.unknown")
+    # an air itinerary's 合计 also holds the 民航发展基金 and other taxes (neither amount nor tax)
+    air = isinstance(inv.details, AirItinerary)
+    others = air_other_charges(inv.details) if isinstance(inv.details, AirItinerary) else Decimal(0)
     params = {"amount": _fmt(inv.amount), "tax": _fmt(inv.tax), "total": _fmt(inv.total),
-              "sum": _fmt(inv.amount + inv.tax)}
-    if (inv.amount + inv.tax).quantize(CENT) == inv.total.quantize(CENT):
-        return Check("amount_tax_total", CheckResult.PASS, _t("check.amount_tax_total.pass", **params))
-    return Check("amount_tax_total", CheckResult.FAIL, _t("check.amount_tax_total.fail", **params))
+              "sum": _fmt(inv.amount + inv.tax + others), "others": _fmt(others)}
+    code = "check.amount_tax_total.air_" if air else "check.amount_tax_total."
+    if (inv.amount + inv.tax + others).quantize(CENT) == inv.total.quantize(CENT):
+        return Check("amount_tax_total", CheckResult.PASS, _t(code + "pass", **params))
+    return Check("amount_tax_total", CheckResult.FAIL, _t(code + "fail", **params))
 
 
 def check_items(inv: Invoice) -> list[Check]:

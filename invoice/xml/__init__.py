@@ -131,6 +131,8 @@ def parse_xml_invoice(data: bytes) -> Invoice:
         return _old(root)
     if transport.is_railway_xbrl(root):
         return transport.parse_railway_xbrl(root)
+    if transport.is_air_xml(root):
+        return transport.parse_air_xml(root)
     raise ParseError(ErrorCode.NOT_AN_INVOICE,
                      f"XML root element is <{name}>, not <EInvoice> (数电票) or <eInvoice>", "xml")
 

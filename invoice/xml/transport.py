@@ -13,7 +13,15 @@ from lxml import etree
 
 from invoice.errors import ErrorCode, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
-from invoice.transport import AIR_TITLE, RAILWAY_TITLE, railway_from_xbrl, to_date, to_money
+from invoice.transport import (
+    AIR_NUMBER,
+    AIR_TITLE,
+    RAILWAY_TITLE,
+    air_from_xml,
+    railway_from_xbrl,
+    to_date,
+    to_money,
+)
 
 RAI_NS = "/rai"
 # 数电票 EInvoiceType label codes of the transport kinds (with the label names as fallback)
@@ -60,6 +68,30 @@ def parse_railway_xbrl(root: etree._Element) -> Invoice:
         inv.extra["original_invoice"] = vals["NumberOfOriginalInvoice"]
     if vals.get("TaxRate"):
         inv.extra["tax_rate"] = vals["TaxRate"]
+    return inv
+
+
+def is_air_xml(root: etree._Element) -> bool:
+    """An air itinerary's data file: it names ``ElectronicInvoiceAirTransportReceiptNumber``."""
+    return any(isinstance(el.tag, str) and el.tag.rpartition("}")[2] == AIR_NUMBER
+               for el in root.iter())
+
+
+def parse_air_xml(root: etree._Element) -> Invoice:
+    """An air itinerary from its data file (``invoice.transport.air_from_xml``)."""
+    r = air_from_xml(root)
+    if r.number is None:
+        raise ParseError(ErrorCode.BAD_XML, f"the air itinerary's <{AIR_NUMBER}> (the invoice "
+                         "number) is empty or not digits", "xml")
+    inv = Invoice(kind=InvoiceKind.AIR_ITINERARY, source_format=SourceFormat.XML, number=r.number,
+                  issue_date=r.issue_date, buyer=r.buyer, seller=r.seller, amount=r.amount,
+                  tax=r.tax, total=r.total, details=r.details)
+    src = FieldSource.XML.value
+    inv.field_sources = {name: src for name in r.fields()}
+    inv.field_sources["kind"] = src
+    if r.amount is not None:
+        inv.field_sources["amount"] = FieldSource.DERIVED.value  # 票价 + 燃油附加费
+    inv.extra.update(r.extra)
     return inv
 
 

@@ -21,7 +21,10 @@ from tests.invoice.pdfbuild import pdf_of
 
 
 def railway_pdf(*, fare_label: str = "票价:", mark: str | None = None,
-                original: str | None = None, number: str = "25119110001000123456") -> bytes:
+                original: str | None = None, number: str = "25119110001000123456",
+                split: bool = False) -> bytes:
+    """``split``: the layout where the number is printed without its label and the fare's
+    ``￥`` apart from its digits (what 12306 PDFs' text layers give)."""
     pieces = [
         (60, 4, "电子发票（铁路电子客票）", 14), (8, 14, f"发票号码:{number}"),
         (150, 14, "开票日期:2025年01月02日"),
@@ -35,6 +38,9 @@ def railway_pdf(*, fare_label: str = "票价:", mark: str | None = None,
         (10, 100, "购买方名称:无锡天鹏菜篮子工程有限公司"),
         (120, 100, "统一社会信用代码:91320200MA1XXXXX0Q"),
     ]
+    if split:
+        pieces = [p for p in pieces if not str(p[2]).startswith(("发票号码", "￥553"))]
+        pieces += [(8, 14, number), (24, 50, "￥"), (28, 50, "553.00")]
     if mark:
         pieces.append((100, 90, mark))
     if original:
@@ -60,6 +66,19 @@ def test_railway_ticket_pdf_normal() -> None:
     assert d["train"] == "G123" and d["variant"] == "normal"  # top level, DESIGN §4
     check = check_preview(inv)
     assert check is not None and check.result is CheckResult.PASS
+
+
+def test_railway_ticket_pdf_number_without_label_and_split_fare() -> None:
+    inv = parse(railway_pdf(split=True))
+    assert inv.kind is InvoiceKind.RAILWAY_TICKET
+    assert (inv.number, inv.total) == ("25119110001000123456", Decimal("553.00"))
+    # two 20-digit numbers and no 发票号码 label: no guess, the file is refused
+    import pytest
+
+    from invoice.errors import ErrorCode, ParseError
+    with pytest.raises(ParseError) as ei:
+        parse(railway_pdf(split=True, original="25119110001000123455"))
+    assert ei.value.code is ErrorCode.NOT_AN_INVOICE
 
 
 def test_railway_ticket_pdf_exchange_and_refund() -> None:
@@ -111,6 +130,7 @@ def test_air_itinerary_pdf() -> None:
     assert inv.kind is InvoiceKind.AIR_ITINERARY
     assert (inv.number, inv.issue_date, inv.total, inv.tax) == (
         "25117000000012345678", "2025-02-20", Decimal("1230.00"), Decimal("90.00"))
+    assert inv.amount == Decimal("1090.00")  # 票价 + 燃油附加费, not 合计 - 税额
     a = inv.details
     assert isinstance(a, AirItinerary)
     assert (a.passenger, a.id_number, a.ticket_number) == ("李四", "110101********1234",
@@ -209,3 +229,83 @@ def test_digital_xml_labelled_as_transport_gets_its_kind() -> None:
     rail = base.replace(label, label + b"<EInvoiceType><LabelCode>51</LabelCode></EInvoiceType>")
     assert parse(rail).kind is InvoiceKind.RAILWAY_TICKET
     assert parse(base).kind is InvoiceKind.DIGITAL_ORDINARY
+
+
+AIR_DATA = """<?xml version="1.0" encoding="UTF-8"?>
+<xbrl xmlns="http://www.xbrl.org/2003/instance" xmlns:ati="http://xbrl.mof.gov.cn/taxonomy/ati">
+  <ati:ElectronicInvoiceAirTransportReceiptNumber>25117000000012345678</ati:ElectronicInvoiceAirTransportReceiptNumber>
+  <ati:IssueDate>2025-02-20</ati:IssueDate>
+  <ati:NameOfSeller>中国国际航空股份有限公司</ati:NameOfSeller>
+  <ati:NameOfPurchaser>无锡天鹏菜篮子工程有限公司</ati:NameOfPurchaser>
+  <ati:UnifiedSocialCreditCodeOfPurchaser>91320200MA1XXXXX0Q</ati:UnifiedSocialCreditCodeOfPurchaser>
+  <ati:PassengerName>李四</ati:PassengerName>
+  <ati:ValidIdNumber>110101********1234</ati:ValidIdNumber>
+  <ati:ETicketNumber>9991234567890</ati:ETicketNumber>
+  <ati:DetailInformationOfAirTicketTuple>
+    <ati:DepartureStation>北京PEK</ati:DepartureStation><ati:DestinationStation>上海SHA</ati:DestinationStation>
+    <ati:Carrier>国航</ati:Carrier><ati:Flight>CA1501</ati:Flight><ati:SeatClass>Y</ati:SeatClass>
+    <ati:CarrierDate>2025-03-01</ati:CarrierDate><ati:DepartureTime>08:00</ati:DepartureTime>
+  </ati:DetailInformationOfAirTicketTuple>
+  <ati:DetailInformationOfAirTicketTuple>
+    <ati:DepartureStation>上海SHA</ati:DepartureStation><ati:DestinationStation>北京PEK</ati:DestinationStation>
+    <ati:Carrier>国航</ati:Carrier><ati:Flight>CA1502</ati:Flight><ati:SeatClass>Y</ati:SeatClass>
+    <ati:CarrierDate>2025-03-03</ati:CarrierDate><ati:DepartureTime>19:30</ati:DepartureTime>
+  </ati:DetailInformationOfAirTicketTuple>
+  <ati:Fare>1000.00</ati:Fare><ati:FuelSurcharge>90.00</ati:FuelSurcharge>
+  <ati:VatRate>0.09</ati:VatRate><ati:VatTaxAmount>90.00</ati:VatTaxAmount>
+  <ati:CivilAviationDevelopmentFund>50.00</ati:CivilAviationDevelopmentFund>
+  <ati:OtherTaxes>0.00</ati:OtherTaxes><ati:TotalAmount>1230.00</ati:TotalAmount>
+  <ati:VerificationCode>1234</ati:VerificationCode>
+</xbrl>
+"""
+
+
+def _check_air(inv: object, source: str) -> None:
+    from invoice.model import Invoice
+    from invoice.verify.checks import check_totals
+
+    assert isinstance(inv, Invoice)
+    assert inv.kind is InvoiceKind.AIR_ITINERARY and inv.source_format.value == source
+    assert (inv.number, inv.issue_date) == ("25117000000012345678", "2025-02-20")
+    # amount = 票价 + 燃油附加费; the 民航发展基金 is neither amount nor tax
+    assert (inv.amount, inv.tax, inv.total) == (Decimal("1090.00"), Decimal("90.00"),
+                                                Decimal("1230.00"))
+    a = inv.details
+    assert isinstance(a, AirItinerary)
+    assert (a.passenger, a.ticket_number, a.caac_fund) == ("李四", "9991234567890", Decimal("50.00"))
+    assert [(f.flight, f.from_, f.to, f.date, f.time) for f in a.flights] == [
+        ("CA1501", "北京PEK", "上海SHA", "2025-03-01", "08:00"),
+        ("CA1502", "上海SHA", "北京PEK", "2025-03-03", "19:30")]
+    assert inv.buyer.tax_id == "91320200MA1XXXXX0Q" and inv.seller.name == "中国国际航空股份有限公司"
+    check = check_totals(inv)
+    assert check.result is CheckResult.PASS and "民航发展基金" in check.message
+
+
+def test_air_itinerary_xml_data_file() -> None:
+    _check_air(parse(AIR_DATA.encode()), "xml")
+    # a total that does not add up fails the air sum check, naming the fund
+    from invoice.verify.checks import check_totals
+
+    bad = parse(AIR_DATA.replace("<ati:TotalAmount>1230.00", "<ati:TotalAmount>1330.00").encode())
+    check = check_totals(bad)
+    assert check.result is CheckResult.FAIL and "1330.00" in check.message
+
+
+def test_air_itinerary_ofd_attachment() -> None:
+    # an OFD whose data attachment is the itinerary's (the railway sample's package, its rai:
+    # file replaced): kind, fields and flights come from the attachment
+    import io
+    import zipfile
+
+    from tests.samples import OTHER
+
+    raw = (OTHER / "itlabers__ofd-go" / "售票换开样例.ofd").read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if "/Attachs/rai_" in item.filename:
+                dst.writestr(item.filename.replace("rai_", "atr_"), AIR_DATA.encode())
+            else:
+                dst.writestr(item, body)
+    _check_air(parse(out.getvalue()), "ofd")
