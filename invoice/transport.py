@@ -246,6 +246,18 @@ def _labelled(lines: list[TextLine], label: str) -> str | None:
     return None
 
 
+def _inline(lines: list[TextLine], label: str) -> str | None:
+    """A value printed in the label's own piece (``旅客姓名:王某某``), never a neighbour."""
+    for ln in lines:
+        for b in ln.boxes:
+            compact = "".join(b.text.split())
+            if label + ":" in compact:
+                v = _after(compact, label)
+                if v:
+                    return v
+    return None
+
+
 def _tax_id(text: str | None) -> str | None:
     m = _TAX_ID.match((text or "").upper())
     return m.group(0) if m else None
@@ -487,8 +499,8 @@ def read_air(lines: list[TextLine]) -> TransportReading:
     m = re.match(r"\d{8,20}", num or "")
     r.number = m.group(0) if m else None
     r.issue_date = to_date(_labelled(lines, "填开日期") or _labelled(lines, "开票日期"))
-    a.passenger = _under(lines, "旅客姓名")
-    ident = _under(lines, "有效身份证件号码")
+    a.passenger = _under(lines, "旅客姓名") or _inline(lines, "旅客姓名")
+    ident = _under(lines, "有效身份证件号码") or _inline(lines, "有效身份证件号码")
     a.id_number = "".join(ident.split()) if ident else None
     ticket = _labelled(lines, "电子客票号码")
     tm = re.match(r"\d{10,15}", ticket or "")
