@@ -71,6 +71,7 @@ from accounting.claims import (
 )
 from accounting.errors import AccountingError, bad_input, conflict, not_found, refused
 from accounting.mapping import INPUT_VAT_ACCOUNT, PAYABLE_ACCOUNT, SPECIAL_KINDS, load_mapping
+from accounting.transport_vat import TRANSPORT_KINDS, transport_input_vat
 from core import audit, messages
 from core.clock import CHINA, today_china
 from core.db import AwareDateTime, advisory_lock, new_id, utcnow
@@ -435,8 +436,10 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
     """One voucher booking approved claims through the category → account mapping.
 
     Per claim: a debit per expense account (amount net of deductible input VAT), a debit of
-    22210101 进项税额 for the deductible tax of special invoices, and a credit of 2241 其他应付款
-    with the claimant as the auxiliary ``employee``.
+    22210101 进项税额 for the deductible tax of special invoices, one 22210101 line per railway
+    ticket, air itinerary or toll bill with the input VAT they allow (``transport_vat``: its 摘要
+    explains the computation), and a credit of 2241 其他应付款 with the claimant as the
+    auxiliary ``employee``.
     """
     ids = list(dict.fromkeys(str(c).strip() for c in claim_ids if str(c).strip()))
     if not ids:
@@ -467,6 +470,7 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
         expense: dict[str, Decimal] = {}
         categories: dict[str, str] = {}
         tax_total = ZERO
+        transport_lines: list[dict[str, Any]] = []
         for line in claim_lines(session, claim.id):
             inv = session.get(InvoiceRecord, line.invoice_id)
             assert inv is not None  # FK
@@ -476,9 +480,19 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
             if (inv.kind in SPECIAL_KINDS and rule.input_vat_deductible and inv.tax and inv.tax > 0
                     and inv.total and inv.total > 0):
                 tax_part = inv.tax if line.amount == inv.total else _q(inv.tax * line.amount / inv.total)
+                tax_total += tax_part
+            elif inv.kind in TRANSPORT_KINDS and rule.input_vat_deductible:
+                split = transport_input_vat(inv.kind, inv.data or {}, number=inv.number,
+                                            total=inv.total, tax=inv.tax)
+                if split is not None and inv.total and inv.total > 0:
+                    tax_part = (split.vat if line.amount == inv.total
+                                else _q(split.vat * line.amount / inv.total))
+                    # one line per ticket, its 摘要 the computation (公告2019年第39号)
+                    transport_lines.append({"account_code": INPUT_VAT_ACCOUNT, "debit": tax_part,
+                                            "aux": {**aux, "invoice": inv.key},
+                                            "summary": split.summary})
             expense[rule.debit_account] = expense.get(rule.debit_account, ZERO) + line.amount - tax_part
             categories.setdefault(rule.debit_account, line.category)
-            tax_total += tax_part
         for code, amount in expense.items():
             if amount != 0:
                 raw_lines.append({"account_code": code, "debit": amount, "aux": aux,
@@ -486,6 +500,7 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
         if tax_total:
             raw_lines.append({"account_code": INPUT_VAT_ACCOUNT, "debit": tax_total, "aux": aux,
                               "summary": f"报销 {name} 进项税额：{claim.title}"})
+        raw_lines.extend(t for t in transport_lines if t["debit"])
         raw_lines.append({"account_code": PAYABLE_ACCOUNT, "credit": claim.total, "aux": aux,
                           "summary": f"应付 {name} 报销款：{claim.title}"})
     if len(claims) == 1:

@@ -44,6 +44,8 @@ TARGETS = {"ofd": 1000, "xml": 2000, "pdf": 60}
 
 
 def load_inputs(fmt: str) -> list[tuple[str, bytes]]:
+    if fmt in TRANSPORT_COUNTS:
+        return transport_inputs(fmt)
     if fmt == "pdf":
         return [(p.name, p.read_bytes()) for p in sorted((SAMPLES / "invoices").glob("*/*.pdf"))]
     if fmt == "ofd":
@@ -56,6 +58,43 @@ def load_inputs(fmt: str) -> list[tuple[str, bytes]]:
                 if n.endswith("original_invoice.xml"):
                     out.append((f"{p.name}:{n}", z.read(n)))
     return out
+
+
+# --- transport vouchers (railway tickets, air itineraries) -----------------------------------------
+
+TRANSPORT_COUNTS = {"railway": 1500, "air": 300}
+
+
+def transport_inputs(kind: str) -> list[tuple[str, bytes]]:
+    """Railway: the two real OFDs, their rai: XBRL as XML, and two PDFs built like 12306's;
+    air: the real preview PDF (rotated page) and one built itinerary PDF."""
+    from tests.invoice.test_transport_pdf import air_pdf, railway_pdf
+
+    other = SAMPLES / "other"
+    if kind == "air":
+        return [("xbrl-001.pdf", (other / "ofdrw__ofdrw" / "xbrl-001.pdf").read_bytes()),
+                ("built-air.pdf", air_pdf())]
+    out = []
+    for p in sorted((other / "itlabers__ofd-go").glob("*样例.ofd")):
+        out.append((p.name, p.read_bytes()))
+        with zipfile.ZipFile(p) as z:
+            for n in z.namelist():
+                if "/Attachs/rai_" in n:
+                    out.append((f"{p.name}:{n}", z.read(n)))
+    out += [("built-railway.pdf", railway_pdf()),
+            ("built-refund.pdf", railway_pdf(fare_label="退票费:", mark="退票"))]
+    return out
+
+
+def transport_report(scale: int) -> None:
+    """Per-kind throughput of the transport vouchers (one subprocess per kind, like above)."""
+    print("\nTransport vouchers per kind (ours; OFD + XML + PDF mixed for railway)")
+    print(f"{'kind':<8} {'files':>5} {'parses':>6} {'files/s':>8} {'files/cpu-s':>11} "
+          f"{'peak RSS MB':>11}  errors")
+    for kind, count in TRANSPORT_COUNTS.items():
+        r = run_one(kind, "ours", max(count // scale, 10))
+        print(f"{kind:<8} {r['files']:>5} {r['parses']:>6} {r['files_per_s']:>8.0f} "
+              f"{r['files_per_cpu_s']:>11.0f} {r['peak_rss_mb']:>11.1f}  {len(r['errors'])}")
 
 
 # --- implementations ----------------------------------------------------------------------------
@@ -126,6 +165,7 @@ IMPLS: dict[tuple[str, str], Callable[[], Callable[[bytes], Any]]] = {
     ("ofd", "ours"): ours, ("ofd", "naive"): naive_ofd,
     ("xml", "ours"): ours, ("xml", "naive"): naive_xml,
     ("pdf", "ours"): ours, ("pdf", "naive"): naive_pdf,
+    ("railway", "ours"): ours, ("air", "ours"): ours,
 }
 
 
@@ -180,6 +220,8 @@ def run_one(fmt: str, impl: str, count: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a tenth of the parses")
+    ap.add_argument("--transport", action="store_true",
+                    help="only the transport vouchers' per-kind table")
     ap.add_argument("--worker", nargs=3, metavar=("FORMAT", "IMPL", "COUNT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -188,6 +230,9 @@ def main() -> None:
         print(json.dumps(worker(fmt, impl, int(count))))
         return
     scale = 10 if args.quick else 1
+    if args.transport:
+        transport_report(scale)
+        return
     rows = []
     for fmt in ("ofd", "xml", "pdf"):
         for impl in ("ours", "naive"):
@@ -210,6 +255,7 @@ def main() -> None:
             print(f"  {r['format']}/{r['impl']} {name}: {err}")
     print("\nfiles/s is wall clock; files/cpu-s divides by the process's CPU time (less "
           "sensitive to other load on the machine). heap/parse: tracemalloc peak of one pass.")
+    transport_report(scale)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from accounting.invoice_status import invoice_status, invoice_statuses, list_invoices_for
 from accounting.ledger import InvoicePosting, posting_status
 from accounting.overrides import InvoiceOverride, override_to_dict, record_override
+from accounting.transport_vat import transport_input_vat
 from api.deps import ReadSessionDep, Requires, SessionDep
 from api.downloads import content_disposition
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_reserved
@@ -73,6 +74,10 @@ def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
         select(InvoiceOverride).where(InvoiceOverride.invoice_id == record.id)
         .order_by(col(InvoiceOverride.at), col(InvoiceOverride.id))).all()]
     d["online_check_pending"] = st.online_check_pending
+    # railway / air / toll: the input VAT a claim of it deducts (公告2019年第39号), or None
+    split = transport_input_vat(record.kind, record.data or {}, number=record.number,
+                                total=record.total, tax=record.tax)
+    d["input_vat"] = {"vat": str(split.vat), "summary": split.summary} if split else None
     return d
 
 

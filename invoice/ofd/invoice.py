@@ -28,6 +28,7 @@ from decimal import Decimal
 from lxml import etree
 
 from invoice.errors import ErrorCode, ParseError
+from invoice.kinds import KindDetails
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
 from invoice.ofd import layout
 from invoice.ofd.package import OfdPackage
@@ -44,6 +45,17 @@ from invoice.ofd.xml import (
     text_of,
 )
 from invoice.qr import parse_qr
+from invoice.transport import (
+    AIR_NUMBER,
+    PREVIEW_MARK,
+    TOLL_TITLE,
+    Box,
+    air_from_xml,
+    group_lines,
+    railway_from_xbrl,
+    read_face,
+    transport_kind,
+)
 
 # Fields every invoice needs; while one is missing, the next source is read.
 _CORE = ("number", "issue_date", "buyer.name", "seller.name", "seller.tax_id", "amount", "tax",
@@ -254,7 +266,9 @@ class _Reader:
         self.extra: dict[str, str] = {}
         self.title: str | None = None
         self.railway = False
+        self.air = False  # an air itinerary's data attachment was read
         self.graph_type: str | None = None  # invoice type from the attachment's QR payload
+        self.details: KindDetails | None = None  # railway / air / toll record (transport)
         self.doc_path = ""
         self._doc: DocumentInfo | None = None
         # parsed pages and their text objects live on the package: every reading of one
@@ -324,9 +338,9 @@ class _Reader:
     def missing(self) -> list[str]:
         need = list(_CORE)
         number = self.values.get("number")
-        if not (isinstance(number, str) and len(number) == 20) and not self.railway:
+        if not (isinstance(number, str) and len(number) == 20) and not (self.railway or self.air):
             need += _OLD_STYLE_CORE
-        if self.railway:
+        if self.railway or self.air:
             need = ["number", "issue_date", "total"]
         return [n for n in need if (n == "items" and not self.items) or
                 (n != "items" and n not in self.values)]
@@ -400,7 +414,8 @@ class _Reader:
             if path != direct:
                 # other vendors' names: sniff for an eInvoice or a railway (rai:) XBRL
                 head = self.pkg.read(path)[:1024]
-                if b"eInvoice" not in head and _RAI_NS.encode() not in head:
+                if (b"eInvoice" not in head and _RAI_NS.encode() not in head
+                        and AIR_NUMBER.encode() not in self.pkg.read(path)[:65536]):
                     self.extra.setdefault("attachment", posixpath.basename(path))
                     continue
             root = self._optional(path)
@@ -412,6 +427,9 @@ class _Reader:
                 return
             if name == "xbrl" and any(_RAI_NS in (ns or "") for ns in root.nsmap.values()):
                 self._read_railway(root, (path,))
+                return
+            if any(local(el.tag) == AIR_NUMBER for el in root.iter() if isinstance(el.tag, str)):
+                self._read_air(root, (path,))
                 return
 
     def _optional(self, path: str) -> etree._Element | None:
@@ -482,6 +500,7 @@ class _Reader:
         src = FieldSource.ATTACHMENT_XML
         self.railway = True
         vals = {local(el.tag): text_of(el) for el in root.iter() if len(el) == 0}
+        self.details = railway_from_xbrl(vals)
         self.put("number", vals.get("ElectronicInvoiceRailwayETicketNumber"), src, at)
         self.put("issue_date", vals.get("DateOfIssue"), src, at)
         self.put("buyer.name", vals.get("NameOfPurchaser"), src, at)
@@ -499,6 +518,16 @@ class _Reader:
                 self.extra[label] = vals[key]
         if vals.get("TaxRate"):
             self.extra["tax_rate"] = vals["TaxRate"]
+
+    def _read_air(self, root: etree._Element, at: tuple[str, ...]) -> None:
+        """An air itinerary's data attachment (``invoice.transport.air_from_xml``)."""
+        src = FieldSource.ATTACHMENT_XML
+        self.air = True
+        reading = air_from_xml(root)
+        for name, value in reading.fields().items():
+            self.put(name, str(value), src, at)
+        self.details = reading.details
+        self.extra.update(reading.extra)
 
     # -- source 2: custom tags -> TextObjects
 
@@ -688,6 +717,8 @@ class _Reader:
     # -- assembling
 
     def derive(self) -> None:
+        if self.air:  # an itinerary's total also holds the 民航发展基金: never amount + tax
+            return
         amount, tax, total = (self.values.get(k) for k in ("amount", "tax", "total"))
         src = FieldSource.DERIVED.value
 
@@ -706,9 +737,9 @@ class _Reader:
 
     def kind(self) -> InvoiceKind:
         """Kind from the railway attachment, the GraphCode type, else the printed title."""
-        if self.railway:
+        if self.railway or self.air:
             self.sources["kind"] = FieldSource.ATTACHMENT_XML.value
-            return InvoiceKind.RAILWAY_TICKET
+            return InvoiceKind.RAILWAY_TICKET if self.railway else InvoiceKind.AIR_ITINERARY
         number = self.values.get("number")
         digital = isinstance(number, str) and len(number) == 20 and "code" not in self.values
         special: bool | None = None
@@ -780,6 +811,9 @@ class _Reader:
             val = v.get(name)
             return val if isinstance(val, Decimal) else None
 
+        if kind in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY,
+                    InvoiceKind.TOLL_BILL) or self._toll_face():
+            kind = self.read_transport(kind)
         if self.title:
             self.extra.setdefault("title", self.title)
         return Invoice(
@@ -801,7 +835,49 @@ class _Reader:
             field_sources=dict(self.sources),
             field_locations={k: " + ".join(m) for k, m in self.members.items() if m},
             extra=self.extra,
+            details=self.details,
         )
+
+    def _toll_face(self) -> bool:
+        """A toll VAT invoice: a VAT invoice whose face prints plates and passage dates."""
+        title = self.title or ""
+        return TOLL_TITLE in title or (
+            "通行费" in "".join(i.name or "" for i in self.items)
+            and transport_kind(" ".join(o.text for o in self.page_objects(0)))
+            is InvoiceKind.TOLL_BILL)
+
+    def read_transport(self, kind: InvoiceKind) -> InvoiceKind:
+        """The railway / air / toll record from the page text (``invoice.transport``).
+
+        The railway attachment gives its record first; the face fills what it left out, and
+        for air itineraries and toll bills (no attachment) it is the record. Common fields
+        the other sources missed are filled from the face too.
+        """
+        if not self.allows(self.doc.pages[0].path if self.doc.pages else None):
+            return kind
+        objs = self.page_objects(0)
+        if kind not in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY):
+            kind = InvoiceKind.TOLL_BILL
+        reading = read_face(kind, group_lines(Box(o.text, o.x0, o.y0, o.x1, o.y1) for o in objs))
+        at = tuple(m for m in self.face_members(0) if self.allows(m))
+        for name, value in reading.fields().items():
+            if name not in self.values:
+                self.values[name] = value
+                self.sources[name] = FieldSource.PAGE_TEXT.value
+                self.members[name] = at
+        if self.details is None:
+            self.details = reading.details
+        elif reading.details is not None:
+            mine, theirs = self.details.to_dict(), reading.details.to_dict()
+            for key, value in theirs.items():
+                if mine.get(key) in (None, []) and value not in (None, []) and hasattr(
+                        self.details, key):
+                    setattr(self.details, key, getattr(reading.details, key))
+        for key, value in reading.extra.items():
+            self.extra.setdefault(key, value)
+        if reading.preview:
+            self.extra["preview"] = PREVIEW_MARK
+        return kind
 
 
 def _tag_items(goods: dict[str, list[list[tuple[str, TextObj]]]]) -> list[Item]:

@@ -23,10 +23,12 @@ from typing import Any
 
 from invoice.errors import ErrorCode, InvoiceError, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
+from invoice.pdf import transport
 from invoice.pdf.bounds import check_pdf_stream_sizes
 from invoice.pdf.fields import PdfFields, read_fields
 from invoice.pdf.guard import deadline
 from invoice.pdf.revisions import PageRevisions, location, page_revisions
+from invoice.pdf.rotation import upright
 from invoice.pdf.text import (
     Segment,
     garbage_ratio,
@@ -129,7 +131,8 @@ def _fast_read(data: bytes) -> tuple[list[Segment], float, QrPayload | None, int
                 try:
                     tp = page.get_textpage()
                     try:
-                        chars = pdfium_chars(page, tp, i)
+                        chars = upright(pdfium_chars(page, tp, i), page.get_rotation(),
+                                        page.get_height(), page.get_mediabox()[2])
                     finally:
                         tp.close()
                     if i == 0:
@@ -258,6 +261,10 @@ def _caused_by_recursion(exc: BaseException) -> bool:
 
 def _parse(data: bytes) -> Invoice:
     segs, garbage, qr, off_page = _fast_read(data)
+    tkind = transport.kind_of(segs) if garbage <= GARBAGE_LIMIT else None
+    if tkind in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY) or (
+            tkind is InvoiceKind.TOLL_BILL and transport.toll_bill_face(segs)):
+        return _parse_transport(data, segs, tkind, qr)
     fields: PdfFields | None = None
     alt_fields: PdfFields | None = None
     psegs: list[Segment] = []
@@ -302,6 +309,40 @@ def _parse(data: bytes) -> Invoice:
                          "the PDF has no invoice title, number or total: not an invoice")
     inv = _build(fields, qr, notes)
     used = psegs if fields is not None and fields is alt_fields else segs
+    if tkind is InvoiceKind.TOLL_BILL or (tkind is None and transport.kind_of(used)
+                                          is InvoiceKind.TOLL_BILL):
+        transport.add_toll(inv, used)
+    inv.field_locations = field_locations(inv, used, page_revisions(data, MAX_PAGES))
+    return inv
+
+
+def _parse_transport(data: bytes, segs: list[Segment], kind: InvoiceKind,
+                     qr: QrPayload | None) -> Invoice:
+    """A railway ticket or air itinerary: its face by the transport rules (``transport``),
+    read again with pdfplumber when PDFium's text leaves number, date or total out."""
+    notes: list[str] = []
+    reading = transport.read(segs, kind)
+    used = segs
+    if not transport.complete(reading):
+        try:
+            psegs, pgarbage = _plumber_read(data)
+        except RecursionError:
+            raise
+        except Exception as exc:
+            if _caused_by_recursion(exc):
+                raise RecursionError from exc
+            psegs, pgarbage = [], 1.0
+        if psegs and pgarbage <= GARBAGE_LIMIT:
+            alt = transport.read(psegs, kind)
+            if transport.better(reading, alt) is alt:
+                reading, used = alt, psegs
+                notes.append("fields read with pdfplumber")
+    if qr is None and not transport.complete(reading):
+        qr = _qr_from_render(data)
+    inv = transport.build(reading, qr, notes)
+    if inv.number is None:
+        raise ParseError(ErrorCode.NOT_AN_INVOICE,
+                         f"no invoice number found on the {kind.value} PDF")
     inv.field_locations = field_locations(inv, used, page_revisions(data, MAX_PAGES))
     return inv
 

@@ -16,8 +16,10 @@ from datetime import date
 from decimal import Decimal
 
 from core import messages
+from invoice.kinds import AirItinerary
 from invoice.model import NON_ASCII_KEY_DIGITS, Invoice, InvoiceKind
 from invoice.qr import parse_qr
+from invoice.transport import air_other_charges
 from invoice.verify.report import Check, CheckResult
 from invoice.verify.taxid import check_tax_id, uscc_check_char
 
@@ -79,11 +81,15 @@ def check_tax_ids(inv: Invoice) -> list[Check]:
 def check_totals(inv: Invoice) -> Check:
     if inv.amount is None or inv.tax is None or inv.total is None:
         return _na("amount_tax_total", "check.amount_tax_total.unknown")
+    # an air itinerary's 合计 also holds the 民航发展基金 and other taxes (neither amount nor tax)
+    air = isinstance(inv.details, AirItinerary)
+    others = air_other_charges(inv.details) if isinstance(inv.details, AirItinerary) else Decimal(0)
     params = {"amount": _fmt(inv.amount), "tax": _fmt(inv.tax), "total": _fmt(inv.total),
-              "sum": _fmt(inv.amount + inv.tax)}
-    if (inv.amount + inv.tax).quantize(CENT) == inv.total.quantize(CENT):
-        return Check("amount_tax_total", CheckResult.PASS, _t("check.amount_tax_total.pass", **params))
-    return Check("amount_tax_total", CheckResult.FAIL, _t("check.amount_tax_total.fail", **params))
+              "sum": _fmt(inv.amount + inv.tax + others), "others": _fmt(others)}
+    code = "check.amount_tax_total.air_" if air else "check.amount_tax_total."
+    if (inv.amount + inv.tax + others).quantize(CENT) == inv.total.quantize(CENT):
+        return Check("amount_tax_total", CheckResult.PASS, _t(code + "pass", **params))
+    return Check("amount_tax_total", CheckResult.FAIL, _t(code + "fail", **params))
 
 
 def check_items(inv: Invoice) -> list[Check]:
@@ -226,6 +232,25 @@ def check_key_digits(inv: Invoice) -> Check:
     return Check("key_digits", CheckResult.WARN, _t("check.key_digits.warn", fields=names))
 
 
+TRANSPORT_KINDS = frozenset({InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY,
+                             InvoiceKind.TOLL_BILL})
+
+
+def check_preview(inv: Invoice) -> Check | None:
+    """A transport voucher printed "仅供预览" (an airline's or 12306's preview) is no voucher.
+
+    The preview shows every field of the real one, so it parses; this check makes sure it can
+    never be claimed as is. Only for the transport kinds (a VAT preview is refused at parse).
+    """
+    if inv.kind not in TRANSPORT_KINDS:
+        return None
+    if inv.extra.get("preview"):
+        return Check("voucher_preview", CheckResult.FAIL, _t(
+            "check.voucher_preview.fail", kind=messages.label("invoice_kind", inv.kind.value),
+            number=inv.number or "—", seller=inv.seller.name or "—"))
+    return Check("voucher_preview", CheckResult.PASS, _t("check.voucher_preview.pass"))
+
+
 def run_checks(
     inv: Invoice, today: date, org_name: str | None = None, org_tax_id: str | None = None
 ) -> list[Check]:
@@ -239,4 +264,7 @@ def run_checks(
     checks.extend(check_buyer(inv, org_name, org_tax_id))
     checks.append(check_number(inv))
     checks.append(check_key_digits(inv))
+    preview = check_preview(inv)
+    if preview is not None:
+        checks.append(preview)
     return checks

@@ -16,6 +16,7 @@ from lxml import etree
 
 from invoice.errors import ErrorCode, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
+from invoice.xml import transport
 from invoice.xmlsafe import parse_xml
 
 __all__ = ["parse_xml_invoice"]
@@ -120,13 +121,18 @@ def _tax_id(value: str | None) -> str | None:
 
 
 def parse_xml_invoice(data: bytes) -> Invoice:
-    """Read a 数电票 ``EInvoice`` or an old ``eInvoice`` XML; ParseError when it is neither."""
+    """Read a 数电票 ``EInvoice``, an old ``eInvoice`` XML or a railway ``rai:`` XBRL instance;
+    ParseError when it is none of them."""
     root = parse_xml(data, "xml")
     name = _local(root)
     if name == "EInvoice":
         return _digital(root)
     if name == "eInvoice":
         return _old(root)
+    if transport.is_railway_xbrl(root):
+        return transport.parse_railway_xbrl(root)
+    if transport.is_air_xml(root):
+        return transport.parse_air_xml(root)
     raise ParseError(ErrorCode.NOT_AN_INVOICE,
                      f"XML root element is <{name}>, not <EInvoice> (数电票) or <eInvoice>", "xml")
 
@@ -169,6 +175,7 @@ def _digital(root: etree._Element) -> Invoice:
     lname = _text(label, "LabelName") or ""
     special = code == "01" or "专用" in lname
     kind = InvoiceKind.DIGITAL_SPECIAL if special else InvoiceKind.DIGITAL_ORDINARY
+    kind = transport.digital_transport_kind(header) or kind
 
     seller = Party(_text(data, "SellerInformation", "SellerName"),
                    _tax_id(_text(data, "SellerInformation", "SellerIdNum")))

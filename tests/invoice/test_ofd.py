@@ -395,3 +395,20 @@ def test_flat_custom_tags_with_several_goods_lines() -> None:
     ]
     assert (inv.amount, inv.tax, inv.total) == (Decimal("300.00"), Decimal("18.00"),
                                                 Decimal("318.00"))
+
+
+def test_air_itinerary_face_details_from_page_text() -> None:
+    # the same synthetic face: the itinerary's own record is read from it too
+    from invoice.kinds import AirItinerary
+
+    data = _synthetic_ofd([
+        (50, 5, 110, 9, "电子发票（航空运输电子客票行程单）"),
+        (10, 18, 70, 5, "发票号码：25117000000123456789"),
+        (140, 18, 60, 5, "填开日期：2025年06月18日"),
+        (10, 26, 60, 5, "旅客姓名：王某某"),
+        (80, 26, 60, 5, "有效身份证件号码：110101********1234"),
+        (10, 80, 60, 5, "合计：¥1,230.00"),
+    ])
+    inv = parse_ofd(data)
+    assert isinstance(inv.details, AirItinerary)
+    assert (inv.details.passenger, inv.details.id_number) == ("王某某", "110101********1234")

@@ -10,7 +10,7 @@ import pytest
 
 from api.cli import main
 from core import messages
-from tests.samples import DIGITAL_PDF, OTHER, SAMPLES
+from tests.samples import DIGITAL_PDF, SAMPLES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
@@ -41,8 +41,13 @@ def test_failed_file_gives_error_object_and_status_2(capsys: pytest.CaptureFixtu
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
     missing = tmp_path / "missing.ofd"
-    status = main(["parse", str(PDF), str(empty), str(missing),
-                   str(OTHER / "ofdrw__ofdrw" / "xbrl-001.pdf"), "--json"])
+    # a VAT invoice preview (仅供预览) is refused (the air itinerary preview is read and marked)
+    from tests.invoice.pdfbuild import pdf_of
+
+    preview = tmp_path / "preview.pdf"
+    preview.write_bytes(pdf_of([(10, 5, "仅供预览"), (60, 5, "电子发票（普通发票）", 14),
+                                (130, 15, "发票号码:25447000001115703415")]))
+    status = main(["parse", str(PDF), str(empty), str(missing), str(preview), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert status == 2
     assert out[0]["number"] == "25447000001115703415"

@@ -79,11 +79,23 @@ def test_old_style_check_code_has_no_spaces() -> None:
     assert inv.key == "052002100113:00008006"
 
 
-def test_air_itinerary_preview_is_not_an_invoice() -> None:
-    with pytest.raises(ParseError) as ei:
-        parse_pdf((OTHER / "ofdrw__ofdrw" / "xbrl-001.pdf").read_bytes())
-    assert ei.value.code is ErrorCode.NOT_AN_INVOICE
-    assert "仅供预览" in ei.value.message
+def test_air_itinerary_preview_is_read_but_cannot_be_reimbursed() -> None:
+    # The airline's preview (仅供预览, number Long.MAX) is recognised as an air itinerary and
+    # its fields read, but it is marked as a preview and its check fails: never claimable.
+    from datetime import date
+
+    from invoice.verify.checks import check_preview, run_checks
+    from invoice.verify.report import CheckResult
+
+    inv = parse_pdf((OTHER / "ofdrw__ofdrw" / "xbrl-001.pdf").read_bytes())
+    assert inv.kind is InvoiceKind.AIR_ITINERARY
+    assert inv.extra["preview"] == "仅供预览"
+    assert inv.number == "9223372036854775807" and inv.total == Decimal("620.00")
+    check = check_preview(inv)
+    assert check is not None and check.result is CheckResult.FAIL
+    assert "仅供预览" in check.message and "不能直接报销" in check.message
+    assert any(c.id == "voucher_preview" and c.result is CheckResult.FAIL
+               for c in run_checks(inv, date(2021, 8, 1)))
 
 
 # --- QR payloads -------------------------------------------------------------------------------

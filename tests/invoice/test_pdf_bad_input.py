@@ -11,7 +11,7 @@ from core.settings import Settings
 from invoice import parse
 from invoice.errors import ErrorCode, ParseError
 from invoice.pdf import parse_pdf
-from tests.samples import OTHER, SAMPLES
+from tests.samples import SAMPLES
 
 BOUND_S = 10.0  # generous for a shared 2-core machine; real times are milliseconds
 
@@ -160,8 +160,15 @@ def test_slow_pdf_hits_the_time_limit(settings: Settings) -> None:
     assert "longer than 1 s" in err.message
 
 
-def test_non_invoice_pdf() -> None:
-    err = _fails((OTHER / "ofdrw__ofdrw" / "xbrl-001.pdf").read_bytes(), ErrorCode.NOT_AN_INVOICE)
+def test_vat_preview_pdf_is_not_an_invoice() -> None:
+    # A VAT invoice preview (仅供预览) is refused; the air itinerary preview is read and
+    # marked instead (test_pdf.py::test_air_itinerary_preview_is_read_but_cannot_be_reimbursed).
+    from tests.invoice.pdfbuild import pdf_of
+
+    data = pdf_of([(10, 5, "仅供预览"), (60, 5, "电子发票（普通发票）", 14),
+                   (130, 15, "发票号码:25447000001115703415"), (130, 22, "开票日期:2025年01月02日"),
+                   (120, 100, "（小写）¥100.00")])
+    err = _fails(data, ErrorCode.NOT_AN_INVOICE)
     assert "preview" in err.message
 
 
