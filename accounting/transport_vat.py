@@ -1,11 +1,14 @@
-"""Deductible input VAT of passenger transport and tolls (财政部 税务总局 海关总署公告2019年第39号).
+"""Deductible input VAT of passenger transport and tolls.
 
 A reimbursed railway ticket or air itinerary that names its passenger (旅客身份信息) lets the
-company deduct input VAT computed from the fare:
+company deduct input VAT. Two rules apply, newest first:
 
-* railway: 票价 ÷ (1 + 9%) × 9%;
-* air: (票价 + 燃油附加费) ÷ (1 + 9%) × 9% — the 民航发展基金 is a government fund, not part of
-  the transport service, and is never included;
+* 财政部 税务总局公告2024年第8号: an 电子发票（铁路电子客票） or 电子发票（航空运输电子客票行程单）
+  deducts the tax printed on it (税额 / 增值税税额) — the printed figure is what the tax
+  bureau holds, and the formula below can differ from it by a cent;
+* 财政部 税务总局 海关总署公告2019年第39号, for a ticket that prints no tax:
+  railway 票价 ÷ (1 + 9%) × 9%; air (票价 + 燃油附加费) ÷ (1 + 9%) × 9% — the 民航发展基金 is a
+  government fund, not part of the transport service, and is never included;
 * toll bills (通行费): the tax printed on the invoice.
 
 A railway refund voucher (退票费) is not a transport service and an air itinerary preview is
@@ -73,6 +76,11 @@ def transport_input_vat(kind: str, data: dict[str, Any], *, number: str | None =
         fare = total if total is not None else _money(data.get("total"))
         if fare is None or fare <= 0:
             return None
+        printed = tax if tax is not None else _money(data.get("tax"))
+        if printed is not None and printed > 0:
+            return InputVat(printed, messages.text(
+                "kinds.input_vat.railway_printed", passenger=passenger,
+                travel_date=data.get("travel_date") or "", train=data.get("train") or "", vat=printed))
         vat = _from_fare(fare)
         return InputVat(vat, messages.text(
             "kinds.input_vat.railway", passenger=passenger, travel_date=data.get("travel_date") or "",
@@ -81,8 +89,14 @@ def transport_input_vat(kind: str, data: dict[str, Any], *, number: str | None =
     fuel = _money(data.get("fuel_surcharge")) or Decimal("0.00")
     if fare is None or fare <= 0:
         return None
-    vat = _from_fare(fare + fuel)
     flights = data.get("flights") or []
     flight = "、".join(f.get("flight") or "" for f in flights if isinstance(f, dict)) or (number or "")
+    printed = _money(data.get("vat"))
+    if printed is None:
+        printed = tax
+    if printed is not None and printed > 0:
+        return InputVat(printed, messages.text("kinds.input_vat.air_printed", passenger=passenger,
+                                               flight=flight, vat=printed))
+    vat = _from_fare(fare + fuel)
     return InputVat(vat, messages.text("kinds.input_vat.air", passenger=passenger, flight=flight,
                                        fare=fare, fuel=fuel, vat=vat))

@@ -17,6 +17,10 @@ MESSAGES: dict[str, str] = {
                                 "÷(1+9%)×9%={vat}元（财政部 税务总局 海关总署公告2019年第39号）"),
     "kinds.input_vat.air": ("航空客票进项税额：{passenger} 航班{flight} (票价{fare}元+燃油附加费{fuel}元)"
                             "÷(1+9%)×9%={vat}元，民航发展基金不计（公告2019年第39号）"),
+    "kinds.input_vat.railway_printed": ("铁路电子客票进项税额：{passenger} {travel_date} {train} "
+                                        "按票面注明税额{vat}元抵扣（财政部 税务总局公告2024年第8号）"),
+    "kinds.input_vat.air_printed": ("航空运输电子客票行程单进项税额：{passenger} 航班{flight} "
+                                    "按票面注明增值税税额{vat}元抵扣（财政部 税务总局公告2024年第8号）"),
     "kinds.input_vat.toll": "通行费进项税额：{plate} 按票面税额{vat}元抵扣",
     "kinds.input_vat.refund": "铁路退票费凭证（{number}）不是旅客运输服务，不计算进项税额",
     "kinds.input_vat.no_passenger": "{kind} {number} 没有注明旅客身份信息，不能计算抵扣进项税额（公告2019年第39号）",

@@ -52,21 +52,42 @@ AIR = {"passenger": "王某某", "fare": "477.06", "fuel_surcharge": "45.87", "c
        "vat": "47.07", "flights": [{"flight": "CZ8866"}, {"flight": "CZ8866"}], "extra": {}}
 
 
-def test_railway_ticket_splits_fare_over_1_09(db_people: People) -> None:
+def test_railway_e_ticket_deducts_its_printed_tax(db_people: People) -> None:
     rec = _transport("railway_ticket", _railway_data(), "181.00", "14.95")
     d = _voucher(db_people, [rec])
     rows = [(x["account_code"], x["debit"], x["credit"]) for x in d["lines"]]
-    # 181.00 / 1.09 * 0.09 = 14.944... -> 14.94; the expense is the rest
-    assert rows == [("660201", "166.06", "0.00"), ("22210101", "14.94", "0.00"),
+    # 公告2024年第8号: the e-ticket's printed 14.95, not 181.00 / 1.09 * 0.09 = 14.94
+    assert rows == [("660201", "166.05", "0.00"), ("22210101", "14.95", "0.00"),
                     ("2241", "0.00", "181.00")]
     summary = d["lines"][1]["summary"]
-    assert "梁某某" in summary and "G7101" in summary and "181.00" in summary
-    assert "14.94" in summary and "39号" in summary
+    assert "梁某某" in summary and "G7101" in summary
+    assert "14.95" in summary and "2024年第8号" in summary
     assert d["lines"][1]["aux"]["invoice"] == rec.key
 
 
-def test_air_itinerary_excludes_caac_fund(db_people: People) -> None:
+def test_railway_ticket_without_printed_tax_splits_fare_over_1_09(db_people: People) -> None:
+    data = {**_railway_data(), "tax": None}
+    rec = _transport("railway_ticket", data, "181.00", "0")
+    d = _voucher(db_people, [rec])
+    rows = [(x["account_code"], x["debit"], x["credit"]) for x in d["lines"]]
+    # 181.00 / 1.09 * 0.09 = 14.944... -> 14.94; the expense is the rest (公告2019年第39号)
+    assert rows == [("660201", "166.06", "0.00"), ("22210101", "14.94", "0.00"),
+                    ("2241", "0.00", "181.00")]
+    summary = d["lines"][1]["summary"]
+    assert "181.00" in summary and "14.94" in summary and "39号" in summary
+
+
+def test_air_itinerary_deducts_its_printed_vat(db_people: People) -> None:
     rec = _transport("air_itinerary", AIR, "620.00", "47.07")
+    d = _voucher(db_people, [rec])
+    rows = [(x["account_code"], x["debit"], x["credit"]) for x in d["lines"]]
+    assert rows == [("660201", "572.93", "0.00"), ("22210101", "47.07", "0.00"),
+                    ("2241", "0.00", "620.00")]
+    assert "2024年第8号" in d["lines"][1]["summary"]
+
+
+def test_air_itinerary_without_printed_vat_excludes_caac_fund(db_people: People) -> None:
+    rec = _transport("air_itinerary", {**AIR, "vat": None}, "620.00", "0")
     d = _voucher(db_people, [rec])
     # (477.06 + 45.87) / 1.09 * 0.09 = 43.178... -> 43.18; the 民航发展基金 stays expense
     rows = [(x["account_code"], x["debit"], x["credit"]) for x in d["lines"]]
