@@ -41,6 +41,8 @@ MESSAGES: dict[str, str] = {
 }
 
 LABELS: dict[str, dict[str, str]] = {
+    "invoice_status": {"not_invoice": "付款回单（不可报销）"},
+    "payment_state": {"confirmed": "已确认", "rejected": "已否决", "removed": "已取消"},
     "invoice_field": {
         "bank": "银行", "currency": "币种", "purpose": "用途", "serial": "交易流水号",
         "payer.name": "付款人户名", "payer.account": "付款人账号", "payer.bank": "付款人开户行",
