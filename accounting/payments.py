@@ -223,7 +223,9 @@ def suggest_payments(session: Session, voucher_id: str) -> list[Suggestion]:
 
 
 def _receipt(session: Session, receipt_id: str) -> InvoiceRecord:
-    rec = session.get(InvoiceRecord, receipt_id)
+    """The receipt by invoice id or by its key (``bank:<issuer>:<number>``)."""
+    rec = session.get(InvoiceRecord, receipt_id) or session.exec(select(InvoiceRecord).where(
+        InvoiceRecord.unique_key == receipt_id)).first()
     if rec is None:
         raise _fail(not_found, "receipt_not_found", "payment.not_found", receipt_id=receipt_id)
     if rec.kind != RECEIPT_KIND:
@@ -238,11 +240,10 @@ def _receipt(session: Session, receipt_id: str) -> InvoiceRecord:
 
 
 def _posted_voucher(session: Session, voucher_id: str) -> Any:
-    from accounting.ledger import Voucher, VoucherState
+    from accounting.ledger import Voucher, VoucherState, get_voucher
 
-    voucher = session.exec(select(Voucher).where(Voucher.id == voucher_id).with_for_update()).first()
-    if voucher is None:
-        raise _fail(not_found, "voucher_not_found", "payment.voucher_not_found", voucher_id=voucher_id)
+    found = get_voucher(session, voucher_id)  # by id or number (记-2026-05-0001)
+    voucher = session.exec(select(Voucher).where(Voucher.id == found.id).with_for_update()).one()
     if voucher.state != VoucherState.POSTED:
         raise _fail(refused, "voucher_not_posted", "payment.voucher_not_posted", voucher_id=voucher.id,
                     voucher_no=voucher.number, state=messages.label("voucher_state", voucher.state))
@@ -340,9 +341,10 @@ def remove_payment(session: Session, user: User, voucher_id: str, receipt_id: st
     from accounting.ledger import get_voucher
 
     voucher = get_voucher(session, voucher_id)
-    row = _decisions(session, voucher.id).get(receipt_id)
+    rec = session.get(InvoiceRecord, receipt_id) or session.exec(select(InvoiceRecord).where(
+        InvoiceRecord.unique_key == receipt_id)).first()
+    row = _decisions(session, voucher.id).get(rec.id if rec else receipt_id)
     if row is None:
-        rec = session.get(InvoiceRecord, receipt_id)
         raise _fail(not_found, "payment_not_linked", "payment.not_linked", receipt_id=receipt_id,
                     number=(rec.number if rec else None) or receipt_id, voucher_no=voucher.number)
     was = row.state
@@ -353,7 +355,7 @@ def remove_payment(session: Session, user: User, voucher_id: str, receipt_id: st
     session.add(row)
     session.flush()
     audit.append(session, user.username, "payment.unlink", "voucher", voucher.id,
-                 {"voucher": voucher.number, "receipt_id": receipt_id, "was": was})
+                 {"voucher": voucher.number, "receipt_id": row.receipt_id, "was": was})
     return row
 
 

@@ -11,7 +11,18 @@ import core.tables  # noqa: F401  (every table, and the hooks the services regis
 from api import errors, homefile
 from api.deps import paging_guard
 from api.middleware import RequestContextMiddleware
-from api.routes import archive, audit, auth, claims, health, invoices, pages, users, vouchers
+from api.routes import (
+    archive,
+    audit,
+    auth,
+    claims,
+    health,
+    invoices,
+    pages,
+    payments,
+    users,
+    vouchers,
+)
 from core.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -26,7 +37,7 @@ def create_app() -> FastAPI:
                   description="Electronic invoices from upload to the electronic accounting archive. "
                               "Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     errors.install(app)
-    for module in (health, auth, users, invoices, claims, vouchers, archive, audit):
+    for module in (health, auth, users, invoices, claims, vouchers, payments, archive, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

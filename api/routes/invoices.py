@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from accounting import payments
 from accounting.invoice_status import invoice_status, invoice_statuses, list_invoices_for
 from accounting.ledger import InvoicePosting, posting_status
 from accounting.overrides import InvoiceOverride, override_to_dict, record_override
@@ -73,6 +74,9 @@ def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
         select(InvoiceOverride).where(InvoiceOverride.invoice_id == record.id)
         .order_by(col(InvoiceOverride.at), col(InvoiceOverride.id))).all()]
     d["online_check_pending"] = st.online_check_pending
+    if record.kind == payments.RECEIPT_KIND:  # a bank receipt: the vouchers it pays (issue 13)
+        d["pays_vouchers"] = [{"voucher_id": v.id, "number": v.number, "date": v.date.isoformat(),
+                               "summary": v.summary} for v in payments.vouchers_paid_by(s, record.id)]
     return d
 
 

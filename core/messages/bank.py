@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
     "payment.unlinked": "已取消回单 {number} 与凭证 {voucher_no} 的关联",
     "payment.rejected": "已记录：回单 {number} 不是凭证 {voucher_no} 的付款",
     "payment.receipt_invalid": "回单 {number} 的银行签章未通过验证（{status}），不能作为付款凭据",
+    "payment.cli.confirmed": "已确认的付款回单 {count} 张",
+    "payment.cli.score": "匹配度 {score}",
     "payment.none": "没有找到可能与凭证 {voucher_no} 对应的付款回单（按金额、收款人和日期查找）",
 }
 

@@ -211,3 +211,31 @@ def test_only_posted_vouchers_and_real_receipts_can_be_linked(db_people: People,
     with pytest.raises(AccountingError) as err, session_scope() as s:
         payments.confirm_payment(s, db_people.accountant, draft, receipt.id)
     assert err.value.code == "voucher_not_posted" and "尚未记账" in err.value.message
+
+
+# --- the terminal and HTTP ------------------------------------------------------------------------
+
+
+def test_voucher_pay_in_the_terminal(people: People, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from api.cli import main
+
+    vid = _posted_voucher(people, "27.00")
+    receipt = _receipt(CCB / "26050100800_00001.ofd")
+    with session_scope() as s:
+        from accounting.ledger import get_voucher
+
+        number = get_voucher(s, vid).number
+    assert main(["voucher", "pay", number]) == 0
+    out = capsys.readouterr().out
+    assert "947846" in out and "金额相同（27.00 元）" in out and "匹配度" in out
+    assert main(["voucher", "pay", number, "--receipt", str(receipt.key), "--as", "clerk"]) == 1
+    assert "不能执行" in capsys.readouterr().err
+    assert main(["voucher", "pay", number, "--receipt", str(receipt.key), "--as", "accountant",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "confirmed" and out["receipt_id"] == receipt.id
+    assert main(["voucher", "pay", number, "--remove", receipt.id, "--as", "accountant"]) == 0
+    assert "已确认的付款回单 0 张" in capsys.readouterr().out
+
