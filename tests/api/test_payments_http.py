@@ -3,7 +3,7 @@ confirmed, shown on the receipt, taken back, rejected (issue 13)."""
 
 from __future__ import annotations
 
-from tests.api.conftest import Server, upload
+from tests.api.conftest import PASSWORD, Server, upload
 from tests.samples import OTHER
 
 CCB = OTHER / "c5soft__ofd.js" / "26050100800_00001.ofd"  # 27.00 to 李俊婕, 2026-05-12
@@ -11,7 +11,7 @@ CCB = OTHER / "c5soft__ofd.js" / "26050100800_00001.ofd"  # 27.00 to 李俊婕, 
 
 def test_suggest_confirm_show_remove_reject(server: Server) -> None:
     clerk, _ = server.as_role("clerk")
-    maker, _ = server.as_role("accountant")
+    maker, maker_user = server.as_role("accountant")
     checker, _ = server.as_role("accountant")
     res = upload(clerk, CCB).json()
     receipt_id = res["imported"][0]["invoice_id"]
@@ -32,6 +32,13 @@ def test_suggest_confirm_show_remove_reject(server: Server) -> None:
     assert best["receipt_id"] == receipt_id and best["payee"]["name"] == "李俊婕"
     assert best["codes"] == ["amount_exact", "payee_name", "date_window"]
     assert any("金额相同" in x for x in best["reasons"])
+    # the voucher page: the 付款回单 section with the suggestion, its reasons and the button
+    page = server.client()
+    assert page.post("/api/v1/auth/login", json={"username": maker_user["username"],
+                                                  "password": PASSWORD}).status_code == 200
+    html = page.get(f"/vouchers/{vid}").text
+    assert "付款回单" in html and 'id="payments-suggested"' in html and "金额相同（27.00 元）" in html
+    assert f'data-pay-receipt="{receipt_id}"' in html and f'data-reject-receipt="{receipt_id}"' in html
     # a clerk may read but not decide
     r = clerk.post(f"/api/v1/vouchers/{vid}/payments", json={"receipt_id": receipt_id})
     assert r.status_code == 403
@@ -45,6 +52,11 @@ def test_suggest_confirm_show_remove_reject(server: Server) -> None:
     assert detail["kind"] == "bank_receipt" and detail["invoice_status"]["status"] == "not_invoice"
     listed = clerk.get(f"/api/v1/vouchers/{vid}/payments").json()
     assert [p["receipt_id"] for p in listed["payments"]] == [receipt_id]
+    html = page.get(f"/vouchers/{vid}").text
+    assert 'id="payments-confirmed"' in html and f'data-unpay-receipt="{receipt_id}"' in html
+    receipt_page = page.get(f"/invoices/{receipt_id}").text
+    assert 'id="receipt-vouchers"' in receipt_page and f'href="/vouchers/{vid}"' in receipt_page
+    assert "李俊婕" in receipt_page and "付款回单（不可报销）" in receipt_page
 
     r = maker.delete(f"/api/v1/vouchers/{vid}/payments/{receipt_id}")
     assert r.status_code == 200 and r.json()["state"] == "removed"
