@@ -17,6 +17,7 @@ from core.db import session_scope
 from invoice.importer import ingest_files
 from invoice.registry import InvoiceRecord
 from tests.archive.conftest import SAMPLE_SETS, People
+from tests.archive.test_render import _text, assert_pdfa
 from tests.samples import OTHER
 
 Posted = Callable[[list[Path]], str]
@@ -62,6 +63,11 @@ def test_a_confirmed_receipt_is_filed_with_its_voucher(db_people: People, db_pos
     assert listed["content/payments/01-947846.ofd"] == "付款回单"
     assert pkg.meta["payment_keys"] == ["bank:中国建设银行:947846"]
     assert schema.validate_package_xml(root) == []
+    # the readable voucher (PDF/A) lists the payment too
+    pdf = (root / "content" / "voucher.pdf").read_bytes()
+    assert_pdfa(pdf)
+    text = _text(pdf)
+    assert "付款回单" in text and "947846" in text and "李俊婕" in text
     with session_scope() as s:
         report = check.check_package(s, pkg.id)
     assert not report.failed, [(i.id, i.evidence) for i in report.failed]
