@@ -173,7 +173,12 @@ def detect(reader: _Reader) -> InvoiceKind | None:
     found = attachment(reader)
     if found is not None:
         return found[1]
-    members = reader.face_members(0)
+    try:
+        members = reader.face_members(0)
+    except ParseError as exc:
+        if exc.code is not ErrorCode.BAD_XML:
+            raise  # entities, bombs: refused whatever the file claims to be
+        return None  # a broken page: the invoice reader decides what to make of it
     raws = [reader.pkg.read(m) for m in members]
     if not raws or any(_INVOICE_TITLE_BYTES in raw for raw in raws):
         return None
@@ -550,6 +555,7 @@ def _cross_check(reader: _Reader, page: PageText, page_total: Decimal | None) ->
 def template_of(kind: InvoiceKind, values: dict[str, object],
                 statement: BankStatement | None, page: PageText) -> Template | None:
     """A specimen: empty key values, or placeholder values (XX) in names, accounts, banks."""
+    key: dict[str, object]
     if kind is InvoiceKind.BANK_STATEMENT:
         key = {"account": statement.account if statement else None,
                "period_start": statement.period_start if statement else None}
