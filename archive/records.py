@@ -441,9 +441,9 @@ def _payments_el(root: etree._Element, payments: tuple[PaymentRef, ...]) -> None
         ):
             _el(el, name, value, req)
         _check_el(el, p.check)
-        for name, value in (("confirmed_by", p.confirmed_by), ("confirmed_at", p.confirmed_at),
-                            ("score", p.score)):
-            _el(el, name, value)
+        _el(el, "confirmed_by", p.confirmed_by)
+        _el(el, "confirmed_at", p.confirmed_at)
+        _el(el, "score", str(p.score))
         for reason in p.reasons:
             _el(el, "reason", reason)
 
