@@ -44,6 +44,7 @@ MESSAGES: dict[str, str] = {
 
 LABELS: dict[str, dict[str, str]] = {
     "invoice_status": {"not_invoice": "付款回单（不可报销）"},
+    "currency": {"CNY": "人民币", "USD": "美元", "EUR": "欧元", "HKD": "港币", "JPY": "日元"},
     "payment_state": {"confirmed": "已确认", "rejected": "已否决", "removed": "已取消"},
     "invoice_field": {
         "bank": "银行", "currency": "币种", "purpose": "用途", "serial": "交易流水号",
