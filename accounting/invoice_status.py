@@ -7,6 +7,7 @@ claim accepts. The interface is three names:
 * ``InvoiceStatus`` — a StrEnum; ``messages.label("invoice_status", value)`` is its Chinese
   label. In order of precedence (the first that applies is the status)::
 
+      not_invoice  付款回单 a bank e-receipt or statement (issue 13): the payment, not an invoice
       posted       已入账  an active 入账标识 (posting) exists
       claimed      已报销  on a live claim (draft … approved) other than the one asked about
       duplicate    重复    registered as a duplicate of an earlier invoice (warn policy)
@@ -55,6 +56,7 @@ __all__ = ["InvoiceStatus", "StatusReport", "invoice_status", "invoice_statuses"
 
 
 class InvoiceStatus(StrEnum):
+    NOT_INVOICE = "not_invoice"  # 付款回单: a bank receipt or statement, never reimbursed
     CLAIMABLE = "claimable"  # 可报销
     NEEDS_CHECK = "needs_check"  # 需查验
     FAILED = "failed"  # 验证失败
@@ -68,6 +70,9 @@ CLAIMABLE_STATUSES = frozenset({InvoiceStatus.CLAIMABLE, InvoiceStatus.NEEDS_CHE
 PENDING_VERIFICATION = frozenset({"unsigned", "indeterminate"})
 # 查验 outcomes that say the invoice must not be reimbursed.
 ONLINE_FAILURES = frozenset({"voided", "red_reversed", "not_found", "mismatch"})
+# Kinds that are no invoice at all: a bank receipt is linked to its voucher as the payment
+# (accounting/payments.py), it is never a line of a claim.
+NOT_INVOICE_KINDS = frozenset({InvoiceKind.BANK_RECEIPT.value, InvoiceKind.BANK_STATEMENT.value})
 # Checks whose failure means "not issued to us" rather than "not genuine"; the buyer is judged
 # against today's organisation settings, not the ones at upload.
 BUYER_CHECKS = OWNERSHIP_CHECKS
@@ -143,6 +148,10 @@ def _derive(record: InvoiceRecord, facts: _Facts, for_claim: str | None) -> Stat
     found: dict[InvoiceStatus, list[tuple[str, str]]] = {s: [] for s in InvoiceStatus}
     details: dict[str, Any] = {"invoice_id": record.id}
     t = messages.text
+    if record.kind in NOT_INVOICE_KINDS:  # the payment behind a claim, never a claim line
+        found[InvoiceStatus.NOT_INVOICE].append(
+            ("bank_receipt_not_invoice", t("gate.bank_receipt_not_invoice",
+                                           file=record.original_filename, number=record.number or "?")))
     if facts.posting is not None:
         found[InvoiceStatus.POSTED].append(("invoice_posted", t("claim.reason.posted", voucher=facts.posting.voucher_id)))
         details["voucher_id"] = facts.posting.voucher_id
@@ -188,7 +197,7 @@ def _derive(record: InvoiceRecord, facts: _Facts, for_claim: str | None) -> Stat
                                        status=messages.label("verification_status", record.verification_status))))
     elif pending and override is not None:
         found[InvoiceStatus.CLAIMABLE].append(("override", str(override["label"])))
-    order = (InvoiceStatus.POSTED, InvoiceStatus.CLAIMED, InvoiceStatus.DUPLICATE, InvoiceStatus.FAILED,
+    order = (InvoiceStatus.NOT_INVOICE, InvoiceStatus.POSTED, InvoiceStatus.CLAIMED, InvoiceStatus.DUPLICATE, InvoiceStatus.FAILED,
              InvoiceStatus.NOT_OURS, InvoiceStatus.NEEDS_CHECK, InvoiceStatus.CLAIMABLE)
     status = next((s for s in order if found[s]), InvoiceStatus.CLAIMABLE)
     pairs = [p for s in order for p in found[s]]

@@ -20,6 +20,7 @@ from api.routes import (
     invoices,
     ledger_reports,
     pages,
+    payments,
     previews,
     users,
     vouchers,
@@ -38,7 +39,8 @@ def create_app() -> FastAPI:
                   description="Electronic invoices from upload to the electronic accounting archive. "
                               "Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     errors.install(app)
-    for module in (health, auth, users, invoices, claims, vouchers, archive, audit, ledger_reports):
+    for module in (health, auth, users, invoices, claims, vouchers, payments, archive, audit,
+                   ledger_reports):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(previews.router)

@@ -19,6 +19,12 @@ Layout of a package folder::
     content/verification/NN-<number>.json          each invoice's verification report
     content/entry-info/NN-<number>.xml             each invoice's 入账信息 as XBRL (archive.xbrl)
     schema/einv-entry-info-1.xsd                   the XSD of the 入账信息 facts written
+    content/payments/NN-<number>.<ofd|pdf|xml>     the confirmed 付款回单 (bank e-receipts), byte for byte
+    content/verification/payment-NN-<number>.json  each receipt's verification report
+
+The four elements of a reimbursement (凭证 "四要素") are all in the package: the claims, the
+invoices, the voucher, and the payment (the receipts an accountant confirmed in
+``accounting.payments``; record-2 lists them under voucher/payments).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -81,6 +87,7 @@ class VoucherSource:
     voucher: Any  # accounting.ledger.Voucher
     claims: list[Any]  # accounting.claims.Claim
     invoices: list[InvoiceRecord]
+    payments: list[InvoiceRecord] = field(default_factory=list)  # confirmed 付款回单
 
 
 def gather(session: Session, voucher_id: str) -> VoucherSource:
@@ -95,7 +102,10 @@ def gather(session: Session, voucher_id: str) -> VoucherSource:
             raise not_found("voucher", voucher_id) from None
         raise
     # The models, never the API's dicts: the archived record must not follow API renames.
-    return VoucherSource(v, ledger.voucher_claims(session, v.id), ledger.voucher_invoices(session, v.id))
+    from accounting.payments import confirmed_payments
+
+    return VoucherSource(v, ledger.voucher_claims(session, v.id), ledger.voucher_invoices(session, v.id),
+                         [r for _, r in confirmed_payments(session, v.id)])
 
 
 def _next_item_no(session: Session, series: str) -> int:
@@ -297,9 +307,24 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
             "大小": str(e.size), "SHA-256": e.sha256, "SM3": e.sm3, "签名状态": str(parsed[1]),
         })
 
+    payment_files: dict[str, str] = {}  # receipt id -> path of its file in the package
+    for n, receipt in enumerate(src.payments, 1):
+        data = blobs.get(receipt.sha256)
+        if mf.digest_bytes("", data).sha256 != receipt.sha256:
+            raise refused("original_corrupt", f"the stored original of receipt {receipt.key} does not match "
+                                              f"its SHA-256 {receipt.sha256}", {"invoice_id": receipt.id})
+        stem = f"{n:02d}-{_safe_stem(receipt.number or receipt.sha256[:12])}"
+        rel = f"content/payments/{stem}.{EXT.get(receipt.source_format, 'bin')}"
+        payment_files[receipt.id] = rel
+        put(rel, data, "付款回单", FORMAT.get(receipt.source_format, receipt.source_format.upper()))
+        parsed = _parse_and_verify_full(data, verify)
+        put(f"content/verification/payment-{stem}.json",
+            json.dumps({"file": rel, "verified_at": utcnow().isoformat(), **parsed[2]},
+                       ensure_ascii=False, indent=2, default=str).encode("utf-8"), "付款回单验证报告", "JSON")
+
     archival_code = str(code)
     s = get_settings()
-    rec = records.load_voucher_record(session, v, invoice_files)
+    rec = records.load_voucher_record(session, v, invoice_files, payment_files)
     for rel, xsd in schema.package_schemas([schema.current("record"), md.SCHEMA_REF]):
         put(rel, xsd, "结构定义", "XML")
     try:
@@ -374,7 +399,8 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
         manifest_sm3=mf.sm3_hex(manifest_bytes), key_fingerprint=key.fingerprint, created_by=user.username,
         created_at=now,
         meta={"files": [{"path": e.path, "size": e.size, "sha256": e.sha256, "sm3": e.sm3} for e in entries],
-              "invoice_keys": [i.key for i in src.invoices]},
+              "invoice_keys": [i.key for i in src.invoices],
+              "payment_keys": [r.key for r in src.payments]},
     )
     return pkg, report
 
@@ -400,6 +426,9 @@ def _put_entry_info(session: Session, voucher: Any, invoice_files: dict[str, str
                           {"number": voucher.number, "invoice": info.number or info.invoice_key,
                            "errors": "; ".join(exc.problems[:5])}) from None
         put(f"{xbrl.PACKAGE_FOLDER}/{stem}.xml", data, "入账信息", "XML")
+def _safe_stem(text: str) -> str:
+    """A receipt number as a file name part: letters, digits and '-' only (banks print more)."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "_" for ch in text)[:64]
 
 
 def _parse_and_verify_full(data: bytes, verify: Any) -> tuple[str | None, str, dict[str, Any]]:

@@ -83,6 +83,30 @@ class InvoiceRef:
 
 
 @dataclass(frozen=True)
+class PaymentRef:
+    """A bank e-receipt (付款回单) confirmed as paying the voucher (record-2: voucher/payments)."""
+
+    no: int
+    key: str
+    number: str
+    kind: str
+    bank: str | None
+    issue_date: date | None
+    total: Decimal | None
+    currency: str | None
+    payer: dict[str, str | None]
+    payee: dict[str, str | None]
+    purpose: str | None
+    file: str
+    sha256: str
+    check: CheckRecord | None
+    confirmed_by: str
+    confirmed_at: datetime
+    score: int
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PostingRecord:
     """入账: one invoice booked by the voucher, with its 入账标识."""
 
@@ -159,6 +183,7 @@ class VoucherRecord:
     invoices: tuple[InvoiceRef, ...]
     postings: tuple[PostingRecord, ...]
     claims: tuple[ClaimRecord, ...]
+    payments: tuple[PaymentRef, ...] = ()
 
 
 def _money(v: Decimal | int | str | None) -> Decimal | None:
@@ -187,10 +212,37 @@ def _checks(session: Session, invoices: list[Any]) -> dict[str, CheckRecord]:
     return out
 
 
-def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str, str]) -> VoucherRecord:
-    """Snapshot a voucher, its lines, invoices, postings and claims from the models.
+def _payments(session: Session, voucher: Any, payment_files: dict[str, str]) -> tuple[PaymentRef, ...]:
+    """The confirmed 付款回单 of the voucher (accounting.payments), with the gate's facts."""
+    from accounting.payments import confirmed_payments
 
-    ``invoice_files`` maps an invoice id to the path of its original inside the package.
+    rows = confirmed_payments(session, voucher.id)
+    checks = _checks(session, [r for _, r in rows])
+    out = []
+    for n, (p, r) in enumerate(rows, 1):
+        data = r.data if isinstance(r.data, dict) else {}
+
+        def party(role: str, d: dict[str, Any] = data) -> dict[str, str | None]:
+            v = d.get(role)
+            v = v if isinstance(v, dict) else {}
+            return {k: (str(v[k]) if v.get(k) else None) for k in ("name", "account", "bank")}
+
+        out.append(PaymentRef(
+            no=n, key=r.key, number=r.number or r.key, kind=r.kind, bank=data.get("bank") or None,
+            issue_date=r.issue_date, total=_money(r.total), currency=data.get("currency") or None,
+            payer=party("payer"), payee=party("payee"), purpose=data.get("purpose") or None,
+            file=payment_files.get(r.id, ""), sha256=r.sha256, check=checks.get(r.id),
+            confirmed_by=p.decided_by, confirmed_at=p.decided_at, score=p.score,
+            reasons=tuple(str(x) for x in (p.reasons or []))))
+    return tuple(out)
+
+
+def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str, str],
+                        payment_files: dict[str, str] | None = None) -> VoucherRecord:
+    """Snapshot a voucher, its lines, invoices, postings, claims and payments from the models.
+
+    ``invoice_files`` maps an invoice id to the path of its original inside the package,
+    ``payment_files`` a confirmed bank receipt's id to the path of its file.
     """
     from accounting import claims as acc_claims
     from accounting import ledger
@@ -256,6 +308,7 @@ def load_voucher_record(session: Session, voucher: Any, invoice_files: dict[str,
                                aux={str(k): str(v) for k, v in (ln.aux or {}).items()})
                     for ln in ledger.voucher_lines(session, voucher.id)),
         invoices=refs, postings=tuple(post_recs), claims=tuple(claims),
+        payments=_payments(session, voucher, payment_files or {}),
     )
 
 
@@ -366,9 +419,33 @@ def voucher_xml(rec: VoucherRecord, archival_code: str) -> bytes:
     refs = etree.SubElement(root, "claim_refs")
     for c in rec.claims:
         etree.SubElement(refs, "claim_ref").text = c.id
+    if schema.current("record").version >= 2:  # record-2: the 付款回单 (voucher/payments)
+        _payments_el(root, rec.payments)
     data = _bytes(root)
     schema.validate_written(data, "record", "content/voucher.xml")
     return data
+
+
+def _payments_el(root: etree._Element, payments: tuple[PaymentRef, ...]) -> None:
+    pays = etree.SubElement(root, "payments")
+    for p in payments:
+        el = etree.SubElement(pays, "payment", no=str(p.no))
+        for name, value, req in (
+            ("key", p.key, True), ("number", p.number, True), ("kind", p.kind, True),
+            ("bank", p.bank, False), ("issue_date", p.issue_date, False), ("total", p.total, False),
+            ("currency", p.currency, False), ("payer_name", p.payer.get("name"), False),
+            ("payer_account", p.payer.get("account"), False), ("payer_bank", p.payer.get("bank"), False),
+            ("payee_name", p.payee.get("name"), False), ("payee_account", p.payee.get("account"), False),
+            ("payee_bank", p.payee.get("bank"), False), ("purpose", p.purpose, False),
+            ("file", p.file, True), ("sha256", p.sha256, True),
+        ):
+            _el(el, name, value, req)
+        _check_el(el, p.check)
+        _el(el, "confirmed_by", p.confirmed_by)
+        _el(el, "confirmed_at", p.confirmed_at)
+        _el(el, "score", str(p.score))
+        for reason in p.reasons:
+            _el(el, "reason", reason)
 
 
 def claims_xml(rec: VoucherRecord, archival_code: str) -> bytes:
@@ -408,6 +485,7 @@ __all__ = [
     "InvoiceRef",
     "LineRecord",
     "OverrideRecord",
+    "PaymentRef",
     "PostingRecord",
     "StepRecord",
     "VoucherRecord",

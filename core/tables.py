@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "accounting.claims",
     "accounting.overrides",
     "accounting.ledger",
+    "accounting.payments",
     "archive.store",
     "api.tables",
 )

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     # A resource limit (decompressed size, object count, time budget) was reached: the file
     # may be valid, but reading it would cost more than any real invoice does.
     TOO_COMPLEX = "too_complex"
+    # A bank's specimen receipt or statement (labels, empty or 'XX' values): never registered.
+    BANK_TEMPLATE = "bank_template"
 
 
 class InvoiceError(Exception):

@@ -31,6 +31,9 @@ class InvoiceKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+BANK_KINDS = frozenset({InvoiceKind.BANK_RECEIPT, InvoiceKind.BANK_STATEMENT})
+
+
 class SourceFormat(StrEnum):
     OFD = "ofd"
     PDF = "pdf"
@@ -120,8 +123,11 @@ class Invoice:
         """The duplicate key: ``<code>:<number>`` for old-style invoices, else the number.
 
         A 数电票 number is 20 digits and unique on its own; old VAT e-invoice numbers are only
-        8 digits and unique together with the 10/12-digit code.
+        8 digits and unique together with the 10/12-digit code. A bank receipt's number is
+        unique only within its bank: ``bank:<issuer code or bank name>:<number>``.
         """
+        if self.kind in BANK_KINDS:
+            return bank_key(self.code, self.number)
         return invoice_key(self.code, self.number)
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +161,17 @@ def invoice_key(code: str | None, number: str | None) -> str | None:
     if not number:
         return None
     return f"{code}:{number}" if code else number
+
+
+def bank_key(issuer: str | None, number: str | None) -> str | None:
+    """``bank:<issuer>:<number>`` for bank receipts and statements (``bank:<number>`` when
+    the issuer is unknown): receipt numbers repeat across banks, and the prefix keeps them
+    apart from invoice keys. ``issuer`` is the bank's identification code
+    (IdentificationCodeOfIssuer) or, when the bank gives none, its name as printed."""
+    issuer, number = canonical_key_field(issuer), canonical_key_field(number)
+    if not number:
+        return None
+    return f"bank:{issuer}:{number}" if issuer else f"bank:{number}"
 
 
 # --- canonical keys ------------------------------------------------------------------------------

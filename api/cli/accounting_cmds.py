@@ -94,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("id", metavar="ID")
     p.add_argument("--date", help="date of the reversing voucher (default today)")
     add_flags(p, _voucher_reverse)
+    p = voucher.add_parser("pay", help="付款回单: suggest, confirm, reject or remove the bank receipt "
+                                       "that pays a posted voucher")
+    p.add_argument("id", metavar="ID", help="voucher id or number (记-2025-11-0007)")
+    act = p.add_mutually_exclusive_group()
+    act.add_argument("--receipt", metavar="RECEIPT", help="confirm: this receipt (id or key) pays the voucher")
+    act.add_argument("--reject", metavar="RECEIPT", help="this suggested receipt does not pay the voucher")
+    act.add_argument("--remove", metavar="RECEIPT", help="take back a confirmed receipt (or a rejection)")
+    add_flags(p, _voucher_pay)
     p = voucher.add_parser("list", help="list vouchers")
     p.add_argument("--period", metavar="YYYY-MM")
     p.add_argument("--state", choices=["draft", "reviewed", "posted"])
@@ -392,4 +400,51 @@ def _voucher_import(args: argparse.Namespace) -> int:
         for d in items:
             print(f"{d['number']}  {d['date']}  {d['total_debit']:>12}  {d['summary']}")
         print(f"{len(items)} voucher(s)")
+    return OK
+
+
+def _print_payments(d: dict[str, Any]) -> None:
+    from core import messages
+
+    print(f"{d['voucher_number']}  {messages.text('payment.cli.confirmed', count=len(d['payments']))}")
+    for p in d["payments"]:
+        r = p["receipt"] or {}
+        print(f"  ✔ {r.get('number')}  {r.get('issue_date')}  {r.get('total'):>12}  "
+              f"{(r.get('payee') or {}).get('name') or ''}  ({p['receipt_id']})")
+    if not d["payments"] and not d["suggestions"]:
+        print("  " + messages.text("payment.none", voucher_no=d["voucher_number"]))
+    for sug in d["suggestions"]:
+        print(f"  ? {sug['number']}  {sug['issue_date']}  {sug['total']:>12}  "
+              f"{(sug.get('payee') or {}).get('name') or ''}  {messages.text('payment.cli.score', score=sug['score'])}"
+              f"  ({sug['receipt_id']})")
+        for reason in sug["reasons"]:
+            print(f"      - {reason}")
+
+
+def _voucher_pay(args: argparse.Namespace) -> int:
+    """No option: list the confirmed receipts and the suggestions; else decide one."""
+    from accounting import payments
+    from accounting.ledger import get_voucher
+
+    if not (args.receipt or args.reject or args.remove):
+        open_db()
+        with _service() as s:
+            d = payments.voucher_payments_dict(s, get_voucher(s, args.id).id)
+        print_json(d) if args.json else _print_payments(d)
+        return OK
+    user = open_db_as(args, "voucher.post")
+    with _service() as s:
+        vid = get_voucher(s, args.id).id
+        if args.receipt:
+            row = payments.confirm_payment(s, user, vid, args.receipt)
+        elif args.reject:
+            row = payments.reject_suggestion(s, user, vid, args.reject)
+        else:
+            row = payments.remove_payment(s, user, vid, args.remove)
+        out = payments.payment_to_dict(s, row)
+        d = payments.voucher_payments_dict(s, vid)
+    if args.json:
+        print_json(out)
+    else:
+        _print_payments(d)
     return OK

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from accounting import payments
 from accounting.invoice_status import invoice_status, invoice_statuses, list_invoices_for
 from accounting.ledger import InvoicePosting, posting_status
 from accounting.overrides import InvoiceOverride, override_to_dict, record_override
@@ -78,6 +79,9 @@ def invoice_detail(s: Session, record: InvoiceRecord) -> dict[str, Any]:
     split = transport_input_vat(record.kind, record.data or {}, number=record.number,
                                 total=record.total, tax=record.tax)
     d["input_vat"] = {"vat": str(split.vat), "summary": split.summary} if split else None
+    if record.kind == payments.RECEIPT_KIND:  # a bank receipt: the vouchers it pays (issue 13)
+        d["pays_vouchers"] = [{"voucher_id": v.id, "number": v.number, "date": v.date.isoformat(),
+                               "summary": v.summary} for v in payments.vouchers_paid_by(s, record.id)]
     return d
 
 

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from accounting import claims, ledger
+from accounting import claims, ledger, payments
 from accounting.claims import Claim
 from accounting.ledger import Voucher
 from accounting.overrides import OVERRIDABLE
@@ -459,9 +459,12 @@ def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], 
     can_post = accountant and (v["state"] == "reviewed" or (v["state"] == "draft" and not review_needed))
     drafting = v["state"] == "draft" and allowed(user, "voucher.create")
     packaged = s.exec(select(ArchivePackage).where(col(ArchivePackage.live_voucher_id) == voucher_id)).first()
+    # 付款回单 (issue 13): the confirmed receipts, and for a posted voucher the suggestions
+    pay = payments.voucher_payments_dict(s, v["id"])
     return page(request, "voucher.html", user, v=v, can_review=can_review, can_unreview=can_unreview,
                 can_post=can_post, review_needed=review_needed, packaged=packaged,
-                can_edit=drafting, can_delete=drafting)
+                can_edit=drafting, can_delete=drafting, pay=pay,
+                can_pay=accountant and v["state"] == "posted")
 
 
 @router.get("/archive", response_class=HTMLResponse)

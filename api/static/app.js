@@ -514,6 +514,34 @@ function setupActions() {
     });
   }
 
+  // 付款回单 (issue 13): confirm, reject or take back a bank receipt of a posted voucher
+  document.querySelectorAll("button[data-pay-receipt]").forEach((b) => {
+    const key = newKey();
+    b.addEventListener("click", async () => {
+      if (!await confirmDialog("确认付款回单", ["确认回单 " + b.dataset.number + "（" + b.dataset.total + " 元）是这张凭证的付款？", "确认后它将随凭证一起归档。"], "确认")) return;
+      b.disabled = true;
+      try {
+        await api("POST", "/vouchers/" + b.dataset.voucher + "/payments", {receipt_id: b.dataset.payReceipt}, {"Idempotency-Key": key});
+        location.reload();
+      } catch (e) { flash(failMessage(e, "确认付款回单"), true); b.disabled = false; }
+    });
+  });
+  document.querySelectorAll("button[data-reject-receipt]").forEach((b) => b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      await api("POST", "/vouchers/" + b.dataset.voucher + "/payment-suggestions/" + encodeURIComponent(b.dataset.rejectReceipt) + "/reject", null, {"Idempotency-Key": newKey()});
+      location.reload();
+    } catch (e) { flash(failMessage(e, "否决付款回单"), true); b.disabled = false; }
+  }));
+  document.querySelectorAll("button[data-unpay-receipt]").forEach((b) => b.addEventListener("click", async () => {
+    if (!await confirmDialog("取消关联", ["确定取消回单 " + b.dataset.number + " 与这张凭证的关联吗？"], "取消关联", true)) return;
+    b.disabled = true;
+    try {
+      await api("DELETE", "/vouchers/" + b.dataset.voucher + "/payments/" + encodeURIComponent(b.dataset.unpayReceipt), null, {"Idempotency-Key": newKey()});
+      location.reload();
+    } catch (e) { flash(failMessage(e, "取消关联"), true); b.disabled = false; }
+  }));
+
   async function makePackage(voucherId, button) {
     button.disabled = true;
     const out = document.getElementById("package-result");

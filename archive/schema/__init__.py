@@ -29,7 +29,7 @@ NS_PREFIX = "urn:fapiao-archive:"
 PACKAGE_SCHEMA_DIR = "schema"
 # The version of content/*.xml this code writes (archive.records); raising it means adding
 # record-<new>.xsd here. metadata.xml's version is archive.metadata.SCHEMA_REF.
-CURRENT: dict[str, int] = {"record": 1}
+CURRENT: dict[str, int] = {"record": 2}  # 2: voucher/payments (付款回单, issue 13)
 # Folders searched for shipped XSD files, in order (tests may add one for a future version).
 SCHEMA_DIRS: list[Path] = [Path(__file__).parent]
 

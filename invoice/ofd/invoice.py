@@ -30,7 +30,7 @@ from lxml import etree
 from invoice.errors import ErrorCode, ParseError
 from invoice.kinds import KindDetails
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
-from invoice.ofd import layout
+from invoice.ofd import bank, layout
 from invoice.ofd.package import OfdPackage
 from invoice.ofd.xml import (
     DocumentInfo,
@@ -780,6 +780,9 @@ class _Reader:
                              "OFD.xml names no DocRoot document present in the package",
                              f"{self.pkg.where}:OFD.xml")
         self.doc_path = roots[0]
+        bank_kind = bank.detect(self)
+        if bank_kind is not None:  # 电子回单 / 对账单: read by invoice/ofd/bank.py
+            return bank.read_bank(self, bank_kind)
         stages = (
             (FieldSource.ATTACHMENT_XML, self.read_attachment),
             (FieldSource.CUSTOM_TAG, self.read_tags),

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from core import messages
 from invoice.kinds import AirItinerary
-from invoice.model import NON_ASCII_KEY_DIGITS, Invoice, InvoiceKind
+from invoice.model import BANK_KINDS, NON_ASCII_KEY_DIGITS, Invoice, InvoiceKind
 from invoice.qr import parse_qr
 from invoice.transport import air_other_charges
 from invoice.verify.report import Check, CheckResult
@@ -255,6 +255,10 @@ def run_checks(
     inv: Invoice, today: date, org_name: str | None = None, org_tax_id: str | None = None
 ) -> list[Check]:
     """Every cross-check, in a stable order."""
+    if inv.kind in BANK_KINDS:  # a bank receipt has no buyer, tax or goods to check
+        from invoice.verify.bankchecks import run_bank_checks
+
+        return run_bank_checks(inv, today)
     checks: list[Check] = []
     checks.extend(check_tax_ids(inv))
     checks.append(check_totals(inv))

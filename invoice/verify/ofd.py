@@ -28,7 +28,8 @@ from decimal import Decimal
 from lxml import etree
 
 from invoice.errors import InvoiceError
-from invoice.model import FieldSource, Invoice, Item
+from invoice.model import BANK_KINDS, FieldSource, Invoice, Item
+from invoice.ofd.bank import BANK_FIELDS, bank_values
 from invoice.ofd.invoice import OfdReading, read_ofd
 from invoice.ofd.package import OfdPackage
 from invoice.ofd.xml import (
@@ -388,6 +389,7 @@ USED_FIELDS = ("code", "number", "issue_date", "check_code", "buyer.name", "buye
                "seller.name", "seller.tax_id", "amount", "tax", "total", "items")
 _PAGE_COMPARED = ("code", "number", "issue_date", "check_code", "buyer.name", "buyer.tax_id",
                   "seller.name", "seller.tax_id", "amount", "tax", "total")
+_BANK_PAGE_COMPARED = ("number", "total")
 # Text in a template that reads as a field value: money with cents, a date, an 8+ digit
 # number, a tax ID. A form template (labels only) has none of these.
 _VALUE_LIKE = re.compile(
@@ -420,9 +422,11 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def _field_label(name: str) -> str:
+def _field_label(name: str, bank: bool = False) -> str:
     from core import messages
 
+    if bank and name in messages.LABELS.get("bank_field", {}):
+        return messages.label("bank_field", name)  # 回单编号, 金额: a receipt's own words
     return messages.label("invoice_field", name)
 
 
@@ -445,6 +449,7 @@ class _Coverage:
         self.parts: list[PartCoverage] = []
         self.feeding: set[str] = set()  # members that fed a field or are displayed
         self.seen_parts: set[str] = set()
+        self.bank = False  # a bank receipt or statement: its fields' labels are the bank's
 
     def issue(self, code: str, severity: Severity, english: str, **params: object) -> None:
         self.issues.append(Issue(code, severity, tuple((k, str(v)) for k, v in params.items())))
@@ -550,14 +555,15 @@ class _Coverage:
         signed_values = _values(signed.invoice) if signed is not None else {}
         page_values = _values(page.invoice) if page is not None else {}
         trusted: dict[str, object] = {}
-        for name in USED_FIELDS:
+        bank = self.bank = inv.kind in BANK_KINDS
+        for name in BANK_FIELDS if bank else USED_FIELDS:
             value = values.get(name)
             if value is None:
                 continue
             members = full.members.get(name, ())
             self.feeding.update(members)
             location = " + ".join(members)
-            label = _field_label(name)
+            label = _field_label(name, bank)
             by = self.covered_by(members)
             if by is not None:
                 trusted[name] = value
@@ -587,14 +593,17 @@ class _Coverage:
                 self.fields.append(FieldCoverage(name, " + ".join(signed_members),
                                                  self.covered_by(signed_members)))
         self._check_claims(full, trusted)
-        for name in _PAGE_COMPARED:
+        # a bank's page labels other codes than its data file (业务索引编号 vs 电子凭证标识码):
+        # the number and the amount are what both must state alike
+        compared = _BANK_PAGE_COMPARED if bank else _PAGE_COMPARED
+        for name in compared:
             value, seen = trusted.get(name), page_values.get(name)
             if value is None or seen is None or value == seen:
                 continue
             assert page is not None
             self.issue("field_page_mismatch", Severity.FAIL,
                        f"field {name} is {_shown(value)} but the signed page shows {_shown(seen)}",
-                       field=_field_label(name), member=" + ".join(full.members.get(name, ())),
+                       field=_field_label(name, self.bank), member=" + ".join(full.members.get(name, ())),
                        value=_shown(value), signed_member=" + ".join(page.members.get(name, ())),
                        signed_value=_shown(seen))
         if shown is None:
@@ -602,7 +611,7 @@ class _Coverage:
         # An unsigned template is displayed with the signed page: what a person reads off the
         # page (its labels decide which value is which) must still agree with the fields.
         shown_values = _values(shown.invoice)
-        for name in _PAGE_COMPARED:
+        for name in compared:
             value, seen = trusted.get(name), shown_values.get(name)
             if value is None or seen is None or value == seen or (
                     seen == page_values.get(name)):
@@ -610,7 +619,7 @@ class _Coverage:
             self.issue("field_display_mismatch", Severity.FAIL,
                        f"field {name} is {_shown(value)} but the page as displayed (with its "
                        f"unsigned template) reads {_shown(seen)}",
-                       field=_field_label(name), member=" + ".join(full.members.get(name, ())),
+                       field=_field_label(name, self.bank), member=" + ".join(full.members.get(name, ())),
                        value=_shown(value), shown_member=" + ".join(shown.members.get(name, ())),
                        shown_value=_shown(seen))
 
@@ -629,7 +638,7 @@ class _Coverage:
             self.issue("field_mismatch", Severity.FAIL,
                        f"unsigned member {unsigned[0]} states {name} = {_shown(value)}, the signed "
                        f"value is {_shown(trusted[name])}",
-                       field=_field_label(name), member=unsigned[0], value=_shown(value),
+                       field=_field_label(name, self.bank), member=unsigned[0], value=_shown(value),
                        signed_member=signed_at, signed_value=_shown(trusted[name]))
 
     def note_rest(self, signature_dirs: set[str]) -> None:
@@ -647,6 +656,8 @@ class _Coverage:
 
 
 def _values(inv: Invoice) -> dict[str, object]:
+    if inv.kind in BANK_KINDS:
+        return bank_values(inv)
     out: dict[str, object] = {
         "code": inv.code, "number": inv.number, "issue_date": inv.issue_date,
         "check_code": inv.check_code, "buyer.name": inv.buyer.name,

@@ -21,7 +21,8 @@ from core.db import session_scope
 from tests.archive.conftest import SAMPLE_SETS, People
 
 Posted = Callable[[list[Path]], str]
-RECORD_NS = "urn:fapiao-archive:record:1"
+RECORD = schema.current("record")  # record-2 since issue 13 (voucher/payments)
+RECORD_NS = RECORD.namespace
 XMLS = ("content/voucher.xml", "content/claims.xml", "metadata.xml")
 
 
@@ -54,9 +55,10 @@ def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted
     people = db_people
     pkg = _build(people, db_posted(SAMPLE_SETS[0]))
     root = _root(pkg)
-    carried = {"record": root / "schema" / "record-1.xsd", "metadata": root / "schema" / "metadata-1.xsd"}
+    carried = {"record": root / "schema" / RECORD.file_name, "metadata": root / "schema" / "metadata-1.xsd"}
     for kind, path in carried.items():
-        assert path.read_bytes() == schema.shipped_xsd(schema.SchemaRef(kind, 1))  # the published file, unchanged
+        version = RECORD.version if kind == "record" else 1
+        assert path.read_bytes() == schema.shipped_xsd(schema.SchemaRef(kind, version))  # published, unchanged
         assert f"schema/{path.name}" in {f["path"] for f in pkg.meta["files"]}  # listed and fixed
     for rel in XMLS:
         doc = etree.parse(str(root / rel))
@@ -64,7 +66,7 @@ def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted
         xsd = etree.XMLSchema(etree.parse(str(carried[kind])))  # the package alone describes it
         assert xsd.validate(doc), (rel, xsd.error_log)
     voucher = etree.parse(str(root / "content/voucher.xml")).getroot()
-    assert voucher.tag == f"{{{RECORD_NS}}}voucher" and voucher.get("schemaVersion") == "1"
+    assert voucher.tag == f"{{{RECORD_NS}}}voucher" and voucher.get("schemaVersion") == str(RECORD.version)
     assert voucher.findtext("posted_by") == "accountant" and len(voucher.findall("invoices/invoice")) == 2
     assert {p.findtext("flag") for p in voucher.iterfind("postings/posting")} == {"02"}
     claims = etree.parse(str(root / "content/claims.xml")).getroot()
@@ -77,7 +79,7 @@ def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted
     # the export carries the schema with each package, and the receiver validates by it
     job = export.export_year(pkg.year, tmp_path / "out", people.archivist)
     assert job.status == "done", job.error
-    exported = [p.parent.parent for p in Path(job.bag_path).rglob("record-1.xsd")]
+    exported = [p.parent.parent for p in Path(job.bag_path).rglob(RECORD.file_name)]
     assert len(exported) == 1 and (exported[0] / "schema" / "metadata-1.xsd").is_file()
     assert schema.validate_package_xml(exported[0]) == []
     assert export.verify_export(job.bag_path)["status"] == "pass"
@@ -152,10 +154,10 @@ def test_damaged_records_fail_validation(people: People, posted: Posted, tmp_pat
                 schema.validate_written((root / rel).read_bytes(), "record", rel)
     # a carried XSD edited after publication is reported even though the record still validates
     root = _copy(src, tmp_path / "xsd")
-    xsd = root / "schema" / "record-1.xsd"
+    xsd = root / "schema" / RECORD.file_name
     xsd.write_bytes(xsd.read_bytes().replace(b"<!-- content/voucher.xml -->", b"<!-- edited -->"))
     problems = schema.validate_package_xml(root)
-    assert len(problems) == 1 and "record-1.xsd" in problems[0] and "不一致" in problems[0]
+    assert len(problems) == 1 and RECORD.file_name in problems[0] and "不一致" in problems[0]
     # an unknown version that the package does not describe cannot be validated
     root = _copy(src, tmp_path / "v9")
     vx = root / "content" / "voucher.xml"
@@ -172,34 +174,31 @@ def test_damaged_records_fail_validation(people: People, posted: Posted, tmp_pat
 
 def test_old_version_packages_still_check(people: People, posted: Posted, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    old = _build(people, posted(SAMPLE_SETS[1]))
-    # A new schema version is published: record-2.xsd in its own namespace, with one more element.
-    v1 = schema.shipped_xsd(schema.SchemaRef("record", 1))
-    assert v1 is not None
-    v2 = v1.replace(RECORD_NS.encode(), b"urn:fapiao-archive:record:2").replace(
-        b'<xs:element name="attachments" type="xs:nonNegativeInteger"/>',
-        b'<xs:element name="attachments" type="xs:nonNegativeInteger"/>\n'
-        b'        <xs:element name="currency" type="r:NonEmpty" minOccurs="0"/>')
-    published = tmp_path / "published"
-    published.mkdir()
-    (published / "record-2.xsd").write_bytes(v2)
-    monkeypatch.setattr(schema, "SCHEMA_DIRS", [*schema.SCHEMA_DIRS, published])
-    monkeypatch.setitem(schema.CURRENT, "record", 2)
+    """A package written under record-1 (before voucher/payments) still checks; new ones carry
+    record-2; code that predates record-2 validates a new package by the XSD it carries."""
+    with monkeypatch.context() as m:
+        m.setitem(schema.CURRENT, "record", 1)
+        old = _build(people, posted(SAMPLE_SETS[1]))
     new = _build(people, posted(SAMPLE_SETS[2]))
+    v2 = schema.shipped_xsd(schema.SchemaRef("record", 2))
+    assert v2 is not None and b'name="payments"' in v2
     old_root, new_root = _root(old), _root(new)
     assert (old_root / "schema" / "record-1.xsd").is_file() and not (old_root / "schema" / "record-2.xsd").exists()
+    assert etree.parse(str(old_root / "content/voucher.xml")).getroot().find("payments") is None
     assert (new_root / "schema" / "record-2.xsd").read_bytes() == v2
-    assert etree.parse(str(new_root / "content/voucher.xml")).getroot().get("schemaVersion") == "2"
+    new_voucher = etree.parse(str(new_root / "content/voucher.xml")).getroot()
+    assert new_voucher.get("schemaVersion") == "2" and new_voucher.find("payments") is not None
     for pkg in (old, new):
         with session_scope() as s:
             report = check.check_package(s, pkg.id)
         assert report.item("U2").result is Result.PASS, report.item("U2").evidence
         assert not report.failed, [(i.id, i.evidence) for i in report.failed]
-    # Code that predates version 2 validates the new package by the XSD it carries.
-    monkeypatch.setattr(schema, "SCHEMA_DIRS", [Path(schema.__file__).parent])
+    # Code that predates version 2 (only record-1 shipped) validates the new package by the XSD
+    # it carries, and the old one by its own.
+    only_v1 = tmp_path / "v1"
+    only_v1.mkdir()
+    for name in ("record-1.xsd", "metadata-1.xsd"):
+        shutil.copy(Path(schema.__file__).parent / name, only_v1 / name)
+    monkeypatch.setattr(schema, "SCHEMA_DIRS", [only_v1])
     assert schema.validate_package_xml(new_root) == []
-    # A record from before the schema (no namespace: version 0) has no XSD to fail.
-    legacy = _copy(old_root, tmp_path / "legacy")
-    (legacy / "content" / "voucher.xml").write_bytes(
-        b'<?xml version="1.0" encoding="UTF-8"?>\n<voucher archivalCode="x"><posted_by>a</posted_by></voucher>\n')
-    assert schema.validate_package_xml(legacy) == []
+    assert schema.validate_package_xml(old_root) == []

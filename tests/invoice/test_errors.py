@@ -16,7 +16,7 @@ from invoice.errors import ErrorCode, ParseError
 def test_every_error_code_has_a_chinese_text(code: ErrorCode) -> None:
     assert messages.has(code.value)
     text = ParseError(code, "technical reason", "Doc_0/Page_0/Content.xml", limit="64 MiB",
-                      setting="FAPIAO_X").text
+                      setting="FAPIAO_X", kind="银行电子回单", fields="回单编号").text
     assert re.search(r"[\u4e00-\u9fff]", text)
     assert "{" not in text  # every placeholder filled
 

@@ -197,12 +197,17 @@ def test_railway_page_text_agrees_with_its_attachment(path: Any) -> None:
 
 @pytest.mark.parametrize("path", BANK, ids=[p.name for p in BANK])
 def test_bank_receipts_are_not_invoices(path: Any) -> None:
-    with pytest.raises(ParseError) as err:
-        parse_ofd(path.read_bytes(), where=path.name)
-    assert err.value.code is ErrorCode.NOT_AN_INVOICE
-    message = str(err.value)
-    assert "not an invoice" in message and path.name in message
-    assert "bank" in message
+    """Issue 13: a bank e-receipt reads as its own kind (no buyer, seller or goods lines), a
+    bank's specimen is refused as such (tests/invoice/test_bank.py compares every field)."""
+    try:
+        inv = parse_ofd(path.read_bytes(), where=path.name)
+    except ParseError as err:
+        assert err.code is ErrorCode.BANK_TEMPLATE
+        assert path.name in str(err) and "specimen" in str(err)
+        return
+    assert inv.kind is InvoiceKind.BANK_RECEIPT
+    assert inv.buyer.name is None and inv.seller.name is None and not inv.items
+    assert inv.key is not None and inv.key.startswith("bank:")
 
 
 def _synthetic_ofd(texts: Sequence[tuple[float, float, float, float, str]],
