@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from invoice import normalize
 from invoice.model import InvoiceKind
 
 OLD_TYPES: dict[str, InvoiceKind] = {
@@ -52,10 +53,9 @@ class QrPayload:
 
 def _money(text: str) -> Decimal | None:
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        return normalize.amount(text)
+    except normalize.Refused:
         return None
-    return value.quantize(Decimal("0.01")) if value.is_finite() else None
 
 
 def parse_qr(text: str) -> QrPayload | None:
@@ -70,13 +70,12 @@ def parse_qr(text: str) -> QrPayload | None:
     type_code = parts[1]
     code, number, amount_s, date_s = parts[2], parts[3], parts[4], parts[5]
     check = parts[6] if len(parts) > 6 else ""
-    m = _DATE.match(date_s)
-    if m is None:
+    if _DATE.match(date_s) is None:
         return None
-    y, mo, d = (int(g) for g in m.groups())
-    if not (1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31):
+    try:
+        date = normalize.date(date_s)
+    except normalize.Refused:  # 20240231: a payload with an impossible date is unusable
         return None
-    date = f"{y:04d}-{mo:02d}-{d:02d}"
     money = _money(amount_s) if amount_s else None
     if type_code in DIGITAL_TYPES:
         if not re.fullmatch(r"\d{20}", number) or code:
