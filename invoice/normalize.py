@@ -90,6 +90,7 @@ _SIGNED_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 _MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
                         "\ufe63": "-"})
 _PERCENT_NUMBER = re.compile(r"(\d{1,3}(?:\.\d+)?)%", re.ASCII)
+_RATES: dict[str, str] = {}  # printed rate -> its form (bounded; see tax_rate)
 _BARE_NUMBER = re.compile(r"\d{0,3}(?:\.\d+)?", re.ASCII)
 
 
@@ -236,9 +237,18 @@ def tax_rate(raw: str | None) -> str | None:
     words 免税/免征/不征税/*** stay. Other text is kept (stripped) for a person to read."""
     if raw is None:
         return None
+    known = _RATES.get(raw)
+    if known is not None:
+        return known
     t = "".join(_unicode(raw).split())
     if not t:
         return None
+    if len(_RATES) < 256 and len(raw) <= 16:  # a handful of rates exist: remember them
+        _RATES[raw] = _tax_rate(t)
+    return _tax_rate(t)
+
+
+def _tax_rate(t: str) -> str:
     if t in NO_TAX_WORDS or set(t) == {"*"}:
         return t
     if _PERCENT_NUMBER.fullmatch(t):

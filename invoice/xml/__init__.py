@@ -156,31 +156,36 @@ def _items(lines: list[etree._Element], names: dict[str, str], where: str,
            scope: etree._Element | None = None) -> list[Item]:
     """Goods lines as Items; equal lines (100-line lists often repeat one) share one Item."""
     fields = tuple(names.values())
-    elements = tuple(names)
-    # column by column pays off from a handful of lines; below that, line by line is cheaper
-    rows = _columns(lines, elements, scope) if scope is not None and len(lines) >= 6 else None
+    # column by column pays off for long lists; below that, line by line is cheaper
+    rows = _columns(lines, tuple(names), scope) if scope is not None and len(lines) >= 16 else None
     if rows is None:
-        rows = [_line_fields(line, names, fields) for line in lines]
+        by_tag = _BY_TAG.setdefault(id(names), {})
+        rows = [_line_fields(line, names, fields, by_tag) for line in lines]
+    i_amount, i_tax, i_rate = fields.index("amount"), fields.index("tax"), fields.index("tax_rate")
     items: list[Item] = []
     same: dict[tuple[str | None, ...], Item] = {}
     for i, row in enumerate(rows, start=1):
         item = same.get(row)
         if item is None:
+            try:
+                amount = normalize.amount(row[i_amount])
+                tax = normalize.tax(row[i_tax])
+            except normalize.Refused as exc:  # the element is named only when it is wrong
+                bad = "amount" if exc.raw == row[i_amount] else "tax"
+                element = next(k for k, v in names.items() if v == bad)
+                raise ParseError(ErrorCode.BAD_XML, f"{exc.raw!r} is not an amount",
+                                 f"{where}[{i}]/{element}") from None
             raw = dict(zip(fields, row, strict=True))
-            w = f"{where}[{i}]"
             item = same[row] = Item(
                 name=raw["name"], spec=raw["spec"], unit=raw["unit"],
-                quantity=raw["quantity"], unit_price=raw["unit_price"],
-                amount=_money(raw["amount"], f"{w}/{elements[fields.index('amount')]}"),
-                tax_rate=_rate(raw["tax_rate"]),
-                tax=_money(raw["tax"], f"{w}/{elements[fields.index('tax')]}", tax=True),
-            )
+                quantity=raw["quantity"], unit_price=raw["unit_price"], amount=amount,
+                tax_rate=_rate(row[i_rate]), tax=tax)
         items.append(item)
     return items
 
 
-def _strip(t: str | None) -> str | None:
-    return (t.strip() or None) if t else None
+# id(line field map) -> full tag -> Item field (or None): tags repeat on every line
+_BY_TAG: dict[int, dict[object, str | None]] = {}
 
 
 def _columns(lines: list[etree._Element], elements: tuple[str, ...],
@@ -201,19 +206,28 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
         for el, line in zip(found, lines, strict=True):
             if el.getparent() is not line or len(el):
                 return None
-            col.append(_strip(el.text))
+            t = el.text
+            col.append((t.strip() or None) if t else None)
         columns.append(col)
     return list(zip(*columns, strict=True))
 
 
-def _line_fields(line: etree._Element, names: dict[str, str],
-                 fields: tuple[str, ...]) -> tuple[str | None, ...]:
+def _line_fields(line: etree._Element, names: dict[str, str], fields: tuple[str, ...],
+                 by_tag: dict[object, str | None]) -> tuple[str | None, ...]:
+    """One goods line's fields from its children's own text (first occurrence wins)."""
     raw: dict[str, str | None] = {}
     for c in line:
-        fld = names.get(_local_tag(c.tag))
+        tag = c.tag
+        if tag in by_tag:
+            fld = by_tag[tag]
+        else:
+            fld = names.get(_local_tag(tag))
+            if len(by_tag) < 1024:
+                by_tag[tag] = fld
         if fld is not None and fld not in raw:
-            raw[fld] = _node_text(c)
-    return tuple(raw.get(f) for f in fields)
+            t = c.text
+            raw[fld] = (t.strip() or None) if t else None
+    return tuple(map(raw.get, fields))
 
 
 def parse_xml_invoice(data: bytes) -> Invoice:
