@@ -16,6 +16,7 @@ from lxml import etree
 from invoice import normalize
 from invoice.errors import ErrorCode, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
+from invoice.qr import parse_qr
 from invoice.xmlsafe import parse_xml
 
 __all__ = ["parse_xml_invoice"]
@@ -332,7 +333,7 @@ _BUYER = frozenset({"BuyerName", "BuyerIdNum"})
 _REMARK = frozenset({"Remark"})
 _OLD_ROOT = frozenset({"TaxInclusiveTotalAmount", "InvoiceNo", "TypeCode", "InvoiceCheckCode",
                        "InvoiceCode", "IssueDate", "TaxExclusiveTotalAmount", "TaxTotalAmount",
-                       "InvoiceClerk", "Note", "MachineNo"})
+                       "InvoiceClerk", "Note", "MachineNo", "GraphCode"})
 _OLD_BUYER = frozenset({"BuyerName", "BuyerTaxID"})
 _OLD_SELLER = frozenset({"SellerName", "SellerTaxID"})
 
@@ -350,6 +351,12 @@ def _old(root: etree._Element) -> Invoice:
         raise ParseError(ErrorCode.BAD_XML, "<InvoiceNo> is missing", where)
     kind = (InvoiceKind.VAT_E_SPECIAL if rf.get("TypeCode") in ("01", "08")
             else InvoiceKind.VAT_E_ORDINARY)
+    # The QR payload the issuer wrote (GraphCode; some write a PNG instead) names the type
+    # (专票/普票) where TypeCode is a bare "0": the OFD reader uses it the same way.
+    graph = rf.get("GraphCode")
+    qr = parse_qr(graph) if graph and graph.startswith("01,") else None
+    if qr is not None and qr.kind in (InvoiceKind.VAT_E_SPECIAL, InvoiceKind.VAT_E_ORDINARY):
+        kind = qr.kind
     goods = _first(top, "GoodsInfos")
     items = _items(_children(goods, "GoodsInfo"), _OLD_LINE, "eInvoice/GoodsInfos/GoodsInfo",
                    goods)
@@ -380,6 +387,8 @@ def _old(root: etree._Element) -> Invoice:
     machine = rf.get("MachineNo")
     if machine:
         inv.extra["machine_no"] = machine
+    if qr is not None and graph:
+        inv.extra["qr"] = graph
     _check_sums(inv, inv.extra)
     return inv
 
