@@ -56,6 +56,7 @@ __all__ = [
     "date",
     "find_date",
     "key",
+    "label_date",
     "rate_value",
     "record",
     "refused",
@@ -195,6 +196,22 @@ def find_date(raw: str | None) -> str | None:
     if m is None:
         return None
     return _ymd(m.group(1), m.group(2), m.group(3), raw)
+
+
+def label_date(raw: str | None) -> str | None:
+    """The date after a 开票日期 label on a page (PDF text, OFD page text): any printed style,
+    compact ``20240203`` and the form's bare ``2024  02  03`` included; ``None`` when the
+    text holds no date (the layout may have picked up something else), ``Refused`` when it
+    holds an impossible one."""
+    found = find_date(raw)
+    if found is not None or not raw:
+        return found
+    try:
+        return date(raw)
+    except Refused as exc:
+        if exc.reason == "not_a_date":
+            return None
+        raise
 
 
 # --- money --------------------------------------------------------------------------------------

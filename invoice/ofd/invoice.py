@@ -149,7 +149,7 @@ def _normalise(name: str, raw: str | None, source: FieldSource) -> object | None
         return _digits(raw, (8, 20))
     if name == "issue_date":
         # page text is read by position: look for a date in it; a data field must be one
-        return normalize.find_date(raw) if source is FieldSource.PAGE_TEXT else normalize.date(raw)
+        return normalize.label_date(raw) if source is FieldSource.PAGE_TEXT else normalize.date(raw)
     if name == "check_code":
         v = normalize.key(raw) or ""
         return v if v.isdigit() and len(v) >= 5 else None

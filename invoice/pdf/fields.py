@@ -324,7 +324,7 @@ def read_fields(segs: list[Segment]) -> PdfFields:
                 break
     for lab in find_labels(lines, r"(开票日期|填开日期)"):
         try:
-            d = _norm_date(value_after(lab))
+            d = normalize.label_date(value_after(lab))
         except normalize.Refused as exc:  # printed as the date but impossible: refused
             f.refused.append(("issue_date", exc))
             break
