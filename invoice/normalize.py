@@ -170,8 +170,10 @@ def date(raw: str | None) -> str | None:
         return None
     m = _PLAIN_DATE.fullmatch(t)
     if m is None:
-        t = _unicode(t).strip()
-        m = _SEPARATED_DATE.search(t)
+        m = _SEPARATED_DATE.search(t)  # 2024年02月03日 as printed: no Unicode work
+        if m is None or m.start():
+            t = _unicode(t).strip()
+            m = _SEPARATED_DATE.search(t)
         if m is None or (m.start() and not _is_prefix_noise(t[:m.start()])):
             m = _COMPACT_DATE.fullmatch(t) or _SPACED_DATE.fullmatch(t)
         if m is None:

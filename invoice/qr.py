@@ -32,6 +32,9 @@ DIGITAL_TYPES: dict[str, InvoiceKind] = {
 }
 
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DIGITS20 = re.compile(r"\d{20}")
+_DIGITS8 = re.compile(r"\d{8}")
+_CODE = re.compile(r"\d{10}|\d{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +81,15 @@ def parse_qr(text: str) -> QrPayload | None:
         return None
     money = _money(amount_s) if amount_s else None
     if type_code in DIGITAL_TYPES:
-        if not re.fullmatch(r"\d{20}", number) or code:
+        if not _DIGITS20.fullmatch(number) or code:
             return None
         return QrPayload(text, type_code, DIGITAL_TYPES[type_code], None, number, None, money,
                          date, None)
     if type_code in OLD_TYPES:
-        if not re.fullmatch(r"\d{10}|\d{12}", code) or not re.fullmatch(r"\d{8}", number):
+        if not _CODE.fullmatch(code) or not _DIGITS8.fullmatch(number):
             return None
-        check_code = re.sub(r"\s+", "", check) or None
-        if check_code is not None and not re.fullmatch(r"\d{20}", check_code):
+        check_code = "".join(check.split()) or None
+        if check_code is not None and not _DIGITS20.fullmatch(check_code):
             return None
         return QrPayload(text, type_code, OLD_TYPES[type_code], code, number, money, None, date,
                          check_code)
