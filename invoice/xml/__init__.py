@@ -9,6 +9,7 @@ refused. The XML goes through ``invoice.xmlsafe`` (no DTD, no entities, no netwo
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 
 from lxml import etree
@@ -195,22 +196,21 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
     (no tag string is built per element, which is most of the cost of a 100-line list).
 
     Used only when every line has each field exactly once as a direct child (checked by
-    parent identity); anything else returns ``None`` and the per-line reading runs.
+    parent identity); anything else returns ``None`` and the per-line reading runs. A field
+    is its element's own text, as in the per-line reading.
     """
     n = len(lines)
     columns: list[list[str | None]] = []
     for name in elements:
         found = list(scope.iter(_ANY_NS[name]))
-        if len(found) != n:
+        if len(found) != n or any(map(operator.is_not, map(_PARENT, found), lines)):
             return None
-        col: list[str | None] = []
-        for el, line in zip(found, lines, strict=True):
-            if el.getparent() is not line or len(el):
-                return None
-            t = el.text
-            col.append((t.strip() or None) if t else None)
-        columns.append(col)
+        columns.append([(t.strip() or None) if t else None for t in map(_TEXT, found)])
     return list(zip(*columns, strict=True))
+
+
+_PARENT = operator.methodcaller("getparent")
+_TEXT = operator.attrgetter("text")
 
 
 def _line_fields(line: etree._Element, names: dict[str, str], fields: tuple[str, ...],
