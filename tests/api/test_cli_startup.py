@@ -58,4 +58,5 @@ def test_a_command_that_stores_still_opens_its_database(tmp_path: Path) -> None:
     """The same measurement sees the database stack when a command needs it: the test
     above would notice a broken probe, not just a lazy import."""
     result = _run(tmp_path, "init", "--org-name", "测试单位")
-    assert "sqlalchemy" in result["loaded"] and "sqlmodel" in result["loaded"]
+    loaded = result["loaded"]
+    assert isinstance(loaded, list) and "sqlalchemy" in loaded and "sqlmodel" in loaded

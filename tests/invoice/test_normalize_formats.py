@@ -14,6 +14,7 @@ import dataclasses
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -54,9 +55,12 @@ def xml_form(edits: dict[str, str]) -> bytes:
         pattern = re.compile(rb"(<fp:" + element.encode() + rb">)[^<]*(</fp:" + element.encode()
                              + rb">)")
         assert pattern.search(data), element
-        new = text.encode()
-        data = pattern.sub(lambda m, t=new: m.group(1) + t + m.group(2), data, count=1)
+        data = pattern.sub(_replace_text(text.encode()), data, count=1)
     return data
+
+
+def _replace_text(new: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    return lambda m: m.group(1) + new + m.group(2)
 
 
 def ofd_form(xml: bytes) -> bytes:
