@@ -194,6 +194,8 @@ def canonical_key_field(value: str | None) -> str | None:
     """
     if value is None:
         return None
+    if value.isascii() and value.isalnum():  # the common case, already canonical: no copy
+        return value
     text = unicodedata.normalize("NFKC", value)
     out: list[str] = []
     for ch in text:
@@ -206,7 +208,9 @@ def canonical_key_field(value: str | None) -> str | None:
 
 def has_non_ascii_digits(value: str | None) -> bool:
     """Did ``value`` spell a digit other than as ASCII 0-9 (full-width, Arabic-Indic, ...)?"""
-    return bool(value) and any(unicodedata.decimal(ch, None) is not None and not ("0" <= ch <= "9")
+    if not value or value.isascii():
+        return False
+    return any(unicodedata.decimal(ch, None) is not None and not ("0" <= ch <= "9")
                                for ch in value or "")
 
 

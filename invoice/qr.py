@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from invoice import normalize
 from invoice.model import InvoiceKind
 
 OLD_TYPES: dict[str, InvoiceKind] = {
@@ -31,6 +32,9 @@ DIGITAL_TYPES: dict[str, InvoiceKind] = {
 }
 
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DIGITS20 = re.compile(r"\d{20}")
+_DIGITS8 = re.compile(r"\d{8}")
+_CODE = re.compile(r"\d{10}|\d{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +56,9 @@ class QrPayload:
 
 def _money(text: str) -> Decimal | None:
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        return normalize.amount(text)
+    except normalize.Refused:
         return None
-    return value.quantize(Decimal("0.01")) if value.is_finite() else None
 
 
 def parse_qr(text: str) -> QrPayload | None:
@@ -70,24 +73,23 @@ def parse_qr(text: str) -> QrPayload | None:
     type_code = parts[1]
     code, number, amount_s, date_s = parts[2], parts[3], parts[4], parts[5]
     check = parts[6] if len(parts) > 6 else ""
-    m = _DATE.match(date_s)
-    if m is None:
+    if _DATE.match(date_s) is None:
         return None
-    y, mo, d = (int(g) for g in m.groups())
-    if not (1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31):
+    try:
+        date = normalize.date(date_s)
+    except normalize.Refused:  # 20240231: a payload with an impossible date is unusable
         return None
-    date = f"{y:04d}-{mo:02d}-{d:02d}"
     money = _money(amount_s) if amount_s else None
     if type_code in DIGITAL_TYPES:
-        if not re.fullmatch(r"\d{20}", number) or code:
+        if not _DIGITS20.fullmatch(number) or code:
             return None
         return QrPayload(text, type_code, DIGITAL_TYPES[type_code], None, number, None, money,
                          date, None)
     if type_code in OLD_TYPES:
-        if not re.fullmatch(r"\d{10}|\d{12}", code) or not re.fullmatch(r"\d{8}", number):
+        if not _CODE.fullmatch(code) or not _DIGITS8.fullmatch(number):
             return None
-        check_code = re.sub(r"\s+", "", check) or None
-        if check_code is not None and not re.fullmatch(r"\d{20}", check_code):
+        check_code = "".join(check.split()) or None
+        if check_code is not None and not _DIGITS20.fullmatch(check_code):
             return None
         return QrPayload(text, type_code, OLD_TYPES[type_code], code, number, money, None, date,
                          check_code)

@@ -276,6 +276,8 @@ class Pool:
         self._replenish(memory_mb)
 
     def _replenish(self, memory_mb: int) -> None:
+        if self._ctx.get_start_method() == "fork":
+            return  # a one-shot command: the next task starts its own worker, in this thread
         with self._cond:
             if self._closed or len(self._idle) + self._busy + self._starting >= self.warm:
                 return
@@ -433,8 +435,30 @@ def _preparation_data(name: str) -> dict[str, Any]:
     return data
 
 
+# How workers start: from a forkserver (the default: a server's threads never fork, and the
+# parsers are preloaded once for the many files a server reads), or forked straight from a
+# one-shot command line process (``for_command_line``).
+_start_method = "forkserver"
+
+
+def for_command_line() -> None:
+    """Start this process's workers by forking it directly, without the forkserver.
+
+    For ``fapiao parse`` and ``fapiao verify``: a short-lived, single-threaded process that
+    reads a few files. A forkserver would start a second interpreter and preload every reader
+    (pyhanko, pdfplumber, zxing: most of a second) for one file; a fork of the command itself
+    costs milliseconds and the worker imports only the reader its file needs. The limits are
+    the same (the worker arms them itself); the pool keeps one worker and never forks from a
+    helper thread. Call it before the first ``run``.
+    """
+    global _start_method
+    _start_method = "fork"
+
+
 def _context() -> Any:
     """The forkserver context, with the parsers preloaded into the server once."""
+    if _start_method == "fork":
+        return multiprocessing.get_context("fork")
     if spawn.get_preparation_data is not _preparation_data:
         spawn.get_preparation_data = _preparation_data
     ctx = multiprocessing.get_context("forkserver")
@@ -452,7 +476,8 @@ def get_pool() -> Pool:
     with _pool_lock:
         if _pool is None or _pool._pid != os.getpid():
             s = get_settings()
-            _pool = Pool(s.sandbox_workers, s.sandbox_max_workers)
+            _pool = (Pool(1, 1) if _start_method == "fork"
+                     else Pool(s.sandbox_workers, s.sandbox_max_workers))
         return _pool
 
 

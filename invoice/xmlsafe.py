@@ -85,6 +85,8 @@ def _refuse_doctype(data: bytes, where: str) -> None:
     # A DOCTYPE is never needed by an invoice and is the door to entity attacks; refuse it
     # outright rather than trust every parser flag. ``data`` is already the UTF-8 view. A
     # DOCTYPE can only stand in the prolog (the tree's docinfo catches one further on).
+    if b"<!" not in data:  # no declaration of any kind: nothing to refuse, no lower-case copy
+        return
     lowered = data.lower()
     if b"<!doctype" in lowered[:4096] or b"<!entity" in lowered:
         raise ParseError(ErrorCode.FORBIDDEN_XML,

@@ -32,9 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, one_shot: bool = False) -> int:
+    """Run one command. ``one_shot``: this process exists only for this command (the
+    ``fapiao`` script), so a command that only reads files (``one_shot_sandbox``: parse,
+    verify) forks its sandbox workers from itself instead of starting a forkserver."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if one_shot and getattr(args, "one_shot_sandbox", False):
+        from invoice import sandbox
+
+        sandbox.for_command_line()
     from api import homefile
 
     homefile.load()  # the organisation recorded by `fapiao init`, for every command
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    sys.exit(main(one_shot=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

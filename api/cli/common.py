@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from core.users import User
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the database stack loads only in the commands that use it (fapiao parse
+    # and verify store nothing and start without SQLModel/SQLAlchemy: bench/startup.py)
     from sqlmodel import Session
 
     from core.errors import ErrorKind, ServiceError
+    from core.users import User
 
 OK, REFUSED, BAD_INPUT = 0, 1, 2
 

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="Read invoice files and print their normalised fields.")
     p.add_argument("files", nargs="+", metavar="FILE", help="invoice files")
     add_flags(p, run_parse, acting=False)
+    p.set_defaults(one_shot_sandbox=True)  # reads files, stores nothing (api.cli.main)
 
 
 def parse_file(path: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="invoice files (OFD, PDF, XML)")
     add_flags(p, run_verify, acting=False)
+    p.set_defaults(one_shot_sandbox=True)  # reads files, stores nothing (api.cli.main)
 
 
 def verify_file(path: str) -> dict[str, Any]:

@@ -22,11 +22,11 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from lxml import etree
 
+from invoice import normalize
 from invoice.errors import ErrorCode, ParseError
 from invoice.kinds import KindDetails
 from invoice.model import FieldSource, Invoice, InvoiceKind, Item, Party, SourceFormat
@@ -110,13 +110,8 @@ _CUSTOM_DATA: dict[str, str] = {
 # QR / GraphCode invoice type -> special (True) or ordinary (False)
 _QR_TYPES = {"01": True, "08": True, "20": True, "31": True, "04": False, "10": False,
              "11": False, "14": False, "32": False}
-_NO_TAX = ("***", "免税", "不征税", "免征")
-_DATE = re.compile(r"(\d{4})\D{0,12}?(\d{1,2})\D{0,12}?(\d{1,2})")
 _TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
 _RAI_NS = "/rai"
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
-_MONEY_NOISE = re.compile(r"[\s¥￥,，]")
-_CENT = Decimal("0.01")
 # Bytes pattern: a full-width parenthesis is three bytes in UTF-8, so it is spelled as an
 # alternative (a character class would match only one of its bytes, never the character).
 _DIGITAL_TITLE = re.compile(
@@ -130,65 +125,52 @@ _Lookup = Callable[[str, str], "tuple[str, TextObj] | None"]
 # ---------------------------------------------------------------- normalisers
 
 
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = value.strip()
-    return v or None
+# The rules themselves live in ``invoice.normalize`` (one set for OFD, PDF and XML); these
+# wrappers add only what decides whether a source's text is taken for a field here.
+
+_clean = normalize.text
 
 
 def _digits(value: str | None, lengths: tuple[int, ...]) -> str | None:
-    v = re.sub(r"\s+", "", value or "")
+    v = normalize.key(value) or ""
     return v if v.isdigit() and len(v) in lengths else None
 
 
-def _date(value: str | None) -> str | None:
-    m = _DATE.search(value or "")
-    if not m:
-        return None
-    try:
-        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:  # 2024-02-30 and the like: not a date, let another source try
-        return None
-    return day.isoformat() if 1990 <= day.year <= 2100 else None
-
-
 def _tax_id(value: str | None) -> str | None:
-    v = re.sub(r"\s+", "", value or "").upper()
-    return v if _TAX_ID.match(v) else None
+    v = normalize.tax_id(value) or ""
+    return v if _TAX_ID.match(normalize.canonical(v) or "") else None
 
 
 def money(value: str | None, tax: bool = False) -> Decimal | None:
-    """'¥ 1,234.50' -> Decimal('1234.50'); for a tax, '***'/'免税' -> 0.00 (DESIGN §4)."""
-    if not value:
+    """'¥ 1,234.50' -> Decimal('1234.50'); for a tax, '***'/'免税' -> 0.00 (``normalize``);
+    ``None`` for what is no amount (a goods line's cell: the item checks see the gap)."""
+    try:
+        return normalize.tax(value) if tax else normalize.amount(value)
+    except normalize.Refused:
         return None
-    v = value if _PLAIN_NUMBER.match(value) else _MONEY_NOISE.sub("", value)
-    if not v:
-        return None
-    if tax and (v in _NO_TAX or set(v) == {"*"}):
-        return Decimal("0.00")
-    if not _PLAIN_NUMBER.match(v):
-        return None
-    return Decimal(v).quantize(_CENT)
 
 
-def _normalise(name: str, raw: str | None) -> object | None:
-    """Turn a raw string into the field's value, or None if it does not look right."""
+def _normalise(name: str, raw: str | None, source: FieldSource) -> object | None:
+    """Turn a raw string into the field's value; None if it does not look like the field
+    (another source may do better). Raises ``normalize.Refused`` for a value that is printed
+    as the field but cannot be (2024-02-31, an amount that is no number): the caller records
+    it, so the same file gives the same finding as its PDF and XML forms."""
     if name == "code":
         return _digits(raw, (10, 12))
     if name == "number":
         return _digits(raw, (8, 20))
     if name == "issue_date":
-        return _date(raw)
+        # page text is read by position: look for a date in it; a data field must be one
+        return normalize.label_date(raw) if source is FieldSource.PAGE_TEXT else normalize.date(raw)
     if name == "check_code":
-        v = re.sub(r"\s+", "", raw or "")
+        v = normalize.key(raw) or ""
         return v if v.isdigit() and len(v) >= 5 else None
     if name.endswith(".tax_id"):
         return _tax_id(raw)
     if name in ("amount", "total"):
-        return money(raw)
+        return normalize.amount(raw)
     if name == "tax":
-        return money(raw, tax=True)
+        return normalize.tax(raw)
     return _clean(raw)
 
 
@@ -219,7 +201,7 @@ def _item(raw: Mapping[str, str | None]) -> Item:
         quantity=_clean(raw.get("quantity")),
         unit_price=_clean(raw.get("unit_price")),
         amount=money(raw.get("amount")),
-        tax_rate=_clean(raw.get("tax_rate")),
+        tax_rate=normalize.tax_rate(raw.get("tax_rate")),
         tax=money(raw.get("tax"), tax=True),
     )
 
@@ -264,6 +246,7 @@ class _Reader:
         self._claimed: set[tuple[str, object, tuple[str, ...]]] = set()
         self.items: list[Item] = []
         self.extra: dict[str, str] = {}
+        self.refused: set[str] = set()  # fields whose printed value was refused (normalize)
         self.title: str | None = None
         self.railway = False
         self.air = False  # an air itinerary's data attachment was read
@@ -290,7 +273,14 @@ class _Reader:
             members: tuple[str, ...] = ()) -> None:
         if name in self.values and not members:
             return
-        value = _normalise(name, raw)
+        if name in self.refused:
+            return  # printed but impossible in one source: no other source fills it in
+        try:
+            value = _normalise(name, raw, source)
+        except normalize.Refused as exc:
+            normalize.record(self.extra, name, exc)
+            self.refused.add(name)
+            return
         if value is None:
             return
         if members:
@@ -725,6 +715,8 @@ class _Reader:
         def inputs(*names: str) -> tuple[str, ...]:
             return tuple(dict.fromkeys(m for n in names for m in self.members.get(n, ())))
 
+        if self.refused & {"amount", "tax", "total"}:
+            return  # a refused printed amount is not replaced by arithmetic on the others
         if total is None and isinstance(amount, Decimal) and isinstance(tax, Decimal):
             self.values["total"], self.sources["total"] = amount + tax, src
             self.members["total"] = inputs("amount", "tax")

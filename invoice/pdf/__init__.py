@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from invoice import normalize
 from invoice.errors import ErrorCode, InvoiceError, ParseError
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
 from invoice.pdf import transport
@@ -404,6 +405,8 @@ def _build(f: PdfFields | None, qr: QrPayload | None, notes: list[str]) -> Invoi
     )
     inv.field_sources = dict(f.sources)
     notes = notes + f.notes
+    for name, exc in f.refused:  # printed but impossible: recorded, and no other source fills it
+        normalize.record(inv.extra, name, exc)
     if qr is not None:
         _merge_qr(inv, qr)
     if inv.kind is InvoiceKind.UNKNOWN and inv.number:
@@ -429,7 +432,7 @@ def _party(p: Party) -> Party:
     name = p.name
     if name and re.search(r"[\u4e00-\u9fff]", name):
         name = name.replace("(", "（").replace(")", "）")
-    return Party(name, p.tax_id.upper() if p.tax_id else None)
+    return Party(name, normalize.tax_id(p.tax_id))
 
 
 def _merge_qr(inv: Invoice, qr: QrPayload) -> None:
@@ -437,9 +440,10 @@ def _merge_qr(inv: Invoice, qr: QrPayload) -> None:
     src = FieldSource.QR_CODE.value
     inv.extra["qr"] = qr.raw
     mismatches: list[str] = []
+    refused = {r.field for r in normalize.refused(inv.extra)}
 
     def fill(name: str, current: object, value: object) -> bool:
-        if value is None:
+        if value is None or name in refused:
             return False
         if current is None:
             inv.field_sources[name] = src

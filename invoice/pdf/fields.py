@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import combinations
 
+from invoice import normalize
 from invoice.model import FieldSource, InvoiceKind, Item, Party
 from invoice.pdf.text import Segment
 
-_MONEY = re.compile(r"^[¥￥]?\s*(-?\d[\d,]*\.\d{2})$")
+_MONEY = re.compile(r"^-?[¥￥]?\s*-?\d[\d,]*\.\d{2}$")
 _NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
-_RATE = re.compile(r"^(\d{1,2}(\.\d+)?%|免税|不征税|\*{3})$")
+_RATE = re.compile(r"^(\d{1,2}(\.\d+)?%|免税|免征|不征税|\*{3})$")
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 _TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
-_DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
-_DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _STARS = "***"
 
 _ORG_SUFFIX = ("公司", "店", "部", "中心", "厂", "院", "所", "行", "社", "馆", "学校", "大学",
@@ -78,22 +77,28 @@ def parse_cn_amount(text: str) -> Decimal | None:
 
 
 def money(text: str) -> Decimal | None:
-    m = _MONEY.match(text.replace(" ", ""))
-    if m is None:
+    """A ¥ amount with two decimals as printed in the totals (``¥-1,234.50`` for 红字);
+    the conversion is ``invoice.normalize.amount``."""
+    t = text.replace(" ", "")
+    if _MONEY.match(t) is None:
         return None
     try:
-        return Decimal(m.group(1).replace(",", "")).quantize(Decimal("0.01"))
-    except InvalidOperation:
+        return normalize.amount(t)
+    except normalize.Refused:
         return None
 
 
-def _plain_money(text: str) -> Decimal | None:
+def _plain_money(text: str, tax: bool = False) -> Decimal | None:
+    """A table cell's amount; ``***`` (and, in a tax cell, 免税/免征/不征税) is 0.00."""
     t = text.replace(" ", "").replace(",", "")
-    if t == _STARS:
+    if t == _STARS or (tax and t in normalize.NO_TAX_WORDS):
         return Decimal("0.00")
     if not re.fullmatch(r"-?\d+(\.\d+)?", t):
         return None
-    return Decimal(t).quantize(Decimal("0.01"))
+    try:
+        return normalize.amount(t)
+    except normalize.Refused:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +239,8 @@ class PdfFields:
     notes: list[str] = field(default_factory=list)
     preview: bool = False
     invoice_title: bool = False
+    # printed values refused by ``invoice.normalize`` (field, reason): recorded, never used
+    refused: list[tuple[str, normalize.Refused]] = field(default_factory=list)
 
     def score(self) -> int:
         """How complete and self-consistent the reading is (higher is better)."""
@@ -267,13 +274,9 @@ class PdfFields:
 
 
 def _norm_date(text: str) -> str | None:
-    m = _DATE_CN.search(text) or _DATE_ISO.search(text)
-    if not m:
-        return None
-    y, mo, d = (int(g) for g in m.groups())
-    if not (1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31):
-        return None
-    return f"{y:04d}-{mo:02d}-{d:02d}"
+    """The first date in the text (``invoice.normalize.find_date``); raises
+    ``normalize.Refused`` for an impossible one."""
+    return normalize.find_date(text)
 
 
 def _kind_from_text(all_text: str) -> InvoiceKind:
@@ -320,16 +323,27 @@ def read_fields(segs: list[Segment]) -> PdfFields:
                 f.number = s.compact
                 break
     for lab in find_labels(lines, r"(开票日期|填开日期)"):
-        d = _norm_date(value_after(lab))
+        try:
+            d = normalize.label_date(value_after(lab))
+        except normalize.Refused as exc:  # printed as the date but impossible: refused
+            f.refused.append(("issue_date", exc))
+            break
         if d:
             f.issue_date = d
             break
-    if f.issue_date is None:
+    if f.issue_date is None and not f.refused:
+        first_refused: normalize.Refused | None = None
         for ln in lines:
-            d = _norm_date(ln.text)
+            try:
+                d = _norm_date(ln.text)
+            except normalize.Refused as exc:
+                first_refused = first_refused or exc
+                continue
             if d:
                 f.issue_date = d
                 break
+        if f.issue_date is None and first_refused is not None:
+            f.refused.append(("issue_date", first_refused))
     for lab in find_labels(lines, r"校验码"):
         digits = re.sub(r"\D", "", value_after(lab))
         if len(digits) == 20:
@@ -661,8 +675,8 @@ def _items_by_columns(lines: list[Line], head_idx: int, centres: dict[str, float
         out.append(Item(
             name=txt("name"), spec=txt("spec"), unit=txt("unit"), quantity=txt("quantity"),
             unit_price=txt("unit_price"), amount=_plain_money(txt("amount") or ""),
-            tax_rate=txt("tax_rate"),
-            tax=_plain_money(tax_s) if tax_s is not None else None,
+            tax_rate=normalize.tax_rate(txt("tax_rate")),
+            tax=_plain_money(tax_s, tax=True) if tax_s is not None else None,
         ))
     return out
 
@@ -674,7 +688,7 @@ def _items_by_shape(lines: list[Line]) -> list[Item]:
         toks = [s.compact for s in ln.segments]
         if len(toks) < 3 or not _RATE.match(toks[-2]):
             continue
-        tax_v = _plain_money(toks[-1])
+        tax_v = _plain_money(toks[-1], tax=True)
         amount_v = _plain_money(toks[-3])
         if tax_v is None or amount_v is None:
             continue
@@ -686,5 +700,5 @@ def _items_by_shape(lines: list[Line]) -> list[Item]:
              if re.match(r"^\*[^*]+\*\S", s.compact)]
     if not rows or len(names) != len(rows):
         return []
-    return [Item(name=n, quantity=q, unit_price=p, amount=a, tax_rate=r, tax=t)
+    return [Item(name=n, quantity=q, unit_price=p, amount=a, tax_rate=normalize.tax_rate(r), tax=t)
             for n, (q, p, a, r, t) in zip(names, rows, strict=True)]

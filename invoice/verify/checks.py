@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from core import messages
+from invoice import normalize
 from invoice.kinds import AirItinerary
 from invoice.model import BANK_KINDS, NON_ASCII_KEY_DIGITS, Invoice, InvoiceKind
 from invoice.qr import parse_qr
@@ -145,6 +146,11 @@ def check_qr(inv: Invoice) -> Check:
 
 def check_issue_date(inv: Invoice, today: date) -> Check:
     if not inv.issue_date:
+        for r in normalize.refused(inv.extra):
+            if r.field == "issue_date":  # printed, but no such day: a failure, not an absence
+                return Check("issue_date", CheckResult.FAIL, _t(
+                    "check.issue_date.refused", value=r.raw,
+                    reason=messages.label("refused_reason", r.reason)))
         return _na("issue_date", "check.issue_date.absent")
     try:
         d = date.fromisoformat(inv.issue_date)
@@ -251,6 +257,19 @@ def check_preview(inv: Invoice) -> Check | None:
     return Check("voucher_preview", CheckResult.PASS, _t("check.voucher_preview.pass"))
 
 
+def check_printed_values(inv: Invoice) -> Check:
+    """Printed values a reader refused (``invoice.normalize``: 2024-02-31, an amount that is
+    no number). The field is left empty rather than guessed, and this check fails, in the
+    same way whichever format (OFD, PDF, XML) the invoice came in."""
+    found = normalize.refused(inv.extra)
+    if not found:
+        return Check("printed_values", CheckResult.PASS, _t("check.printed_values.pass"))
+    values = "；".join(
+        _t("check.printed_values.item", field=messages.label("check_field", r.field), raw=r.raw,
+           reason=messages.label("refused_reason", r.reason)) for r in found)
+    return Check("printed_values", CheckResult.FAIL, _t("check.printed_values.fail", values=values))
+
+
 def run_checks(
     inv: Invoice, today: date, org_name: str | None = None, org_tax_id: str | None = None
 ) -> list[Check]:
@@ -271,4 +290,5 @@ def run_checks(
     preview = check_preview(inv)
     if preview is not None:
         checks.append(preview)
+    checks.append(check_printed_values(inv))
     return checks

@@ -70,7 +70,7 @@ def test_consistent_invoice_passes_everything() -> None:
     assert set(res.values()) == {CheckResult.PASS}
     assert set(res) == {"buyer_tax_id", "seller_tax_id", "amount_tax_total", "items_amount", "items_tax",
                         "qr_payload", "issue_date", "buyer_name", "buyer_org_tax_id", "number_structure",
-                        "key_digits"}
+                        "key_digits", "printed_values"}
 
 
 def test_each_inconsistency_is_caught() -> None:
