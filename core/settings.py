@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # Behind a TLS-terminating proxy the app sees plain HTTP: set this so cookies carry Secure.
     secure_cookies: bool = False
     environment: Literal["development", "production", "test"] = "development"
+    # Job queue (core/jobs.py, core/worker.py): threads of the in-process runner that
+    # `fapiao serve` starts (0: none, jobs wait for `fapiao worker` processes), and the lease a
+    # worker holds on a job (renewed every third of it; a dead worker's job is free after it).
+    queue_embedded_workers: int = Field(default=1, ge=0, le=32)
+    job_lease_seconds: float = Field(default=60.0, ge=1.0)
+    # Scheduled work the runners enqueue (once per UTC day each, whichever worker is first).
+    schedule_daily: bool = True
 
     @property
     def sqlite_path(self) -> Path:

@@ -18,6 +18,8 @@ TABLE_MODULES = (
     "accounting.overrides",
     "accounting.ledger",
     "archive.store",
+    "archive.numbering",
+    "core.jobs",
     "api.tables",
 )
 
