@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = Field(default=450, ge=128)
     sandbox_workers: int = Field(default=2, ge=1)
     sandbox_max_workers: int = Field(default=6, ge=1)
-    # Niceness of the sandbox workers: parsing is batch work, so on a saturated machine the API's
-    # request threads (queries) and the database get the CPU first (bench/api.py, README
-    # "Queue and scale-out"). 0 keeps the caller's priority.
-    sandbox_nice: int = Field(default=5, ge=0, le=19)
+    # Niceness of the sandbox workers: with it, on a saturated machine the API's request threads
+    # (queries) and the database get the CPU before parsing (bench/api.py; README "Queue and
+    # scale-out"). Off by default: niced workers also reach the wall-clock limit sooner on a
+    # busy machine. 0 keeps the caller's priority.
+    sandbox_nice: int = Field(default=0, ge=0, le=19)
     online_check_url: str | None = None
     online_check_key: str | None = None
     online_check_daily_limit: int = 5

@@ -9,6 +9,7 @@ first attempt's files (``already_imported``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -68,10 +69,8 @@ def _stop(p: subprocess.Popen[bytes]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(10)
     else:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)  # sandbox children left by a killed worker
-        except ProcessLookupError:
-            pass
 
 
 @pytest.mark.postgres
