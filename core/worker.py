@@ -49,6 +49,23 @@ def enqueue_daily(engine: Engine) -> list[str]:
     return ids
 
 
+def report_depth(engine: Engine) -> None:
+    """Hand the queue depth to the ``/metrics`` gauge (h-storage's ``core/metrics.py``).
+
+    MERGE NOTE: ``core.metrics.set_queue_depth(n)`` is provided by the storage/operations
+    branch; until it is merged this call site does nothing.
+    """
+    try:
+        from core import metrics  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    set_depth = getattr(metrics, "set_queue_depth", None)
+    if set_depth is None:
+        return
+    with session_scope(engine) as s:
+        set_depth(jobs.queue_depth(s))
+
+
 class Runner:
     """``threads`` workers claiming jobs from the queue until ``stop()``."""
 
@@ -83,9 +100,15 @@ class Runner:
     def _loop(self, index: int) -> None:
         me = f"{jobs.worker_name()}/{index}"
         pause = 0.2
-        next_schedule = 0.0
+        next_schedule = next_depth = 0.0
         while not self._stop.is_set():
             engine = self.engine or get_engine()
+            if index == 0 and time.monotonic() >= next_depth:
+                try:
+                    report_depth(engine)
+                except Exception:
+                    log.debug("queue depth not reported", exc_info=True)
+                next_depth = time.monotonic() + 15.0
             if self.schedule and index == 0 and time.monotonic() >= next_schedule:
                 try:
                     enqueue_daily(engine)

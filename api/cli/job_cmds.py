@@ -1,4 +1,4 @@
-"""``fapiao worker`` (run queued jobs), ``fapiao job show|list``, ``fapiao job build-year``.
+"""``fapiao worker`` (run queued jobs), ``fapiao job show|list|import|build-year``.
 
 ``worker`` runs on any machine that reaches the database (PostgreSQL for several machines);
 SIGTERM or Ctrl+C stops it after the jobs it is running. A worker killed outright loses
@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--kind", metavar="KIND")
     p.add_argument("--limit", type=int, default=50)
     add_flags(p, run_list, acting=False)
+    p = job.add_parser("import", help="queue the import of files and folders (run by the workers)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (the workers must reach them)")
+    p.add_argument("--wait", action="store_true", help="run the job in this process and wait for it")
+    add_flags(p, run_import_job)
     p = job.add_parser("build-year", help="queue the packaging of every posted voucher of a year (parallel)")
     p.add_argument("year", type=int, metavar="YEAR")
     p.add_argument("--wait", action="store_true", help="run the jobs in this process and wait for them")
@@ -129,15 +133,27 @@ def run_list(args: argparse.Namespace) -> int:
     return OK
 
 
-def run_build_year(args: argparse.Namespace) -> int:
-    from archive.jobs import start_year_build
+def run_import_job(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from core import jobs
 
-    user = open_db_as(args, "archive.package")
+    user = open_db_as(args, "invoice.upload")
     _install()
+    paths = [str(Path(p).resolve()) for p in args.paths]
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise CliError(BAD_INPUT, "job.path_missing", messages.text("job.path_missing", path=missing[0]))
     with service_session() as s:
-        job = start_year_build(s, user, args.year)
+        job = jobs.enqueue(s, "invoice.import", {"paths": paths, "username": user.username},
+                           created_by=user.username)
         job_id, kind = job.id, job.kind
+    return _started(args, job_id, kind)
+
+
+def _started(args: argparse.Namespace, job_id: str, kind: str) -> int:
+    from core import jobs
+
     if args.wait:
         jobs.run_pending()
         return run_show(argparse.Namespace(id=job_id, json=args.json))
@@ -146,3 +162,14 @@ def run_build_year(args: argparse.Namespace) -> int:
     else:
         print(messages.text("job.cli_started", id=job_id, kind=kind))
     return OK
+
+
+def run_build_year(args: argparse.Namespace) -> int:
+    from archive.jobs import start_year_build
+
+    user = open_db_as(args, "archive.package")
+    _install()
+    with service_session() as s:
+        job = start_year_build(s, user, args.year)
+        job_id, kind = job.id, job.kind
+    return _started(args, job_id, kind)

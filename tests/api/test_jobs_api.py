@@ -47,3 +47,21 @@ def test_an_unknown_job_is_not_found(server: Server) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "job_not_found"
     shown = server.cli("job", "show", "nope", "--json")
     assert shown.returncode == 1 and json.loads(shown.stdout)["error"]["code"] == "job_not_found"
+
+
+def test_a_folder_import_queued_from_the_cli(server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.conftest import OFD_WUXI, PDF_WUXI
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for p in (OFD_WUXI, PDF_WUXI):
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.pdf").write_bytes(PDF_WUXI.read_bytes()[:200])
+    r = server.cli("job", "import", str(folder), "--as", "admin", "--wait", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["state"] == "done" and d["progress"]["done"] == 3 and d["progress"]["total"] == 3
+    assert d["counts"] == {"imported": 2, "rejected": 1}
+    assert server.admin().get(f"/api/v1/jobs/{d['id']}").json()["result"]["counts"]["imported"] == 2
+    gone = server.cli("job", "import", str(folder / "nope"), "--as", "admin", "--json")
+    assert gone.returncode == 2 and "不存在" in json.loads(gone.stdout)["error"]["message"]

@@ -142,3 +142,28 @@ def test_runners_schedule_each_daily_job_once(engine: Engine) -> None:
     first = worker.enqueue_daily(engine)
     second = worker.enqueue_daily(engine)  # another worker, same day
     assert first == second and len(first) == len(worker.DAILY)
+
+
+def test_the_daily_jobs_run_and_record_their_outcome(engine: Engine) -> None:
+    from api import job_kinds
+    from archive import signing
+
+    job_kinds.install()
+    signing.ensure_archive_key()
+    ids = worker.enqueue_daily(engine)
+    jobs.run_pending(engine)
+    with session_scope() as s:
+        done = {j.kind: j for j in (jobs.get_job(s, i) for i in ids) if j is not None}
+    assert {k: j.state for k, j in done.items()} == {k: "done" for k in worker.DAILY}
+    assert done["store.fixity"].result == {"ok": True, "missing": [], "corrupt": []}
+    assert done["archive.retention_reminder"].counts == {"due": 0}
+
+
+def test_queue_depth_counts_waiting_and_running_jobs(engine: Engine) -> None:
+    _enqueue("test.ok")
+    second = _enqueue("test.ok")
+    with session_scope() as s:
+        assert jobs.queue_depth(s) == 2
+    jobs.run_pending(engine, limit=1)
+    with session_scope() as s:
+        assert jobs.queue_depth(s) == 1 and jobs.get_job(s, second) is not None
