@@ -70,7 +70,7 @@ TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 
 def realistic_files(n: int) -> list[tuple[str, str, bytes]]:
     """The realistic mix of ``bench/mix.py`` (signed OFDs, PDFs, XML, duplicates, bad files)."""
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.append(str(ROOT / "bench"))
     from mix import make_mix
 
     return [(name, name, data) for name, data, _cat in make_mix(n)]
