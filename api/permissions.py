@@ -47,6 +47,8 @@ RULES: dict[str, frozenset[Role]] = {
     "store.sweep": frozenset({AD}),
     "users.manage": frozenset({AD}),
     "me": EVERYONE,
+    "job.read": EVERYONE,  # the jobs one started (core/jobs.py)
+    "job.read_all": frozenset({AR, AU, AD}),  # everyone's jobs
 }
 
 

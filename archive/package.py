@@ -44,7 +44,7 @@ from sqlmodel import Session, col, select
 from accounting.invoice_status import invoice_status
 from archive import manifest as mf
 from archive import metadata as md
-from archive import records, render, schema, signing
+from archive import numbering, records, render, schema, signing
 from archive.check import (
     CheckContext,
     CheckReport,
@@ -60,7 +60,6 @@ from archive.errors import ArchiveError, bad_input, not_found, refused
 from archive.fsutil import fsync_path, sync_tree
 from archive.retention import VOUCHER_RULE, retention_until
 from archive.store import (
-    ArchivalCounter,
     ArchivedInvoice,
     ArchivePackage,
     PackageStatus,
@@ -106,18 +105,6 @@ def gather(session: Session, voucher_id: str) -> VoucherSource:
 
     return VoucherSource(v, ledger.voucher_claims(session, v.id), ledger.voucher_invoices(session, v.id),
                          [r for _, r in confirmed_payments(session, v.id)])
-
-
-def _next_item_no(session: Session, series: str) -> int:
-    """The next 件号 of a series, gap-free: taken under a lock, rolled back with the package."""
-    advisory_lock(session, f"archive_counter:{series}")
-    counter = session.get(ArchivalCounter, series)
-    if counter is None:
-        counter = ArchivalCounter(series=series, last_no=0)
-    counter.last_no += 1
-    session.add(counter)
-    session.flush()
-    return counter.last_no
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -176,9 +163,15 @@ def build_package(session: Session, user: User, voucher_id: str) -> ArchivePacka
     s = get_settings()
     year = int(v.period[:4])
     series = series_for(s.fonds_code, s.archive_category, year)
-    item_no = _next_item_no(session, series)
+    item_no = numbering.allocate(session, series, v.id)  # no series lock held while building
     code = make_code(s.fonds_code, s.archive_category, year, VOUCHER_RULE.code, item_no)
-    return _build(session, user, src, code, version=1, previous=None)
+    try:
+        pkg = _build(session, user, src, code, version=1, previous=None)
+    except BaseException as exc:
+        numbering.release(session, series, item_no, f"build failed: {getattr(exc, 'code', type(exc).__name__)}")
+        raise
+    numbering.confirm(session, series, item_no)  # commits with the package
+    return pkg
 
 
 def supersede_package(session: Session, user: User, package_id: str, reason: str) -> ArchivePackage:
@@ -383,7 +376,8 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
             col(ArchivedInvoice.live_key).in_([i.key for i in src.invoices]))).all()
         dup += [f"invoice {t.invoice_key} is already archived in package {t.package_id}" for t in taken]
     ctx = CheckContext(public_key=key.public, expected_code=archival_code, recorded_manifest_sha256=None,
-                       duplicate_problems=dup, gap_problems=series_gaps(session, code.series, upto=code.item_no - 1),
+                       duplicate_problems=dup, gap_problems=series_gaps(session, code.series, upto=code.item_no - 1,
+                                                           excused=numbering.in_flight(session, code.series)),
                        write_once=False, invoice_cache=cache)
     from archive.check import check_dir
 

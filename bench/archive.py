@@ -7,8 +7,12 @@ Phases, each in its own process so that each reports its own peak memory (ru_max
 
 1. setup  — a posted year written straight into the database and the blob store (users,
    invoices, approved claims with their steps, posted vouchers with lines). The invoices are
-   distinct 数电票 XML files (unique 20-digit numbers and amounts), stored byte for byte in
-   the content-addressed store, so every package really parses and verifies its own files.
+   a realistic mix (``--mix realistic``, the default): of each voucher's invoices the first is a
+   distinct 数电票 XML, the second an unsigned digital OFD (the real ``发票示例.ofd`` with a new
+   number), the third on the first vouchers one of the real signed OFDs and PDFs of the corpus
+   (each used once: an invoice is archived once) and XML after that. ``--mix xml`` keeps the
+   old XML-only year. All are stored byte for byte in the content-addressed store, so every
+   package really parses and verifies its own files (SM2 for the signed ones).
 2. build  — ``archive.package.build_package`` for every voucher, one transaction each:
    gather, parse + verify each invoice, render XML/PDF, metadata, manifest, SM2 signature,
    the full four-property check of the temporary folder, rename into the store.
@@ -68,8 +72,57 @@ def _env(home: Path) -> None:
                                org_tax_id="91440106068698695J"))
 
 
-def setup(home: Path, vouchers: int, per: int) -> dict:
+def _fields(data: bytes) -> dict:
+    """The registry columns of one real file, from the real parser and verifier."""
+    import invoice
+    from invoice.verify import verify
+
+    inv = invoice.parse(data)
+    return {"key": inv.key, "kind": str(inv.kind), "source_format": str(inv.source_format), "number": inv.number,
+            "code": inv.code, "issue_date": date.fromisoformat(inv.issue_date) if inv.issue_date else None,
+            "buyer_name": inv.buyer.name, "buyer_tax_id": inv.buyer.tax_id, "seller_name": inv.seller.name,
+            "seller_tax_id": inv.seller.tax_id, "amount": inv.amount, "tax": inv.tax, "total": inv.total,
+            "verification_status": str(verify(data, inv).status)}
+
+
+def _real_files() -> list[tuple[bytes, dict]]:
+    """The corpus's signed OFDs and PDFs with distinct invoice keys (each can be archived once)."""
+    sys.path.append(str(ROOT / "bench"))
+    from mix import PDFS, SIGNED_OFDS
+
+    out, keys = [], set()
+    for p in [*SIGNED_OFDS, *PDFS]:
+        data = p.read_bytes()
+        f = _fields(data)
+        # an invoice without both tax ids fails 必要元数据齐全 (I1): it cannot be archived at all
+        if f["key"] and f["key"] not in keys and f["buyer_tax_id"] and f["seller_tax_id"]:
+            keys.add(f["key"])
+            out.append((data, f))
+    return out
+
+
+_OFD_FIELDS: dict = {}
+
+
+def _ofd_variant(template: bytes, n: int) -> tuple[bytes, dict]:
+    """The unsigned OFD with a new number; its fields are the template's with that number."""
+    sys.path.append(str(ROOT / "bench"))
+    from mix import ofd_variant
+
+    data = ofd_variant(template, 10_000_000 + n)
+    if not _OFD_FIELDS:
+        _OFD_FIELDS.update(_fields(data))
+    number = f"24112{10_000_000 + n:015d}"
+    return data, {**_OFD_FIELDS, "number": number, "key": number}
+
+
+def setup(home: Path, vouchers: int, per: int, mix: str = "realistic") -> dict:
     _env(home)
+    sys.path.append(str(ROOT / "bench"))
+    from mix import UNSIGNED_OFD
+
+    unsigned = UNSIGNED_OFD.read_bytes()
+    reals = _real_files() if mix == "realistic" else []
     from accounting.claims import Claim, ClaimLine, ClaimStep
     from accounting.ledger import Voucher, VoucherClaim, VoucherInvoice, VoucherLine
     from archive import signing
@@ -105,6 +158,19 @@ def setup(home: Path, vouchers: int, per: int) -> dict:
                 inv_ids = []
                 for j in range(per):
                     n = i * per + j
+                    real = mix == "realistic" and j == 2 and reals
+                    if mix == "realistic" and (j == 1 or real):
+                        data, f = (reals.pop(0) if real else _ofd_variant(unsigned, n))
+                        sha = store.put(data)
+                        s.add(StoredFile(sha256=sha, size=len(data), content_type="application/octet-stream"))
+                        rec = InvoiceRecord(sha256=sha, unique_sha256=sha, status="ok", uploaded_by="clerk",
+                                            original_filename=f"{f['key']}.{f['source_format']}", size=len(data),
+                                            data={}, verification={}, unique_key=f["key"], **f)
+                        s.add(rec)
+                        tot = Decimal(rec.total or 0)
+                        inv_ids.append((rec.id, tot))
+                        total += tot
+                        continue
                     amount = Decimal(100 + n % 900) + Decimal(n % 100) / 100
                     tax = (amount * Decimal("0.06")).quantize(Decimal("0.01"))
                     tot = amount + tax
@@ -229,6 +295,7 @@ def main() -> None:
     p.add_argument("--invoices-per-voucher", type=int, default=3)
     p.add_argument("--home", type=Path)
     p.add_argument("--verify-export", action="store_true")
+    p.add_argument("--mix", choices=["realistic", "xml"], default="realistic")
     p.add_argument("--only", default="setup,build,export",
                    help="phases to run on --home (e.g. export to re-export an archived year)")
     p.add_argument("--phase", choices=["setup", "build", "export", "verify"], help=argparse.SUPPRESS)
@@ -237,13 +304,14 @@ def main() -> None:
     if a.phase:
         home = a.home
         assert home is not None
-        result = {"setup": lambda: setup(home, a.vouchers, a.invoices_per_voucher), "build": lambda: build(home),
+        result = {"setup": lambda: setup(home, a.vouchers, a.invoices_per_voucher, a.mix), "build": lambda: build(home),
                   "export": lambda: export(home, home / "export"), "verify": lambda: verify(home, a.bag)}[a.phase]()
         print(json.dumps(result, ensure_ascii=False))
         return
     home = a.home or Path(tempfile.mkdtemp(prefix="fapiao-bench-"))
     os.environ.pop("DATABASE_URL", None) if not os.environ.get("DATABASE_URL") else None
-    common = ["--home", str(home), "--vouchers", str(a.vouchers), "--invoices-per-voucher", str(a.invoices_per_voucher)]
+    common = ["--home", str(home), "--vouchers", str(a.vouchers), "--invoices-per-voucher", str(a.invoices_per_voucher),
+              "--mix", a.mix]
     print(f"home {home}; {a.vouchers} vouchers x {a.invoices_per_voucher} invoices; {os.cpu_count()} cores",
           flush=True)
     only = set(a.only.split(","))

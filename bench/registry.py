@@ -3,11 +3,12 @@
     .venv/bin/python bench/registry.py [--files 10000] [--rows 1000000] [--workers 2]
                                        [--skip-import] [--skip-lookup] [--no-postgres]
 
-1. Import: ``--files`` generated invoice files (copies of the real 数电票 OFD sample
-   ``ofdrw__ofdrw/发票示例.ofd`` with the 20-digit number changed in every XML member, so the
-   real parser and verifier read each one) in nested folders, imported with ``import_paths``
-   into a fresh SQLite home: files per second, and the peak memory of the importing process
-   and of its largest worker (ru_maxrss). Targets: >= 100 files/s on 2 cores, < 300 MB.
+1. Import: ``--files`` invoice files of the realistic mix of ``bench/mix.py`` (distinct XML,
+   unsigned OFDs with new numbers, the real signed OFDs and PDFs, duplicates, bad files; ``--mix
+   ofd`` for the old run of copies of the one unsigned OFD ``ofdrw__ofdrw/发票示例.ofd`` with the
+   number changed) in nested folders, imported with ``import_paths`` into a fresh SQLite home:
+   files per second, the outcome counts, and the peak memory of the importing process and of
+   its largest worker (ru_maxrss). Targets: >= 100 files/s on 2 cores, < 300 MB.
 2. Duplicate check: ``--rows`` invoice rows bulk-inserted straight into the ``invoices`` table
    (migrated schema) on SQLite and on PostgreSQL; then the registry's own look-up
    (``invoice.registry.find_existing``: UNIQUE indexes on ``unique_sha256`` / ``unique_key``)
@@ -54,7 +55,7 @@ def ofd_variant(template: bytes, i: int) -> bytes:
     return out.getvalue()
 
 
-def bench_import(n_files: int, workers: int) -> dict[str, object]:
+def bench_import(n_files: int, workers: int, mix: str = "realistic") -> dict[str, object]:
     from core import db
     from core.settings import Settings, override_settings
     from invoice.importer import import_paths
@@ -62,10 +63,16 @@ def bench_import(n_files: int, workers: int) -> dict[str, object]:
     template = SAMPLE.read_bytes()
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         src = Path(tmp) / "in"
-        for i in range(n_files):
-            p = src / f"d{i % 10}" / f"e{i % 7}" / f"{i:06d}.ofd"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(ofd_variant(template, i + 1))
+        categories: dict[str, int] = {}
+        if mix == "realistic":
+            from mix import write_mix
+
+            categories = write_mix(src, n_files)
+        else:
+            for i in range(n_files):
+                p = src / f"d{i % 10}" / f"e{i % 7}" / f"{i:06d}.ofd"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(ofd_variant(template, i + 1))
         home = Path(tmp) / "home"
         home.mkdir()
         override_settings(Settings(home=home, environment="test"))
@@ -79,7 +86,8 @@ def bench_import(n_files: int, workers: int) -> dict[str, object]:
         child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         db.set_engine(None)
         override_settings(None)
-    out: dict[str, object] = {"files": n_files, "seconds": round(elapsed, 2), "files_per_s": round(n_files / elapsed, 1),
+    out: dict[str, object] = {"files": n_files, "mix": categories or mix, "load_average": os.getloadavg(),
+           "seconds": round(elapsed, 2), "files_per_s": round(n_files / elapsed, 1),
            "imported": result.counts["imported"], "duplicates": result.counts["duplicates"],
            "rejected": result.counts["rejected"], "parent_peak_mb": round(parent / 1024, 1),
            "parent_peak_before_import_mb": round(rss_before / 1024, 1),
@@ -244,13 +252,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--lookups", type=int, default=4000)
     ap.add_argument("--naive", type=int, default=20)
+    ap.add_argument("--mix", choices=["realistic", "ofd"], default="realistic")
     ap.add_argument("--skip-import", action="store_true")
     ap.add_argument("--skip-lookup", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
     report: dict[str, object] = {"cpus": os.cpu_count()}
     if not args.skip_import:
-        report["import"] = imp = bench_import(args.files, args.workers)
+        report["import"] = imp = bench_import(args.files, args.workers, args.mix)
         print(json.dumps({"import": imp}, indent=2), flush=True)
     if not args.skip_lookup:
         report["sqlite"] = r = bench_lookup_sqlite(args.rows, args.lookups, args.naive)

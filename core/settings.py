@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = Field(default=450, ge=128)
     sandbox_workers: int = Field(default=2, ge=1)
     sandbox_max_workers: int = Field(default=6, ge=1)
+    # Niceness of the sandbox workers: with it, on a saturated machine the API's request threads
+    # (queries) and the database get the CPU before parsing (bench/api.py; README "Queue and
+    # scale-out"). Off by default: niced workers also reach the wall-clock limit sooner on a
+    # busy machine. 0 keeps the caller's priority.
+    sandbox_nice: int = Field(default=0, ge=0, le=19)
     online_check_url: str | None = None
     online_check_key: str | None = None
     online_check_daily_limit: int = 5
@@ -59,6 +64,13 @@ class Settings(BaseSettings):
     # Behind a TLS-terminating proxy the app sees plain HTTP: set this so cookies carry Secure.
     secure_cookies: bool = False
     environment: Literal["development", "production", "test"] = "development"
+    # Job queue (core/jobs.py, core/worker.py): threads of the in-process runner that
+    # `fapiao serve` starts (0: none, jobs wait for `fapiao worker` processes), and the lease a
+    # worker holds on a job (renewed every third of it; a dead worker's job is free after it).
+    queue_embedded_workers: int = Field(default=1, ge=0, le=32)
+    job_lease_seconds: float = Field(default=60.0, ge=1.0)
+    # Scheduled work the runners enqueue (once per UTC day each, whichever worker is first).
+    schedule_daily: bool = True
 
     @property
     def sqlite_path(self) -> Path:

@@ -19,6 +19,8 @@ TABLE_MODULES = (
     "accounting.ledger",
     "accounting.payments",
     "archive.store",
+    "archive.numbering",
+    "core.jobs",
     "api.tables",
 )
 

@@ -137,7 +137,7 @@ def _cpu_used() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _worker_main(conn: Connection, memory_mb: int) -> None:
+def _worker_main(conn: Connection, memory_mb: int, nice: int = 0) -> None:
     """The worker loop: one task at a time, each under a freshly armed CPU limit.
 
     The default action of SIGXCPU ends the process at the CPU limit even inside C code; a
@@ -148,6 +148,8 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     limit = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if nice > 0:  # parsing is batch work: request threads and the database get the CPU first
+        os.nice(nice)
     try:
         _serve(conn)
     except BaseException:
@@ -195,7 +197,9 @@ class _Worker:
 
     def __init__(self, ctx: Any, memory_mb: int) -> None:
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb), daemon=True,
+        from core.settings import get_settings
+
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb, get_settings().sandbox_nice), daemon=True,
                                 name=WORKER_NAME)
         self.proc.start()
         child.close()

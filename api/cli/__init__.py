@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "api.cli.accounting_cmds",  # claim, voucher
     "api.cli.ledger_cmds",  # ledger posting-flags
     "api.cli.archive_cmds",  # archive
+    "api.cli.job_cmds",  # worker, job
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -14,6 +13,7 @@ from api.deps import ReadSessionDep, Requires, SessionDep
 from api.permissions import require
 from archive import check, export, package, signing
 from archive.store import CheckRun
+from core import jobs, worker
 from core.users import User
 
 router = APIRouter(tags=["archive"])
@@ -107,9 +107,25 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
     if body.override_reason is not None:
         require(user, "archive.override")
     job = export.start_export(s, user, body.year, override_reason=body.override_reason)
-    s.commit()  # the worker thread reads the job row
-    threading.Thread(target=export.run_export, args=(job.id,), name=f"export-{job.id}", daemon=True).start()
-    return export_dict(s, job)
+    queued = jobs.enqueue(s, "archive.export", {"export_id": job.id}, key=f"archive.export:{job.id}",
+                          created_by=user.username, max_attempts=1)
+    s.commit()  # a worker (this process's runner or `fapiao worker`) reads the job row
+    worker.kick()
+    return {**export_dict(s, job), "job_id": queued.id}
+
+
+@router.post("/archive/years/{year}/packages", status_code=202,
+             summary="Package every posted voucher of a year, in parallel on the workers",
+             description="Queues one job per posted voucher without a live package (件号 allocated in the "
+                         "database, gap-free). Returns the parent job; follow it at `GET /jobs/{id}`.")
+def build_year(user: Annotated[User, Depends(Requires("archive.package"))], s: SessionDep,
+               year: Annotated[int, Path(ge=1990, le=2200)]) -> dict[str, Any]:
+    from archive.jobs import start_year_build
+
+    job = start_year_build(s, user, year)
+    s.commit()
+    worker.kick()
+    return jobs.job_to_dict(job)
 
 
 @router.get("/archive/exports/{export_id}", summary="An export job: running, done or failed, and its check")
