@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,20 @@ from core.db import AwareDateTime, new_id, utcnow
 from core.settings import get_settings
 
 
-class PackageStatus:
+class PackageStatus(StrEnum):
+    """States of an archive package (``ArchivePackage.status``)."""
+
     LIVE = "live"
     SUPERSEDED = "superseded"
     DESTROYED = "destroyed"
+
+
+class ExportStatus(StrEnum):
+    """States of a year-end export job (``ExportJob.status``)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class ArchivePackage(SQLModel, table=True):

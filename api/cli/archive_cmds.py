@@ -204,6 +204,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from archive.export import export_to_dict, export_year
+    from archive.store import ExportStatus
 
     user = open_db_as(args, "archive.export")
     if args.override_reason:
@@ -213,11 +214,11 @@ def _export(args: argparse.Namespace) -> int:
     d = export_to_dict(job)
     if args.json:
         print_json(d)
-    elif job.status == "done":
+    elif job.status == ExportStatus.DONE:
         print(f"exported {d['package_count']} packages ({d['total_size']} bytes) to {d['bag_path']}")
     else:
         print(f"fapiao: export failed: {(d['error'] or {}).get('message')}", file=sys.stderr)
-    return OK if job.status == "done" else REFUSED
+    return OK if job.status == ExportStatus.DONE else REFUSED
 
 
 def _verify_export(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
@@ -65,8 +65,7 @@ def create(body: ClaimCreate, user: Annotated[User, Depends(Requires("claim.crea
 
 @router.get("/claims", summary="List claims, optionally by state")
 def list_claims(_: Annotated[User, Depends(Requires("claim.read"))], s: ReadSessionDep,
-                state: Annotated[Literal["draft", "submitted", "reviewed", "approved", "rejected"] | None,
-                                 Query()] = None,
+                state: Annotated[claims.ClaimState | None, Query()] = None,
                 claimant: Annotated[str | None, Query(max_length=64, description="claimant username")] = None,
                 q: Annotated[str | None, Query(max_length=200, description="title or department fragment")] = None,
                 date_from: Annotated[str | None, Query(max_length=40, description="created from (YYYY-MM-DD)")] = None,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from accounting.invoice_status import invoice_status, invoice_statuses, list_invoices_for
-from accounting.ledger import InvoicePosting, posting_status
+from accounting.ledger import InvoicePosting, PostingFlag, posting_status
 from accounting.overrides import InvoiceOverride, override_to_dict, record_override
 from api.deps import ReadSessionDep, Requires, SessionDep
 from api.downloads import content_disposition
@@ -48,7 +48,7 @@ def history(s: Session, invoice_id: str, posting_history: list[dict[str, Any]]) 
         {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "details": e.details} for e in rows]
     for mark in posting_history:  # postings are audited on the voucher; show them here too
         out.append({"at": mark.get("at"), "actor": mark.get("by"),
-                    "action": "voucher.reverse" if mark.get("flag") == "06" else "voucher.post",
+                    "action": "voucher.reverse" if mark.get("flag") == PostingFlag.REVOKED else "voucher.post",
                     "details": {"flag": mark.get("flag"), "voucher_id": mark.get("voucher_id"),
                                 "voucher_number": mark.get("voucher_number")}})
     out.sort(key=lambda h: str(h["at"]))

@@ -24,8 +24,9 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from accounting import claims, ledger
-from accounting.claims import Claim
-from accounting.ledger import Voucher
+from accounting.claims import Claim, ClaimState
+from accounting.invoice_status import InvoiceStatus
+from accounting.ledger import Voucher, VoucherState
 from accounting.overrides import OVERRIDABLE
 from api import formatting, page_lists
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
@@ -44,7 +45,8 @@ from core.settings import get_settings
 from core.users import Permission, User, has_permission
 from invoice import registry
 from invoice.errors import ParseError
-from invoice.registry import InvoiceRecord
+from invoice.registry import InvoiceRecord, RecordStatus
+from invoice.verify.report import VerifyStatus
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -52,9 +54,10 @@ formatting.install(templates.env)
 
 INVOICE_STATUSES = page_lists.INVOICE_STATUSES
 # colour of each status: green may be claimed, amber needs a person, red never, grey is done
-STATUS_TONE = {"claimable": "ok", "needs_check": "warn", "failed": "bad", "not_ours": "bad",
-               "duplicate": "bad", "claimed": "info", "posted": "done"}
-CLAIM_STATES = ("draft", "submitted", "reviewed", "approved", "rejected")
+STATUS_TONE = {InvoiceStatus.CLAIMABLE: "ok", InvoiceStatus.NEEDS_CHECK: "warn", InvoiceStatus.FAILED: "bad",
+               InvoiceStatus.NOT_OURS: "bad", InvoiceStatus.DUPLICATE: "bad", InvoiceStatus.CLAIMED: "info",
+               InvoiceStatus.POSTED: "done"}
+CLAIM_STATES = tuple(ClaimState)
 CATEGORIES = ("办公费", "差旅费", "交通费", "业务招待费", "通讯费", "会议费", "培训费", "其他")
 
 
@@ -85,7 +88,7 @@ def invoice_state(report: dict[str, Any], record: InvoiceRecord | None = None) -
     reasons, unchanged). For a file changed after signing, the members that changed are named
     first, so a tampered invoice says plainly what failed."""
     reasons = [str(r) for r in report.get("reasons") or []]
-    if record is not None and record.verification_status == "invalid":
+    if record is not None and record.verification_status == VerifyStatus.INVALID:
         detail = signature_failure(record.verification or {})
         reasons = [r for r in detail if r != messages.text("web.status.invalid")] + reasons
     return InvoiceState(str(report["status"]), bool(report["claimable"]), reasons,
@@ -300,9 +303,9 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
     return page(request, "invoice.html", user, inv=inv, state=state,
                 sigs=signature_facts(verification, record.source_format), checks=check_rows(verification),
                 cover=coverage_facts(verification),
-                can_override=(allowed(user, "invoice.override") and record.status == "ok"
+                can_override=(allowed(user, "invoice.override") and record.status == RecordStatus.OK
                               and record.verification_status in OVERRIDABLE and state.online_check_pending
-                              and state.override is None and state.status in ("needs_check", "claimed")))
+                              and state.override is None and state.status in (InvoiceStatus.NEEDS_CHECK, InvoiceStatus.CLAIMED)))
 
 
 @router.get("/invoices/{invoice_id}/summary.json")
@@ -369,16 +372,16 @@ def claim_actions(c: dict[str, Any], user: User) -> list[str]:
     own = c["claimant"] == user.username
     state = c["state"]
     out: list[str] = []
-    if own and state in ("draft", "rejected") and allowed(user, "claim.submit"):
+    if own and state in (ClaimState.DRAFT, ClaimState.REJECTED) and allowed(user, "claim.submit"):
         out.append("submit")
-    if own or state not in ("submitted", "reviewed"):
+    if own or state not in (ClaimState.SUBMITTED, ClaimState.REVIEWED):
         return out
-    if state == "submitted" and c["needs_second_approval"] and allowed(user, "claim.review"):
+    if state == ClaimState.SUBMITTED and c["needs_second_approval"] and allowed(user, "claim.review"):
         out.append("review")
-    reviewed_by_me = state == "reviewed" and _reviewer(c) == user.username
+    reviewed_by_me = state == ClaimState.REVIEWED and _reviewer(c) == user.username
     # FAPIAO_REQUIRE_ONLINE_CHECK: an unchecked invoice without an override blocks 批准
     blocked = any((ln.get("invoice_status") or {}).get("approval_blocked") for ln in c.get("lines") or [])
-    if (allowed(user, "claim.approve") and (state == "reviewed" or not c["needs_second_approval"])
+    if (allowed(user, "claim.approve") and (state == ClaimState.REVIEWED or not c["needs_second_approval"])
             and not reviewed_by_me and not blocked):
         out.append("approve")
     if allowed(user, "claim.reject") and not reviewed_by_me:  # after 审核 it is the other approver's turn
@@ -404,7 +407,7 @@ def claim_builder(request: Request, user: Annotated[User, Page("claim.create")],
                   edit: Annotated[str, Query(max_length=64)] = "", q: Text = "") -> HTMLResponse:
     """The claim form: only invoices the claim would accept (this clerk's, our buyer, free)."""
     editing = claim_view(s, claims.get_claim(s, edit)) if edit else None
-    if editing and (editing["claimant"] != user.username or editing["state"] not in ("draft", "rejected")):
+    if editing and (editing["claimant"] != user.username or editing["state"] not in (ClaimState.DRAFT, ClaimState.REJECTED)):
         editing = None
     # the gate's rule and its "whose invoices" rule (claim_for_others), as GET /invoices?claimable=true
     result = page_lists.invoices(s, q=q, claimable_only=True,
@@ -429,7 +432,7 @@ def claim_page(request: Request, user: Annotated[User, Page("claim.read")], s: R
     states = {ln["invoice_id"]: invoice_state(ln["invoice_status"]) for ln in c["lines"] if ln.get("invoice_status")}
     rejection = next((st for st in reversed(c["steps"]) if st["action"] == "reject"), None)
     return page(request, "claim.html", user, claim=c, actions=claim_actions(c, user), inv_states=states,
-                rejection=rejection if c["state"] == "rejected" else None)
+                rejection=rejection if c["state"] == ClaimState.REJECTED else None)
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -471,11 +474,11 @@ def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], 
     # 凭证审核 by someone other than the maker and the last editor (the ledger refuses them);
     # 记账 only after it, unless FAPIAO_VOUCHER_REVIEW turns the step off for tiny teams
     review_needed = v.get("review_required") is not False
-    can_review = (accountant and v["state"] == "draft"
+    can_review = (accountant and v["state"] == VoucherState.DRAFT
                   and user.username not in {v["created_by"], v.get("updated_by")})
-    can_unreview = accountant and v["state"] == "reviewed" and v.get("reviewed_by") == user.username
-    can_post = accountant and (v["state"] == "reviewed" or (v["state"] == "draft" and not review_needed))
-    drafting = v["state"] == "draft" and allowed(user, "voucher.create")
+    can_unreview = accountant and v["state"] == VoucherState.REVIEWED and v.get("reviewed_by") == user.username
+    can_post = accountant and (v["state"] == VoucherState.REVIEWED or (v["state"] == VoucherState.DRAFT and not review_needed))
+    drafting = v["state"] == VoucherState.DRAFT and allowed(user, "voucher.create")
     packaged = s.exec(select(ArchivePackage).where(col(ArchivePackage.live_voucher_id) == voucher_id)).first()
     return page(request, "voucher.html", user, v=v, can_review=can_review, can_unreview=can_unreview,
                 can_post=can_post, review_needed=review_needed, packaged=packaged,
@@ -495,7 +498,7 @@ def archive_page(request: Request, user: Annotated[User, Page("archive.read")], 
             errors.append(messages.text("web.page.bad_year", value=year))
     rows, total = package.list_packages(s, year=chosen, page=page_no, page_size=page_lists.PAGE_SIZE)
     live = select(ArchivePackage.voucher_id).where(col(ArchivePackage.live_voucher_id).is_not(None))
-    todo = s.exec(select(Voucher).where(col(Voucher.state) == "posted", col(Voucher.id).not_in(live))
+    todo = s.exec(select(Voucher).where(col(Voucher.state) == VoucherState.POSTED, col(Voucher.id).not_in(live))
                   .order_by(col(Voucher.period), col(Voucher.seq)).limit(200)).all()
     from sqlalchemy import func
 
