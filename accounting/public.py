@@ -102,12 +102,6 @@ class PostingPublic(PublicModel):
     history: list[PostingHistoryEntry] = Field(default_factory=list)
 
 
-class UsagePublic(PublicModel):
-    claim_id: str | None = None
-    voucher_id: str | None = None
-    posted: bool = False
-
-
 class HistoryEntry(PublicModel):
     """One thing that happened to an invoice: an audit entry or a 入账标识 mark."""
 
@@ -131,7 +125,7 @@ class InvoiceDetail(InvoicePublic):
     """``GET /invoices/{id}``: the invoice, its 入账标识, usage, history, 查验 and status."""
 
     posting: PostingPublic
-    usage: UsagePublic
+    usage: InvoiceSummary
     duplicate_of: InvoiceSummary | str | None = None  # type: ignore[assignment]
     history: list[HistoryEntry] = Field(default_factory=list)
     online_checks: list[OnlineCheckPublic] = Field(default_factory=list)
@@ -451,6 +445,5 @@ class DeletedVoucher(PublicModel):
 
 
 __all__ = ["ClaimLinePublic", "ClaimPublic", "DeletedVoucher", "HistoryEntry", "InvoiceDetail", "InvoiceRow",
-           "InvoiceStatusPublic", "NumberGapPublic", "OverridePublic", "PostingMark", "PostingPublic", "StepPublic",
-           "UsagePublic", "VoucherInvoicePublic", "VoucherLinePublic", "VoucherPeople", "VoucherPublic",
+           "InvoiceStatusPublic", "NumberGapPublic", "OverridePublic", "PostingMark", "PostingPublic", "StepPublic", "VoucherInvoicePublic", "VoucherLinePublic", "VoucherPeople", "VoucherPublic",
            "VoucherRef", "invoice_detail", "invoice_rows"]

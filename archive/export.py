@@ -246,14 +246,11 @@ def get_export(session: Session, job_id: str) -> ExportJob:
     return job
 
 
-def export_to_dict(job: ExportJob) -> dict[str, Any]:
-    return {"id": job.id, "year": job.year, "status": job.status, "created_by": job.created_by,
-            "created_at": job.created_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "bag_path": job.bag_path, "zip_path": job.zip_path, "package_count": job.package_count,
-            "total_size": job.total_size, "check_run_id": job.check_run_id,
-            "override_reason": job.override_reason, "error": job.error,
-            "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None}
+def export_to_dict(job: ExportJob, session: Session | None = None) -> dict[str, Any]:
+    """The job as the CLI prints it (``archive.public.ExportLocal``: with the bag's paths)."""
+    from archive.public import ExportLocal
+
+    return ExportLocal.from_job(session, job).to_json()
 
 
 def export_zip(session: Session, job_id: str) -> Path:

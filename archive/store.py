@@ -28,6 +28,13 @@ class PackageStatus(StrEnum):
     DESTROYED = "destroyed"
 
 
+class CheckRunStatus(StrEnum):
+    """The verdict of a four-property check run: every item passed (or does not apply), or not."""
+
+    PASS = "pass"
+    FAIL = "fail"
+
+
 class ExportStatus(StrEnum):
     """States of a year-end export job (``ExportJob.status``)."""
 
