@@ -93,7 +93,7 @@ class PackagePublic(PublicModel):
     version: int
     title: str
     year: int
-    period: str
+    period: int = Field(description="the month (1-12)")
     item_no: int
     amount: Money
     attachments: int
