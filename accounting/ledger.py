@@ -368,7 +368,7 @@ def _store_voucher(session: Session, user: User, on: date, summary: str, lines: 
 
 def create_voucher(session: Session, user: User, date: Any, summary: str, lines: Sequence[Any],
                    invoice_keys: Sequence[str] = (), external_ref: str | None = None, *,
-                   word: str = "记", source: str = "external") -> Voucher:
+                   word: str = "记", source: str = VoucherOrigin.EXTERNAL) -> Voucher:
     """A voucher pushed by an accounting system with its own lines; idempotent on ``external_ref``."""
     if external_ref is not None:
         external_ref = str(external_ref).strip() or None
@@ -523,14 +523,14 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
             raise _fail(refused, "invoice_already_posted", invoice_id=inv_id,
                         invoice_key=inv.key if inv else inv_id, voucher_id=active.voucher_id,
                         voucher_number=_voucher_number(session, active.voucher_id))
-    voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, "claims")
+    voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, VoucherOrigin.CLAIMS)
     for claim in claims:
         claim.voucher_id = voucher.id
         session.add(claim)
         session.add(VoucherClaim(voucher_id=voucher.id, claim_id=claim.id))
     session.flush()
     audit.append(session, user.username, "voucher.create", "voucher", voucher.id,
-                 {"number": voucher.number, "source": "claims", "claims": ids,
+                 {"number": voucher.number, "source": VoucherOrigin.CLAIMS, "claims": ids,
                   "total": str(voucher.total_debit), "invoices": invoice_ids})
     return voucher
 
@@ -659,7 +659,7 @@ def reverse_voucher(session: Session, user: User, voucher_id: str, date: Any = N
              for line in voucher_lines(session, original.id)]
     invoices = voucher_invoices(session, original.id)
     summary = f"冲销 {original.date} {original.number} 号凭证: {original.summary}"
-    reversal = _store_voucher(session, user, on, summary, lines, [i.id for i in invoices], "reversal",
+    reversal = _store_voucher(session, user, on, summary, lines, [i.id for i in invoices], VoucherOrigin.REVERSAL,
                               word=original.word, reverses_id=original.id)
     now = utcnow()
     result = session.execute(
@@ -783,7 +783,7 @@ def update_voucher(session: Session, user: User, voucher_id: str, *, date: Any =
             changes["summary"] = [voucher.summary, new_summary]
             voucher.summary = new_summary
     if lines is not None:
-        rows = validate_lines(list(lines), load_chart(), allow_negative=voucher.source != "claims",
+        rows = validate_lines(list(lines), load_chart(), allow_negative=voucher.source != VoucherOrigin.CLAIMS,
                               default_summary=voucher.summary)
         old = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in voucher_lines(session, voucher.id)]
         new = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in rows]

@@ -278,8 +278,8 @@ class ClaimPublic(PublicModel):
                 invoice_total=inv.total if inv else None, seller_name=inv.seller_name if inv else None,
                 buyer_name=inv.buyer_name if inv else None,
                 uploaded_by=line.uploaded_by or (inv.uploaded_by if inv else None),
-                verification_status=inv.verification_status if inv else None,
-                online_check_status=inv.online_check_status if inv else None,
+                verification_status=VerifyStatus(inv.verification_status) if inv else None,
+                online_check_status=CheckStatus(inv.online_check_status) if inv else None,
                 online_check_pending=pending, online_check_label=pending_label if pending else None,
                 override=status.override if status else None, invoice_status=status))
         pending_claim = any(ln.online_check_pending for ln in lines)
@@ -297,7 +297,8 @@ class ClaimPublic(PublicModel):
             created_at=claim.created_at, updated_at=claim.updated_at, lines=lines,
             steps=[StepPublic(seq=s.seq, action=ClaimAction(s.action),
                               action_label=messages.label("claim_action", s.action),
-                              from_state=s.from_state, to_state=s.to_state, actor=s.actor, at=s.at,
+                              from_state=ClaimState(s.from_state) if s.from_state else None,
+                              to_state=ClaimState(s.to_state), actor=s.actor, at=s.at,
                               comment=s.comment,
                               online_check_pending=pending_claim if s.action in signing else False)
                    for s in claim_steps(session, claim.id)])
@@ -397,7 +398,7 @@ class VoucherPublic(PublicModel):
             reversed_by=(VoucherRef(id=v.reversed_by_id, number=number(session, v.reversed_by_id))
                          if v.reversed_by_id else None),
             created_by=v.created_by, created_at=v.created_at, posted_by=v.posted_by, posted_at=v.posted_at,
-            posting_flag=v.posting_flag, attachments=len(invoices),
+            posting_flag=PostingFlag(v.posting_flag) if v.posting_flag else None, attachments=len(invoices),
             state_label=messages.label("voucher_state", v.state),
             source_label=messages.label("voucher_source", v.source),
             posting_flag_label=messages.label("posting_flag", v.posting_flag) if v.posting_flag else None,

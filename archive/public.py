@@ -57,7 +57,7 @@ class CheckRunPublic(PublicModel):
         counts: dict[str, int] = {}
         for i in run.items:
             counts[i.get("result", "")] = counts.get(i.get("result", ""), 0) + 1
-        return cls(status=run.status, run_id=run.id, at=run.at, trigger=run.trigger if with_trigger else None,
+        return cls(status=CheckRunStatus(run.status), run_id=run.id, at=run.at, trigger=run.trigger if with_trigger else None,
                    items=[CheckItemPublic.model_validate(i) for i in run.items], key_fingerprint_sm3=fingerprint_sm3,
                    summary_text=summary_text(run.status, counts, fingerprint_sm3) if with_summary else None)
 
@@ -131,7 +131,7 @@ class PackagePublic(PublicModel):
             retention=RetentionPublic(code=pkg.retention,
                                       years=VOUCHER_RULE.years if pkg.retention == "D30" else None,
                                       until=pkg.retention_until),
-            status=pkg.status, unsettled=pkg.unsettled, superseded_by=pkg.superseded_by,
+            status=PackageStatus(pkg.status), unsettled=pkg.unsettled, superseded_by=pkg.superseded_by,
             supersede_reason=pkg.supersede_reason, destroyed_at=pkg.destroyed_at, file_count=pkg.file_count,
             total_size=pkg.total_size, manifest_sha256=pkg.manifest_sha256, manifest_sm3=pkg.manifest_sm3,
             key_fingerprint=pkg.key_fingerprint, key_fingerprint_sm3=fp_sm3, created_by=pkg.created_by,
@@ -167,7 +167,7 @@ class ExportPublic(PublicModel):
     @classmethod
     def from_job(cls, session: Session | None, job: ExportJob) -> ExportPublic:
         run = session.get(CheckRun, job.check_run_id) if session is not None and job.check_run_id else None
-        return cls(id=job.id, year=job.year, status=job.status,
+        return cls(id=job.id, year=job.year, status=ExportStatus(job.status),
                    status_label=messages.label("export_status", job.status), created_by=job.created_by,
                    created_at=job.created_at, finished_at=job.finished_at, package_count=job.package_count,
                    total_size=job.total_size, check_run_id=job.check_run_id, override_reason=job.override_reason,

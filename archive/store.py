@@ -35,6 +35,14 @@ class CheckRunStatus(StrEnum):
     FAIL = "fail"
 
 
+class DestructionStatus(StrEnum):
+    """States of a destruction request (销毁): signed by the five roles, then carried out."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DESTROYED = "destroyed"
+
+
 class ExportStatus(StrEnum):
     """States of a year-end export job (``ExportJob.status``)."""
 
@@ -160,7 +168,7 @@ class DestructionRequest(SQLModel, table=True):
     __tablename__ = "archive_destructions"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    status: str = Field(default="pending", max_length=16)  # pending | approved | destroyed
+    status: str = Field(default=DestructionStatus.PENDING, max_length=16)  # DestructionStatus
     appraisal_opinion: str  # 鉴定意见书
     package_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     signoffs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

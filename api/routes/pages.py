@@ -42,7 +42,7 @@ from core import messages
 from core.blobstore import get_blobstore
 from core.clock import today_china
 from core.settings import get_settings
-from core.users import Permission, User, has_permission
+from core.users import Permission, Role, User, has_permission
 from invoice import registry
 from invoice.errors import ParseError
 from invoice.registry import InvoiceRecord, RecordStatus
@@ -54,9 +54,10 @@ formatting.install(templates.env)
 
 INVOICE_STATUSES = page_lists.INVOICE_STATUSES
 # colour of each status: green may be claimed, amber needs a person, red never, grey is done
-STATUS_TONE = {InvoiceStatus.CLAIMABLE: "ok", InvoiceStatus.NEEDS_CHECK: "warn", InvoiceStatus.FAILED: "bad",
-               InvoiceStatus.NOT_OURS: "bad", InvoiceStatus.DUPLICATE: "bad", InvoiceStatus.CLAIMED: "info",
-               InvoiceStatus.POSTED: "done"}
+STATUS_TONE: dict[str, str] = {
+    InvoiceStatus.CLAIMABLE: "ok", InvoiceStatus.NEEDS_CHECK: "warn", InvoiceStatus.FAILED: "bad",
+    InvoiceStatus.NOT_OURS: "bad", InvoiceStatus.DUPLICATE: "bad", InvoiceStatus.CLAIMED: "info",
+    InvoiceStatus.POSTED: "done"}
 CLAIM_STATES = tuple(ClaimState)
 CATEGORIES = ("办公费", "差旅费", "交通费", "业务招待费", "通讯费", "会议费", "培训费", "其他")
 
@@ -202,7 +203,7 @@ def nav_items(user: User) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     if allowed(user, "invoice.upload"):
         items.append(("/upload", "上传发票"))
-    if user.role == "clerk":
+    if user.role == Role.CLERK:
         items.append(("/invoices?mine=1", "我的发票"))
     items.append(("/invoices", "发票台账"))
     if allowed(user, "claim.create"):
@@ -264,8 +265,8 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=300)] = "
     return page(request, "login.html", None, next=safe_next(next))
 
 
-LANDING = {"clerk": "/upload", "approver": "/approvals", "accountant": "/vouchers?todo=1",
-           "archivist": "/archive#todo", "auditor": "/audit", "admin": "/invoices"}
+LANDING = {Role.CLERK: "/upload", Role.APPROVER: "/approvals", Role.ACCOUNTANT: "/vouchers?todo=1",
+           Role.ARCHIVIST: "/archive#todo", Role.AUDITOR: "/audit", Role.ADMIN: "/invoices"}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -351,7 +352,7 @@ def claim_view(s: Session, claim: Claim) -> dict[str, Any]:
 def claims_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                 state: Text = "", q: Text = "", mine: Text = "", sort: Text = "",
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    mine_only = bool(mine) or (user.role == "clerk" and mine != "0")
+    mine_only = bool(mine) or (user.role == Role.CLERK and mine != "0")
     result = page_lists.claims(s, q=q, states=(state,) if state in CLAIM_STATES else (),
                                claimant=user.username if mine_only else None, sort=sort, page=page_no)
     items = [claim_view(s, c) for c in result.items]
@@ -440,7 +441,7 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
                    q: Text = "", sort: Text = "",
                    page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
     """待审批: claims this approver can act on (not their own, not the ones they reviewed)."""
-    result = page_lists.claims(s, q=q, states=("submitted", "reviewed"), sort=sort or "created_at",
+    result = page_lists.claims(s, q=q, states=(ClaimState.SUBMITTED, ClaimState.REVIEWED), sort=sort or "created_at",
                                page=page_no, page_size=200)
     items = [claim_view(s, c) for c in result.items]
     for c in items:
@@ -455,10 +456,10 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
 def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                   period: Text = "", q: Text = "", state: Text = "", todo: Text = "", sort: Text = "",
                   page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    states: tuple[str, ...] = (state,) if state else (("draft", "reviewed") if todo else ())
+    states: tuple[str, ...] = (state,) if state else ((VoucherState.DRAFT, VoucherState.REVIEWED) if todo else ())
     result = page_lists.vouchers(s, q=q, period=period or None, states=states, sort=sort, page=page_no)
     errors = result.errors
-    approved, _ = claims.list_claims(s, page=1, page_size=200, state="approved")
+    approved, _ = claims.list_claims(s, page=1, page_size=200, state=ClaimState.APPROVED)
     ready = [claim_view(s, c) for c in approved if not c.voucher_id]
     return page(request, "vouchers.html", user, items=[ledger.voucher_to_dict(s, v) for v in result.items],
                 result=result, errors=errors, ready=ready, this_month=today_china().strftime("%Y-%m"),

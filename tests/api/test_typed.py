@@ -85,12 +85,13 @@ class _Sample(PublicModel):
 def test_money_times_and_states_keep_the_api_formats() -> None:
     from datetime import UTC, datetime
 
-    m = _Sample(amount=Decimal("5000"), at=datetime(2025, 11, 3, 8, 0, tzinfo=UTC), state="posted", flag="02")
+    m = _Sample.model_validate({"amount": Decimal("5000"), "at": datetime(2025, 11, 3, 8, 0, tzinfo=UTC),
+                                "state": "posted", "flag": "02"})
     assert m.to_json() == {"amount": "5000.00", "at": "2025-11-03T08:00:00+00:00", "state": "posted", "flag": "02"}
     assert m.state is VoucherState.POSTED and m.flag == "02"  # StrEnum: equal to the stored text
     assert _Sample.model_validate(m.to_json()) == m  # what the API sends reads back the same
     with pytest.raises(ValueError):
-        _Sample(amount=Decimal("1"), at=m.at, state="booked", flag="02")  # not a voucher state
+        _Sample.model_validate({"amount": "1", "at": m.at, "state": "booked", "flag": "02"})  # not a state
     assert RecordStatus("duplicate") == "duplicate" and ClaimState.APPROVED == "approved"
 
 
