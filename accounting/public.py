@@ -126,7 +126,7 @@ class InvoiceDetail(InvoicePublic):
 
     posting: PostingPublic
     usage: InvoiceSummary
-    duplicate_of: InvoiceSummary | str | None = None  # type: ignore[assignment]
+    duplicate_of: InvoiceSummary | str | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     online_checks: list[OnlineCheckPublic] = Field(default_factory=list)
     invoice_status: InvoiceStatusPublic

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from core.public import Money, PublicModel, Timestamp
+from invoice.model import InvoiceKind, SourceFormat
 from invoice.registry import InvoiceRecord, RecordStatus
 from invoice.verify.online import CheckStatus
 from invoice.verify.report import VerifyStatus
@@ -59,8 +60,8 @@ class InvoiceBase(PublicModel):
 
     model_config = ConfigDict(extra="allow")  # the per-kind detail fields (DESIGN §4)
 
-    kind: str | None = None
-    source_format: str | None = None
+    kind: InvoiceKind
+    source_format: SourceFormat
     code: str | None = None
     number: str | None = None
     issue_date: str | None = Field(default=None, description="YYYY-MM-DD as read from the file")
