@@ -265,8 +265,9 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=300)] = "
     return page(request, "login.html", None, next=safe_next(next))
 
 
-LANDING = {Role.CLERK: "/upload", Role.APPROVER: "/approvals", Role.ACCOUNTANT: "/vouchers?todo=1",
-           Role.ARCHIVIST: "/archive#todo", Role.AUDITOR: "/audit", Role.ADMIN: "/invoices"}
+LANDING: dict[str, str] = {
+    Role.CLERK: "/upload", Role.APPROVER: "/approvals", Role.ACCOUNTANT: "/vouchers?todo=1",
+    Role.ARCHIVIST: "/archive#todo", Role.AUDITOR: "/audit", Role.ADMIN: "/invoices"}
 
 
 @router.get("/", response_class=HTMLResponse)
