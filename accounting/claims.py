@@ -43,6 +43,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, delete, func
@@ -61,12 +62,25 @@ from invoice.registry import InvoiceRecord
 CENT = Decimal("0.01")
 
 
-class ClaimState:
+class ClaimState(StrEnum):
+    """States of a 报销单 (stored as these values)."""
+
     DRAFT = "draft"
     SUBMITTED = "submitted"
     REVIEWED = "reviewed"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class ClaimAction(StrEnum):
+    """What a sign-off step did (``ClaimStep.action``)."""
+
+    CREATE = "create"
+    EDIT = "edit"
+    SUBMIT = "submit"
+    REVIEW = "review"
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 LIVE_STATES = (ClaimState.DRAFT, ClaimState.SUBMITTED, ClaimState.REVIEWED, ClaimState.APPROVED)
@@ -571,48 +585,7 @@ def list_claims(session: Session, page: int = 1, page_size: int = 50, state: str
 
 
 def claim_to_dict(session: Session, claim: Claim) -> dict[str, Any]:
-    """The claim's JSON: lines with who uploaded each invoice and its derived status, the 未查验
-    marks (``online_check_pending`` per line, on the claim and on the sign-off steps), steps."""
-    rows = claim_lines(session, claim.id)
-    invs = {i.id: i for i in session.exec(select(InvoiceRecord).where(
-        col(InvoiceRecord.id).in_([r.invoice_id for r in rows]))).all()} if rows else {}
-    reports = invoice_statuses(session, list(invs.values()), for_claim=claim.id)
-    pending_label = messages.text("claim.online_check_pending")
-    lines = []
-    for line in rows:
-        inv = invs.get(line.invoice_id)
-        rep = reports.get(line.invoice_id)
-        pending = bool(rep and rep.online_check_pending)
-        lines.append({
-            "line_no": line.line_no, "invoice_id": line.invoice_id, "category": line.category,
-            "amount": str(line.amount),
-            "invoice_key": inv.key if inv else None, "invoice_number": inv.number if inv else None,
-            "invoice_total": str(inv.total) if inv and inv.total is not None else None,
-            "seller_name": inv.seller_name if inv else None,
-            "buyer_name": inv.buyer_name if inv else None,
-            "uploaded_by": line.uploaded_by or (inv.uploaded_by if inv else None),
-            "verification_status": inv.verification_status if inv else None,
-            "online_check_status": inv.online_check_status if inv else None,
-            "online_check_pending": pending, "online_check_label": pending_label if pending else None,
-            "override": rep.override if rep else None,
-            "invoice_status": rep.to_dict() if rep else None,
-        })
-    pending_claim = any(ln["online_check_pending"] for ln in lines)
-    return {
-        "id": claim.id, "title": claim.title, "claimant": claim.claimant, "department": claim.department,
-        "purpose": claim.purpose, "state": claim.state, "state_label": _state(claim.state),
-        "total": str(claim.total),
-        "needs_second_approval": needs_second_approval(claim),
-        "second_approval_above": str(get_settings().second_approval_above),
-        "warnings": list(claim.warnings), "voucher_id": claim.voucher_id,
-        "for_others": claim.for_others,
-        "online_check_pending": pending_claim, "online_check_label": pending_label if pending_claim else None,
-        "approval_blocked": any(r.approval_blocked for r in reports.values()),
-        "editable": claim.state in (ClaimState.DRAFT, ClaimState.REJECTED),
-        "created_at": claim.created_at.isoformat(), "updated_at": claim.updated_at.isoformat(),
-        "lines": lines,
-        "steps": [{"seq": s.seq, "action": s.action, "action_label": _action(s.action), "from_state": s.from_state,
-                   "to_state": s.to_state, "actor": s.actor, "at": s.at.isoformat(), "comment": s.comment,
-                   "online_check_pending": pending_claim if s.action in ("submit", "review", "approve") else False}
-                  for s in claim_steps(session, claim.id)],
-    }
+    """The claim's JSON (``accounting.public.ClaimPublic``) as plain data, for the page and scripts."""
+    from accounting.public import ClaimPublic
+
+    return ClaimPublic.from_claim(session, claim).to_json()

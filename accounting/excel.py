@@ -46,6 +46,7 @@ from accounting.claims import CENT
 from accounting.errors import AccountingError, bad_input
 from accounting.ledger import (
     Voucher,
+    VoucherOrigin,
     _usable_invoice,
     check_period,
     create_voucher,
@@ -339,5 +340,5 @@ def import_vouchers(session: Session, user: User, data: bytes, file: str = "") -
     for draft in drafts.values():
         assert draft.date is not None
         created.append(create_voucher(session, user, draft.date, draft.summary or f"导入凭证 {draft.ref}",
-                                      draft.lines, [k for _, k in draft.keys], draft.ref, source="import"))
+                                      draft.lines, [k for _, k in draft.keys], draft.ref, source=VoucherOrigin.IMPORT))
     return created

@@ -49,8 +49,10 @@ from sqlmodel import Session, col, select
 from core import messages
 from core.settings import get_settings
 from invoice.model import Invoice, InvoiceKind, Party, SourceFormat
-from invoice.registry import InvoiceRecord
+from invoice.registry import InvoiceRecord, RecordStatus
 from invoice.verify.checks import OWNERSHIP_CHECKS, check_buyer
+from invoice.verify.online import CheckStatus
+from invoice.verify.report import VerifyStatus
 
 __all__ = ["InvoiceStatus", "StatusReport", "invoice_status", "invoice_statuses", "list_invoices_for"]
 
@@ -67,9 +69,10 @@ class InvoiceStatus(StrEnum):
 
 
 CLAIMABLE_STATUSES = frozenset({InvoiceStatus.CLAIMABLE, InvoiceStatus.NEEDS_CHECK})
-PENDING_VERIFICATION = frozenset({"unsigned", "indeterminate"})
+PENDING_VERIFICATION = frozenset({VerifyStatus.UNSIGNED, VerifyStatus.INDETERMINATE})
 # 查验 outcomes that say the invoice must not be reimbursed.
-ONLINE_FAILURES = frozenset({"voided", "red_reversed", "not_found", "mismatch"})
+ONLINE_FAILURES = frozenset({CheckStatus.VOIDED, CheckStatus.RED_REVERSED, CheckStatus.NOT_FOUND,
+                             CheckStatus.MISMATCH})
 # Kinds that are no invoice at all: a bank receipt is linked to its voucher as the payment
 # (accounting/payments.py), it is never a line of a claim.
 NOT_INVOICE_KINDS = frozenset({InvoiceKind.BANK_RECEIPT.value, InvoiceKind.BANK_STATEMENT.value})
@@ -158,12 +161,12 @@ def _derive(record: InvoiceRecord, facts: _Facts, for_claim: str | None) -> Stat
     if facts.lock_claim_id and facts.lock_claim_id != for_claim:
         found[InvoiceStatus.CLAIMED].append(("invoice_in_claim", t("claim.reason.claimed", claim=facts.lock_claim_id)))
         details["claim_id"] = facts.lock_claim_id
-    if record.status == "duplicate":
+    if record.status == RecordStatus.DUPLICATE:
         found[InvoiceStatus.DUPLICATE].append(
             ("invoice_not_claimable", t("claim.reason.duplicate", earlier=record.duplicate_of or "?")))
         details["duplicate_of"] = record.duplicate_of
     failed = found[InvoiceStatus.FAILED]
-    if record.status == "invalid" or record.verification_status == "invalid":
+    if record.status == RecordStatus.INVALID or record.verification_status == VerifyStatus.INVALID:
         failed.append(("invoice_not_claimable", t("claim.reason.invalid")))
     for c in (record.verification or {}).get("checks") or []:
         if isinstance(c, dict) and c.get("result") == "fail" and c.get("id") not in BUYER_CHECKS:
@@ -185,7 +188,7 @@ def _derive(record: InvoiceRecord, facts: _Facts, for_claim: str | None) -> Stat
     buyer = _buyer_reason(record)
     if buyer:
         found[InvoiceStatus.NOT_OURS].append(buyer)
-    pending = (record.verification_status in PENDING_VERIFICATION and record.online_check_status != "success")
+    pending = (record.verification_status in PENDING_VERIFICATION and record.online_check_status != CheckStatus.SUCCESS)
     override = None
     if facts.override is not None:
         from accounting.overrides import override_to_dict
@@ -263,7 +266,7 @@ def list_invoices_for(session: Session, *, uploaded_by: str | None = None, claim
     if uploaded_by is not None:
         conds.append(col(InvoiceRecord.uploaded_by) == uploaded_by)
     if claimable:
-        conds.append(col(InvoiceRecord.status) == "ok")
+        conds.append(col(InvoiceRecord.status) == RecordStatus.OK)
         conds.append(col(InvoiceRecord.id).not_in(select(ClaimInvoiceLock.invoice_id)))
         conds.append(col(InvoiceRecord.id).not_in(
             select(InvoicePosting.active_key).where(col(InvoicePosting.active_key).is_not(None))))

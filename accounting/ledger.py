@@ -82,10 +82,21 @@ from invoice import registry
 from invoice.registry import InvoiceRecord
 
 WORDS = ("记", "收", "付", "转")
-FLAG_DEDUCTIBLE = "02"  # 已入账（企业所得税税前扣除）
-FLAG_NOT_DEDUCTIBLE = "03"  # 已入账（企业所得税不扣除）
-FLAG_REVOKED = "06"  # 入账撤销
-FLAG_NOT_POSTED = "01"  # 未入账
+
+
+class PostingFlag(StrEnum):
+    """入账标识, the tax platform's codes (stored and sent as these two digits)."""
+
+    NOT_POSTED = "01"  # 未入账
+    DEDUCTIBLE = "02"  # 已入账（企业所得税税前扣除）
+    NOT_DEDUCTIBLE = "03"  # 已入账（企业所得税不扣除）
+    REVOKED = "06"  # 入账撤销
+
+
+FLAG_DEDUCTIBLE = PostingFlag.DEDUCTIBLE
+FLAG_NOT_DEDUCTIBLE = PostingFlag.NOT_DEDUCTIBLE
+FLAG_REVOKED = PostingFlag.REVOKED
+FLAG_NOT_POSTED = PostingFlag.NOT_POSTED
 ZERO = Decimal("0.00")
 
 
@@ -93,6 +104,15 @@ class VoucherState(StrEnum):
     DRAFT = "draft"  # 制单: editable, deletable
     REVIEWED = "reviewed"  # 审核: checked by a second accountant, ready to post
     POSTED = "posted"  # 记账: immutable; corrected only by a red-figure reversal
+
+
+class VoucherOrigin(StrEnum):
+    """Where a voucher came from (``Voucher.source``)."""
+
+    CLAIMS = "claims"  # built from approved claims by the account mapping
+    EXTERNAL = "external"  # pushed line by line by an accounting system
+    IMPORT = "import"  # an .xlsx workbook
+    REVERSAL = "reversal"  # the red-figure reversal of a posted voucher
 
 
 def _fail(make: Any, code: str, msg_code: str | None = None, /, **details: Any) -> AccountingError:
@@ -349,7 +369,7 @@ def _store_voucher(session: Session, user: User, on: date, summary: str, lines: 
 
 def create_voucher(session: Session, user: User, date: Any, summary: str, lines: Sequence[Any],
                    invoice_keys: Sequence[str] = (), external_ref: str | None = None, *,
-                   word: str = "记", source: str = "external") -> Voucher:
+                   word: str = "记", source: str = VoucherOrigin.EXTERNAL) -> Voucher:
     """A voucher pushed by an accounting system with its own lines; idempotent on ``external_ref``."""
     if external_ref is not None:
         external_ref = str(external_ref).strip() or None
@@ -518,14 +538,14 @@ def create_voucher_from_claims(session: Session, user: User, claim_ids: Sequence
             raise _fail(refused, "invoice_already_posted", invoice_id=inv_id,
                         invoice_key=inv.key if inv else inv_id, voucher_id=active.voucher_id,
                         voucher_number=_voucher_number(session, active.voucher_id))
-    voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, "claims")
+    voucher = _store_voucher(session, user, on, summary, rows, invoice_ids, VoucherOrigin.CLAIMS)
     for claim in claims:
         claim.voucher_id = voucher.id
         session.add(claim)
         session.add(VoucherClaim(voucher_id=voucher.id, claim_id=claim.id))
     session.flush()
     audit.append(session, user.username, "voucher.create", "voucher", voucher.id,
-                 {"number": voucher.number, "source": "claims", "claims": ids,
+                 {"number": voucher.number, "source": VoucherOrigin.CLAIMS, "claims": ids,
                   "total": str(voucher.total_debit), "invoices": invoice_ids})
     return voucher
 
@@ -654,7 +674,7 @@ def reverse_voucher(session: Session, user: User, voucher_id: str, date: Any = N
              for line in voucher_lines(session, original.id)]
     invoices = voucher_invoices(session, original.id)
     summary = f"冲销 {original.date} {original.number} 号凭证: {original.summary}"
-    reversal = _store_voucher(session, user, on, summary, lines, [i.id for i in invoices], "reversal",
+    reversal = _store_voucher(session, user, on, summary, lines, [i.id for i in invoices], VoucherOrigin.REVERSAL,
                               word=original.word, reverses_id=original.id)
     now = utcnow()
     result = session.execute(
@@ -778,7 +798,7 @@ def update_voucher(session: Session, user: User, voucher_id: str, *, date: Any =
             changes["summary"] = [voucher.summary, new_summary]
             voucher.summary = new_summary
     if lines is not None:
-        rows = validate_lines(list(lines), load_chart(), allow_negative=voucher.source != "claims",
+        rows = validate_lines(list(lines), load_chart(), allow_negative=voucher.source != VoucherOrigin.CLAIMS,
                               default_summary=voucher.summary)
         old = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in voucher_lines(session, voucher.id)]
         new = [(x.account_code, str(x.debit), str(x.credit), x.summary) for x in rows]
@@ -995,43 +1015,10 @@ def _people(session: Session, roles: dict[str, str | None]) -> dict[str, str | N
 
 
 def voucher_to_dict(session: Session, v: Voucher) -> dict[str, Any]:
-    invoices = voucher_invoices(session, v.id)
-    # Claim gate (accounting.invoice_status): the 未查验 mark and any override travel with
-    # each invoice onto the voucher, until a successful 查验 result arrives.
-    from accounting.invoice_status import invoice_statuses
+    """The voucher's JSON (``accounting.public.VoucherPublic``) as plain data, for the page and scripts."""
+    from accounting.public import VoucherPublic
 
-    marks = invoice_statuses(session, invoices)
-    return {
-        "id": v.id, "number": v.number, "word": v.word, "period": v.period, "date": v.date.isoformat(),
-        "summary": v.summary, "state": v.state, "source": v.source, "external_ref": v.external_ref,
-        "total_debit": str(v.total_debit), "total_credit": str(v.total_credit),
-        "reverses": {"id": v.reverses_id, "number": _voucher_number(session, v.reverses_id)} if v.reverses_id else None,
-        "reversed_by": ({"id": v.reversed_by_id, "number": _voucher_number(session, v.reversed_by_id)}
-                        if v.reversed_by_id else None),
-        "created_by": v.created_by, "created_at": v.created_at.isoformat(),
-        "posted_by": v.posted_by, "posted_at": v.posted_at.isoformat() if v.posted_at else None,
-        "posting_flag": v.posting_flag, "attachments": len(invoices),
-        "state_label": _state_label(v.state),
-        "source_label": messages.label("voucher_source", v.source),
-        "posting_flag_label": messages.label("posting_flag", v.posting_flag) if v.posting_flag else None,
-        "reviewed_by": v.reviewed_by, "reviewed_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
-        "updated_by": v.updated_by, "updated_at": v.updated_at.isoformat() if v.updated_at else None,
-        "people": _people(session, {"created_by": v.created_by, "updated_by": v.updated_by,
-                                    "reviewed_by": v.reviewed_by, "posted_by": v.posted_by}),
-        "review_required": get_settings().voucher_review,
-        "lines": [{"line_no": line.line_no, "summary": line.summary, "account_code": line.account_code,
-                   "account_name": line.account_name, "debit": str(line.debit), "credit": str(line.credit),
-                   "aux": dict(line.aux)} for line in voucher_lines(session, v.id)],
-        "invoices": [{"invoice_id": i.id, "key": i.key, "number": i.number, "issue_date":
-                      i.issue_date.isoformat() if i.issue_date else None,
-                      "total": str(i.total) if i.total is not None else None, "seller_name": i.seller_name,
-                      "uploaded_by": i.uploaded_by,
-                      "online_check_pending": marks[i.id].online_check_pending,
-                      "online_check_label": marks[i.id].online_check_label, "override": marks[i.id].override}
-                     for i in invoices],
-        "online_check_pending": any(m.online_check_pending for m in marks.values()),
-        "claim_ids": [c.id for c in voucher_claims(session, v.id)],
-    }
+    return VoucherPublic.from_voucher(session, v).to_json()
 
 
 # --- immutability of posted vouchers -------------------------------------------------------------
@@ -1064,3 +1051,8 @@ def _guard_posted(session: OrmSession, _context: Any, _instances: Any) -> None:
 event.listen(OrmSession, "before_flush", _guard_posted)
 registry.register_usage_lookup(invoice_usage)
 registry.register_posted_clause(posted_clause)
+
+
+# Read helpers for ``accounting.public`` (the voucher's read model).
+voucher_number_of = _voucher_number
+people_of = _people

@@ -24,10 +24,11 @@ from core import audit, messages
 from core.db import AwareDateTime, new_id, utcnow
 from core.users import User
 from invoice.registry import InvoiceRecord, get_invoice
+from invoice.verify.report import VerifyStatus
 
 MIN_REASON = 4  # characters: "同意" alone says nothing an auditor can check
 MAX_REASON = 1000
-OVERRIDABLE = ("unsigned", "indeterminate")  # verification statuses an override can answer
+OVERRIDABLE = (VerifyStatus.UNSIGNED, VerifyStatus.INDETERMINATE)  # verification statuses an override can answer
 
 
 class InvoiceOverride(SQLModel, table=True):
@@ -44,8 +45,10 @@ class InvoiceOverride(SQLModel, table=True):
 
 
 def override_to_dict(row: InvoiceOverride) -> dict[str, Any]:
-    return {"reason": row.reason, "by": row.by, "role": row.role, "at": row.at.isoformat(),
-            "label": messages.text("claim.override.label", by=row.by, reason=row.reason)}
+    """An override as plain data (``accounting.public.OverridePublic``)."""
+    from accounting.public import OverridePublic
+
+    return OverridePublic.from_row(row).to_json()
 
 
 def latest_override(session: Session, invoice_id: str) -> InvoiceOverride | None:

@@ -61,6 +61,7 @@ from archive.store import (
     ArchivePackage,
     CheckRun,
     ExportJob,
+    ExportStatus,
     PackageStatus,
     archive_root,
     iter_year_packages,
@@ -169,7 +170,7 @@ def _mark_interrupted(session: Session, user: User, job: ExportJob, why: str) ->
     err = refused("interrupted", f"export {job.id} of {job.year} was interrupted: {why}",
                   {"worker_host": job.worker_host, "worker_pid": job.worker_pid,
                    "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None}).to_dict()
-    job.status = "failed"
+    job.status = ExportStatus.FAILED
     job.finished_at = utcnow()
     job.error = err
     session.add(job)
@@ -196,7 +197,7 @@ def _heartbeat(job_id: str, stop: threading.Event) -> None:
         try:
             with session_scope() as s:
                 s.execute(update(ExportJob)
-                          .where(col(ExportJob.id) == job_id, col(ExportJob.status) == "running")
+                          .where(col(ExportJob.id) == job_id, col(ExportJob.status) == ExportStatus.RUNNING)
                           .values(heartbeat_at=utcnow()))
         except Exception:  # a busy or briefly unreachable database: try again next beat
             log.warning("export %s: heartbeat not recorded", job_id, exc_info=True)
@@ -220,7 +221,7 @@ def start_export(session: Session, user: User, year: int, override_reason: str |
         raise refused("nothing_to_export", f"no archived packages for {year}: package the posted vouchers first")
     advisory_lock(session, f"archive.export:{year}")  # two starts of one year: one at a time
     for running in session.exec(select(ExportJob).where(ExportJob.year == year,
-                                                        ExportJob.status == "running")).all():
+                                                        ExportJob.status == ExportStatus.RUNNING)).all():
         why = interrupted_because(running)
         if why is None:
             raise refused("export_running", f"an export of {year} is already running ({running.id})",
@@ -245,20 +246,17 @@ def get_export(session: Session, job_id: str) -> ExportJob:
     return job
 
 
-def export_to_dict(job: ExportJob) -> dict[str, Any]:
-    return {"id": job.id, "year": job.year, "status": job.status, "created_by": job.created_by,
-            "created_at": job.created_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "bag_path": job.bag_path, "zip_path": job.zip_path, "package_count": job.package_count,
-            "total_size": job.total_size, "check_run_id": job.check_run_id,
-            "override_reason": job.override_reason, "error": job.error,
-            "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None}
+def export_to_dict(job: ExportJob, session: Session | None = None) -> dict[str, Any]:
+    """The job as the CLI prints it (``archive.public.ExportLocal``: with the bag's paths)."""
+    from archive.public import ExportLocal
+
+    return ExportLocal.from_job(session, job).to_json()
 
 
 def export_zip(session: Session, job_id: str) -> Path:
     """The finished export as one zip (for ``GET /archive/exports/{id}/download``)."""
     job = get_export(session, job_id)
-    if job.status != "done" or not job.zip_path:
+    if job.status != ExportStatus.DONE or not job.zip_path:
         raise refused("export_not_ready", f"export {job_id} is {job.status}; no zip to download")
     return Path(job.zip_path)
 
@@ -280,7 +278,7 @@ def run_export(job_id: str, make_zip: bool = True) -> ExportJob:
                                                                      "message": f"{type(exc).__name__}: {exc}"}
         with session_scope() as s:
             job = get_export(s, job_id)
-            job.status = "failed"
+            job.status = ExportStatus.FAILED
             job.finished_at = utcnow()
             job.error = err
             s.add(job)
@@ -354,7 +352,7 @@ def _run(job_id: str, make_zip: bool) -> ExportJob:
         os.rename(tmp_zip, zip_path)
     with session_scope() as s:
         job = get_export(s, job_id)
-        job.status = "done"
+        job.status = ExportStatus.DONE
         job.finished_at = utcnow()
         job.bag_path = str(final)
         job.zip_path = str(zip_path) if zip_path else None
@@ -855,7 +853,7 @@ def verify_job(session: Session, job_id: str, expect_key: str | None = None) -> 
     """``GET /archive/exports/{id}/verify``: the finished bag checked as a receiver would."""
     job = get_export(session, job_id)
     fp = check_expected_key(expect_key)
-    if job.status != "done" or not job.bag_path:
+    if job.status != ExportStatus.DONE or not job.bag_path:
         raise refused("export_not_ready", f"export {job_id} is {job.status}; no bag to verify")
     return verify_export(job.bag_path, expect_key=fp)
 

@@ -50,10 +50,8 @@ from archive.check import (
     CheckReport,
     Result,
     _parse_and_verify,
-    latest_run,
     record_run,
     series_gaps,
-    summary_text,
 )
 from archive.codes import ArchivalCode, dir_name, make_code, series_for
 from archive.errors import ArchiveError, bad_input, not_found, refused
@@ -448,37 +446,10 @@ def get_package(session: Session, package_id: str) -> ArchivePackage:
 
 
 def package_to_dict(session: Session, pkg: ArchivePackage, with_check: bool = True) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "id": pkg.id, "voucher_id": pkg.voucher_id, "voucher_number": pkg.voucher_number,
-        "archival_code": pkg.archival_code, "version": pkg.version, "title": pkg.title, "year": pkg.year,
-        "period": pkg.period, "item_no": pkg.item_no, "amount": _money(pkg.amount), "attachments": pkg.attachments,
-        "retention": {"code": pkg.retention, "years": VOUCHER_RULE.years if pkg.retention == "D30" else None,
-                      "until": pkg.retention_until.isoformat() if pkg.retention_until else None},
-        "status": pkg.status, "unsettled": pkg.unsettled,
-        "superseded_by": pkg.superseded_by, "supersede_reason": pkg.supersede_reason,
-        "destroyed_at": pkg.destroyed_at.isoformat() if pkg.destroyed_at else None,
-        "file_count": pkg.file_count, "total_size": pkg.total_size,
-        "manifest_sha256": pkg.manifest_sha256, "manifest_sm3": pkg.manifest_sm3,
-        "key_fingerprint": pkg.key_fingerprint,
-        "key_fingerprint_sm3": signing.sm3_by_sha256(pkg.key_fingerprint) if pkg.key_fingerprint else None,
-        "created_by": pkg.created_by,
-        "created_at": pkg.created_at.isoformat(),
-        "files": [*pkg.meta.get("files", []), {"path": mf.MANIFEST_NAME, "sha256": pkg.manifest_sha256}, {"path": mf.SIGNATURE_NAME}],
-    }
-    if with_check:
-        run = latest_run(session, package_id=pkg.id)
-        d["check"] = ({"status": run.status, "run_id": run.id, "at": run.at.isoformat(), "trigger": run.trigger,
-                       "items": run.items, "key_fingerprint_sm3": d["key_fingerprint_sm3"],
-                       "summary_text": summary_text(run.status, _counts(run.items), d["key_fingerprint_sm3"])}
-                      if run else None)
-    return d
+    """The package's JSON (``archive.public.PackagePublic``) as plain data, for the page and scripts."""
+    from archive.public import PackagePublic
 
-
-def _counts(items: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for i in items:
-        counts[i.get("result", "")] = counts.get(i.get("result", ""), 0) + 1
-    return counts
+    return PackagePublic.from_package(session, pkg, with_check).to_json()
 
 
 def list_packages(session: Session, year: int | None = None, page: int = 1, page_size: int = 50,

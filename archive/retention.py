@@ -26,6 +26,7 @@ from archive.errors import bad_input, not_found, refused
 from archive.store import (
     ArchivePackage,
     DestructionRequest,
+    DestructionStatus,
     PackageStatus,
     archive_root,
     package_dir,
@@ -182,7 +183,7 @@ def sign_destruction(session: Session, user: User, request_id: str, role: Signof
     req = session.get(DestructionRequest, request_id)
     if req is None:
         raise not_found("destruction", request_id)
-    if req.status == "destroyed":
+    if req.status == DestructionStatus.DESTROYED:
         raise refused("already_destroyed", f"destruction {request_id} is already carried out")
     try:
         role = SignoffRole(role)
@@ -197,7 +198,7 @@ def sign_destruction(session: Session, user: User, request_id: str, role: Signof
     req.signoffs = [*req.signoffs, {"role": role.value, "label": ROLE_LABELS[role], "username": user.username,
                                     "at": utcnow().isoformat(), "comment": comment}]
     if len(req.signoffs) == len(SignoffRole):
-        req.status = "approved"
+        req.status = DestructionStatus.APPROVED
     session.add(req)
     audit.append(session, user.username, "archive.destruction_signed", "destruction", req.id,
                  {"role": role.value})
@@ -229,7 +230,7 @@ def destroy(session: Session, user: User, request_id: str, today: date | None = 
     req = session.get(DestructionRequest, request_id)
     if req is None:
         raise not_found("destruction", request_id)
-    if req.status == "destroyed":
+    if req.status == DestructionStatus.DESTROYED:
         raise refused("already_destroyed", f"destruction {request_id} is already carried out")
     roles = {s["role"] for s in req.signoffs}
     missing = [ROLE_LABELS[r] for r in SignoffRole if r.value not in roles]
@@ -266,7 +267,7 @@ def destroy(session: Session, user: User, request_id: str, today: date | None = 
     (out / "鉴定意见书.txt").write_text(req.appraisal_opinion + "\n", encoding="utf-8")
     for f in out.iterdir():
         os.chmod(f, 0o444)
-    req.status = "destroyed"
+    req.status = DestructionStatus.DESTROYED
     req.destroyed_at = at
     req.list_path = str(xlsx.relative_to(archive_root()))
     session.add(req)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,35 @@ from core.db import AwareDateTime, new_id, utcnow
 from core.settings import get_settings
 
 
-class PackageStatus:
+class PackageStatus(StrEnum):
+    """States of an archive package (``ArchivePackage.status``)."""
+
     LIVE = "live"
     SUPERSEDED = "superseded"
     DESTROYED = "destroyed"
+
+
+class CheckRunStatus(StrEnum):
+    """The verdict of a four-property check run: every item passed (or does not apply), or not."""
+
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class DestructionStatus(StrEnum):
+    """States of a destruction request (销毁): signed by the five roles, then carried out."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DESTROYED = "destroyed"
+
+
+class ExportStatus(StrEnum):
+    """States of a year-end export job (``ExportJob.status``)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class ArchivePackage(SQLModel, table=True):
@@ -142,7 +168,7 @@ class DestructionRequest(SQLModel, table=True):
     __tablename__ = "archive_destructions"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    status: str = Field(default="pending", max_length=16)  # pending | approved | destroyed
+    status: str = Field(default=DestructionStatus.PENDING, max_length=16)  # DestructionStatus
     appraisal_opinion: str  # 鉴定意见书
     package_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     signoffs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, func, select
 
 from core import messages
 from core.audit import AuditEntry
-from core.clock import CHINA
 from core.listing import Sorting, check_page, date_bounds, date_range
+from core.public import AuditEntryPublic
 from core.users import User
 
 AUDIT_SORTING = Sorting(
@@ -68,14 +68,14 @@ def _details(value: Any) -> Any:
     return value
 
 
+def entry_public(entry: AuditEntry, names: dict[str, str] | None = None) -> AuditEntryPublic:
+    """One entry with Chinese labels, China time and the actor's display name."""
+    return AuditEntryPublic.from_entry(entry, names, _details(entry.details))
+
+
 def entry_to_dict(entry: AuditEntry, names: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "seq": entry.seq, "at": entry.at.isoformat(), "at_china": entry.at.astimezone(CHINA).isoformat(),
-        "actor": entry.actor, "actor_name": (names or {}).get(entry.actor, entry.actor),
-        "action": entry.action, "action_label": messages.label("audit_action", entry.action),
-        "object_type": entry.object_type, "object_label": messages.label("audit_object", entry.object_type),
-        "object_id": entry.object_id, "details": _details(entry.details), "hash": entry.hash,
-    }
+    """The entry as plain data (the page and scripts)."""
+    return entry_public(entry, names).to_json()
 
 
 def display_names(session: Session, usernames: set[str]) -> dict[str, str]:

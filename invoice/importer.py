@@ -55,7 +55,7 @@ from invoice.analysis import (
     analyse_sandboxed,
 )
 from invoice.model import sha256_hex
-from invoice.registry import InvoiceRecord, invoice_summary, register, unique_key_for
+from invoice.registry import InvoiceRecord, RecordStatus, invoice_summary, register, unique_key_for
 from invoice.registry_errors import DuplicateInvoice, RegistryError
 
 EntryKind = Literal["imported", "already_imported", "duplicates", "rejected"]
@@ -171,7 +171,7 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
                 except RegistryError as exc:
                     done.append(("rejected", _error_entry(a.file, exc)))
                 else:
-                    if rec.status == "duplicate":
+                    if rec.status == RecordStatus.DUPLICATE:
                         earlier = session.get(InvoiceRecord, rec.duplicate_of)
                         assert earlier is not None
                         done.append(("duplicates", {**_duplicate_entry(a.file, invoice_summary(earlier, session)),

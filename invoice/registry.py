@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import JSON, Column, Numeric, Text, and_, event, func, literal_column, or_, text
@@ -42,6 +43,7 @@ from core.settings import get_settings
 from invoice import search
 from invoice.model import Invoice, canonical_key_field, canonicalize_keys, money_str
 from invoice.registry_errors import DuplicateInvoice, RegistryError
+from invoice.verify.report import VerifyStatus
 
 __all__ = ["DuplicateInvoice", "InvoiceRecord", "RegistryError", "StoredFile", "find_existing",
            "get_by_key", "get_invoice", "invoice_conditions", "invoice_summary", "list_invoices", "record_to_dict",
@@ -49,7 +51,15 @@ __all__ = ["DuplicateInvoice", "InvoiceRecord", "RegistryError", "StoredFile", "
 
 log = logging.getLogger(__name__)
 
-STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE = "ok", "invalid", "duplicate"
+class RecordStatus(StrEnum):
+    """The registry's status of an invoice record (``InvoiceRecord.status``)."""
+
+    OK = "ok"  # registered; may be claimed (subject to the claim gate)
+    INVALID = "invalid"  # kept as evidence: its signature does not verify
+    DUPLICATE = "duplicate"  # stored under the warn policy beside its earlier record
+
+
+STATUS_OK, STATUS_INVALID, STATUS_DUPLICATE = RecordStatus.OK, RecordStatus.INVALID, RecordStatus.DUPLICATE
 # Where parsers may put the key of the invoice a red-letter (红字) invoice reverses.
 RED_EXTRA_KEYS = ("red_reverses", "red_reverses_key", "reverses_key", "original_invoice_key")
 _RED_DIGITAL_RE = re.compile(r"被红冲蓝字(?:数电)?发票号码\s*[:：]\s*(\d{20})")
@@ -208,7 +218,7 @@ def unique_key_for(invoice: Invoice, verification_status: str, sha256: str) -> s
     key = invoice.key
     if not key:
         return None
-    if verification_status == "invalid":
+    if verification_status == VerifyStatus.INVALID:
         return f"invalid:{sha256}"
     is_red, _ = _red_reference(invoice)
     return f"red:{key}" if is_red else key
@@ -259,7 +269,7 @@ def register(session: Session, invoice: Invoice, report: Any, data_sha256: str, 
         seller_name=_cut(invoice.seller.name, 200), seller_tax_id=_cut(invoice.seller.tax_id, 32),
         amount=invoice.amount, tax=invoice.tax, total=invoice.total,
         data={**invoice.to_dict(), "sha256": data_sha256}, verification_status=vstatus[:16],
-        verification=rep, status=STATUS_INVALID if vstatus == "invalid" else STATUS_OK,
+        verification=rep, status=STATUS_INVALID if vstatus == VerifyStatus.INVALID else STATUS_OK,
         red_reverses_key=_cut(red_ref, 64), uploaded_by=username, uploaded_at=utcnow(),
         original_filename=filename[-512:], size=size,
     )
@@ -478,24 +488,8 @@ def list_invoices(session: Session, *, number: str | None = None, seller_tax_id:
 
 
 def record_to_dict(record: InvoiceRecord) -> dict[str, Any]:
-    """The normalised invoice (DESIGN §4) plus what the registry knows about the file."""
-    d = dict(record.data)
-    d.update({
-        "id": record.id,
-        "key": record.key,
-        "sha256": record.sha256,
-        "amount": money_str(record.amount) if record.amount is not None else d.get("amount"),
-        "tax": money_str(record.tax) if record.tax is not None else d.get("tax"),
-        "total": money_str(record.total) if record.total is not None else d.get("total"),
-        "status": record.status,
-        "duplicate_of": record.duplicate_of,
-        "red_reverses_key": record.red_reverses_key,
-        "verification": record.verification,
-        "verification_status": record.verification_status,
-        "online_check_status": record.online_check_status,
-        "file": record.original_filename,
-        "size": record.size,
-        "uploaded_by": record.uploaded_by,
-        "uploaded_at": record.uploaded_at.isoformat() if record.uploaded_at else None,
-    })
-    return d
+    """The normalised invoice (DESIGN §4) plus what the registry knows about the file
+    (``invoice.public.InvoicePublic``), as plain data."""
+    from invoice.public import InvoicePublic
+
+    return InvoicePublic.from_record(record).to_json()

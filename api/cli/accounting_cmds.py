@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.cli.common import (
     BAD_INPUT,
@@ -21,11 +21,15 @@ from api.cli.common import (
     add_flags,
     open_db,
     open_db_as,
-    page_dict,
+    page_of,
     print_items,
     print_json,
     service_session,
+    show,
 )
+
+if TYPE_CHECKING:
+    from accounting.public import ClaimPublic, VoucherPublic
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -152,37 +156,38 @@ def parse_invoice_spec(spec: str) -> dict[str, str]:
 
 # --- claims -------------------------------------------------------------------------------------
 
-def _print_claim(d: dict[str, Any]) -> None:
-    print(f"claim {d['id']}  {d['state']}  {d['total']}  {d['title']}  (claimant {d['claimant']})")
-    for line in d["lines"]:
-        mark = f"  [{line['online_check_label']}]" if line.get("online_check_pending") else ""
-        print(f"  {line['line_no']}. invoice {line['invoice_key'] or line['invoice_id']}  {line['category']}  "
-              f"{line['amount']}  uploaded by {line.get('uploaded_by')}{mark}")
-    for st in d["steps"]:
-        comment = f"  {st['comment']}" if st["comment"] else ""
-        print(f"  {st['at']}  {st['actor']}  {st['action']} → {st['to_state']}{comment}")
-    for w in d["warnings"]:
+def _print_claim(c: ClaimPublic) -> None:
+    print(f"claim {c.id}  {c.state}  {c.total}  {c.title}  (claimant {c.claimant})")
+    for line in c.lines:
+        mark = f"  [{line.online_check_label}]" if line.online_check_pending else ""
+        print(f"  {line.line_no}. invoice {line.invoice_key or line.invoice_id}  {line.category}  "
+              f"{line.amount}  uploaded by {line.uploaded_by}{mark}")
+    for st in c.steps:
+        comment = f"  {st.comment}" if st.comment else ""
+        print(f"  {st.at.isoformat()}  {st.actor}  {st.action} → {st.to_state}{comment}")
+    for w in c.warnings:
         print(f"warning: {w}", file=sys.stderr)
 
 
-def _claim_row(c: dict[str, Any]) -> str:
-    return f"{c['id']}  {c['state']:<9}  {c['total']:>12}  {c['claimant']}  {c['title']}"
+def _claim_row(c: ClaimPublic) -> str:
+    return f"{c.id}  {c.state:<9}  {c.total:>12}  {c.claimant}  {c.title}"
 
 
 def _claim_create(args: argparse.Namespace) -> int:
-    from accounting.claims import claim_to_dict, create_claim
+    from accounting.claims import create_claim
+    from accounting.public import ClaimPublic
 
     lines = [parse_invoice_spec(spec) for spec in args.invoice]
     user = open_db_as(args, "claim.create")
     with _service() as s:
         claim = create_claim(s, user, args.title, args.department, args.purpose, lines)
-        d = claim_to_dict(s, claim)
-    print_json(d) if args.json else _print_claim(d)
-    return OK
+        c = ClaimPublic.from_claim(s, claim)
+    return show(args, c, _print_claim)
 
 
 def _claim_edit(args: argparse.Namespace) -> int:
-    from accounting.claims import claim_to_dict, update_claim
+    from accounting.claims import update_claim
+    from accounting.public import ClaimPublic
 
     changes: dict[str, Any] = {k: getattr(args, k) for k in ("title", "department", "purpose")
                                if getattr(args, k) is not None}
@@ -191,92 +196,91 @@ def _claim_edit(args: argparse.Namespace) -> int:
     user = open_db_as(args, "claim.edit")
     with _service() as s:
         claim = update_claim(s, user, args.id, **changes)
-        d = claim_to_dict(s, claim)
-    print_json(d) if args.json else _print_claim(d)
-    return OK
+        c = ClaimPublic.from_claim(s, claim)
+    return show(args, c, _print_claim)
 
 
 def _claim_step(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from accounting import claims
+        from accounting.public import ClaimPublic
 
         fn = {"submit": claims.submit_claim, "review": claims.review_claim,
               "approve": claims.approve_claim, "reject": claims.reject_claim}[action]
         user = open_db_as(args, f"claim.{action}")
         with _service() as s:
             claim = fn(s, user, args.id, args.comment)
-            d = claims.claim_to_dict(s, claim)
-        print_json(d) if args.json else _print_claim(d)
-        return OK
+            c = ClaimPublic.from_claim(s, claim)
+        return show(args, c, _print_claim)
 
     return run
 
 
 def _claim_list(args: argparse.Namespace) -> int:
-    from accounting.claims import claim_to_dict, list_claims
+    from accounting.claims import list_claims
+    from accounting.public import ClaimPublic
 
     open_db()
     with _service() as s:
         items, total = list_claims(s, args.page, args.page_size, args.state)
-        out = page_dict([claim_to_dict(s, c) for c in items], total, args)
+        out = page_of([ClaimPublic.from_claim(s, c) for c in items], total, args)
     return print_items(args, out, _claim_row, "claim(s)")
 
 
 def _claim_show(args: argparse.Namespace) -> int:
-    from accounting.claims import claim_to_dict, get_claim
+    from accounting.claims import get_claim
+    from accounting.public import ClaimPublic
 
     open_db()
     with _service() as s:
-        d = claim_to_dict(s, get_claim(s, args.id))
-    print_json(d) if args.json else _print_claim(d)
-    return OK
+        c = ClaimPublic.from_claim(s, get_claim(s, args.id))
+    return show(args, c, _print_claim)
 
 
 # --- vouchers -----------------------------------------------------------------------------------
 
-def _print_voucher(d: dict[str, Any]) -> None:
+def _print_voucher(v: VoucherPublic) -> None:
     from core import messages
 
     extra = ""
-    if d["reverses"]:
-        extra = "  " + messages.text("voucher_reverses", number=d["reverses"]["number"])
-    elif d["reversed_by"]:
-        extra = "  " + messages.text("voucher_reversed_by", number=d["reversed_by"]["number"])
-    state = d.get("state_label") or d["state"]
-    print(f"{d['number']}  {d['date']}  {state}  {d['summary']}  (id {d['id']}){extra}")
-    for line in d["lines"]:
-        aux = " ".join(f"{k}={v}" for k, v in line["aux"].items())
-        print(f"  {line['account_code']:<10} {line['account_name']:<24} {line['debit']:>12} {line['credit']:>12}  {aux}")
-    print(f"  {messages.text('voucher_line_totals'):<33} {d['total_debit']:>12} {d['total_credit']:>12}  "
-          + messages.text("voucher_attachments", count=d["attachments"]))
+    if v.reverses:
+        extra = "  " + messages.text("voucher_reverses", number=v.reverses.number)
+    elif v.reversed_by:
+        extra = "  " + messages.text("voucher_reversed_by", number=v.reversed_by.number)
+    print(f"{v.number}  {v.date}  {v.state_label or v.state}  {v.summary}  (id {v.id}){extra}")
+    for line in v.lines:
+        aux = " ".join(f"{k}={val}" for k, val in line.aux.items())
+        print(f"  {line.account_code:<10} {line.account_name or '':<24} {line.debit:>12} {line.credit:>12}  {aux}")
+    print(f"  {messages.text('voucher_line_totals'):<33} {v.total_debit:>12} {v.total_credit:>12}  "
+          + messages.text("voucher_attachments", count=v.attachments))
 
 
-def _voucher_row(v: dict[str, Any]) -> str:
-    return f"{v['number']}  {v['date']}  {v.get('state_label') or v['state']:<4}  {v['total_debit']:>12}  {v['summary']}"
+def _voucher_row(v: VoucherPublic) -> str:
+    return f"{v.number}  {v.date}  {v.state_label or v.state:<4}  {v.total_debit:>12}  {v.summary}"
 
 
 def _voucher_create(args: argparse.Namespace) -> int:
-    from accounting.ledger import create_voucher_from_claims, voucher_to_dict
+    from accounting.ledger import create_voucher_from_claims
+    from accounting.public import VoucherPublic
 
     user = open_db_as(args, "voucher.create")
     with _service() as s:
         v = create_voucher_from_claims(s, user, args.claims, args.date)
-        d = voucher_to_dict(s, v)
-    print_json(d) if args.json else _print_voucher(d)
-    return OK
+        out = VoucherPublic.from_voucher(s, v)
+    return show(args, out, _print_voucher)
 
 
 def _voucher_step(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from accounting import ledger
+        from accounting.public import VoucherPublic
 
         fn = {"review": ledger.review_voucher, "unreview": ledger.unreview_voucher}[action]
         user = open_db_as(args, "voucher.post")  # 审核 is the posting side's sign-off
         with _service() as s:
             v = fn(s, user, ledger.get_voucher(s, args.id).id)
-            d = ledger.voucher_to_dict(s, v)
-        print_json(d) if args.json else _print_voucher(d)
-        return OK
+            out = VoucherPublic.from_voucher(s, v)
+        return show(args, out, _print_voucher)
 
     return run
 
@@ -295,7 +299,8 @@ def parse_line_spec(spec: str) -> dict[str, str]:
 
 
 def _voucher_edit(args: argparse.Namespace) -> int:
-    from accounting.ledger import get_voucher, update_voucher, voucher_to_dict
+    from accounting.ledger import get_voucher, update_voucher
+    from accounting.public import VoucherPublic
 
     lines = [parse_line_spec(spec) for spec in args.lines] if args.lines else None
     if args.date is None and args.summary is None and lines is None:
@@ -305,17 +310,17 @@ def _voucher_edit(args: argparse.Namespace) -> int:
     user = open_db_as(args, "voucher.create")
     with _service() as s:
         v = update_voucher(s, user, get_voucher(s, args.id).id, date=args.date, summary=args.summary, lines=lines)
-        d = voucher_to_dict(s, v)
-    print_json(d) if args.json else _print_voucher(d)
-    return OK
+        out = VoucherPublic.from_voucher(s, v)
+    return show(args, out, _print_voucher)
 
 
 def _voucher_delete(args: argparse.Namespace) -> int:
     from accounting.ledger import delete_voucher, get_voucher
+    from accounting.public import DeletedVoucher
 
     user = open_db_as(args, "voucher.create")
     with _service() as s:
-        d = delete_voucher(s, user, get_voucher(s, args.id).id)
+        d = DeletedVoucher.model_validate(delete_voucher(s, user, get_voucher(s, args.id).id)).to_json()
     if args.json:
         print_json(d)
     else:
@@ -327,46 +332,47 @@ def _voucher_delete(args: argparse.Namespace) -> int:
 
 
 def _voucher_post(args: argparse.Namespace) -> int:
-    from accounting.ledger import get_voucher, post_voucher, voucher_to_dict
+    from accounting.ledger import get_voucher, post_voucher
+    from accounting.public import VoucherPublic
 
     user = open_db_as(args, "voucher.post")
     with _service() as s:
         v = post_voucher(s, user, get_voucher(s, args.id).id, deductible=not args.not_deductible)
-        d = voucher_to_dict(s, v)
-    print_json(d) if args.json else _print_voucher(d)
-    return OK
+        out = VoucherPublic.from_voucher(s, v)
+    return show(args, out, _print_voucher)
 
 
 def _voucher_reverse(args: argparse.Namespace) -> int:
-    from accounting.ledger import get_voucher, reverse_voucher, voucher_to_dict
+    from accounting.ledger import get_voucher, reverse_voucher
+    from accounting.public import VoucherPublic
 
     user = open_db_as(args, "voucher.reverse")
     with _service() as s:
         v = reverse_voucher(s, user, get_voucher(s, args.id).id, args.date)
-        d = voucher_to_dict(s, v)
-    print_json(d) if args.json else _print_voucher(d)
-    return OK
+        out = VoucherPublic.from_voucher(s, v)
+    return show(args, out, _print_voucher)
 
 
 def _voucher_list(args: argparse.Namespace) -> int:
-    from accounting.ledger import list_vouchers, voucher_to_dict
+    from accounting.ledger import list_vouchers
+    from accounting.public import VoucherPublic
 
     open_db()
     with service_session() as s:  # list errors (a bad date or sort) are not accounting errors
         items, total = list_vouchers(s, args.period, args.page, args.page_size, args.state, sort=args.sort,
                                      date_from=args.date_from, date_to=args.date_to, q=args.q)
-        out = page_dict([voucher_to_dict(s, v) for v in items], total, args)
+        out = page_of([VoucherPublic.from_voucher(s, v) for v in items], total, args)
     return print_items(args, out, _voucher_row, "张凭证")
 
 
 def _voucher_show(args: argparse.Namespace) -> int:
-    from accounting.ledger import get_voucher, voucher_to_dict
+    from accounting.ledger import get_voucher
+    from accounting.public import VoucherPublic
 
     open_db()
     with _service() as s:
-        d = voucher_to_dict(s, get_voucher(s, args.id))
-    print_json(d) if args.json else _print_voucher(d)
-    return OK
+        out = VoucherPublic.from_voucher(s, get_voucher(s, args.id))
+    return show(args, out, _print_voucher)
 
 
 def _voucher_export(args: argparse.Namespace) -> int:
@@ -385,7 +391,7 @@ def _voucher_export(args: argparse.Namespace) -> int:
 
 def _voucher_import(args: argparse.Namespace) -> int:
     from accounting.excel import import_vouchers
-    from accounting.ledger import voucher_to_dict
+    from accounting.public import VoucherPublic
 
     path = Path(args.file)
     if not path.is_file():
@@ -393,12 +399,12 @@ def _voucher_import(args: argparse.Namespace) -> int:
     user = open_db_as(args, "voucher.import")
     with _service() as s:
         created = import_vouchers(s, user, path.read_bytes(), path.name)
-        items = [voucher_to_dict(s, v) for v in created]
+        items = [VoucherPublic.from_voucher(s, v) for v in created]
     if args.json:
-        print_json({"created": items})
+        print_json({"created": [v.to_json() for v in items]})
     else:
-        for d in items:
-            print(f"{d['number']}  {d['date']}  {d['total_debit']:>12}  {d['summary']}")
+        for v in items:
+            print(f"{v.number}  {v.date}  {v.total_debit:>12}  {v.summary}")
         print(f"{len(items)} voucher(s)")
     return OK
 

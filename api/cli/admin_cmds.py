@@ -280,7 +280,9 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         else:
             report = audit.verify_and_anchor(s)
     if args.json:
-        print_json(report.to_dict())
+        from core.public import ChainReportPublic
+
+        print_json(ChainReportPublic.model_validate(report.to_dict()).to_json())
     elif report.ok:
         print(report.message)
     else:

@@ -22,7 +22,7 @@ from api.cli.common import (
     add_flags,
     open_db,
     open_db_as,
-    page_dict,
+    page_of,
     print_items,
     print_json,
     service_errors,
@@ -32,6 +32,7 @@ from api.cli.common import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from archive.public import PackagePublic
     from core.users import User
 
 
@@ -118,12 +119,13 @@ def _write_report(path: str | None, d: dict[str, Any], title: str) -> None:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from archive.package import build_package, package_to_dict
+    from archive.package import build_package
+    from archive.public import PackagePublic
 
     user = open_db_as(args, "archive.package")
     with service_session() as s:
         pkg = build_package(s, user, args.voucher_id)
-        d = package_to_dict(s, pkg)
+        d = PackagePublic.from_package(s, pkg).to_json()
     if args.json:
         print_json(d)
     else:
@@ -133,21 +135,23 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _supersede(args: argparse.Namespace) -> int:
-    from archive.package import package_to_dict, supersede_package
+    from archive.package import supersede_package
+    from archive.public import PackagePublic
 
     user = open_db_as(args, "archive.package")
     with service_session() as s:
-        d = package_to_dict(s, supersede_package(s, user, args.package_id, args.reason))
+        d = PackagePublic.from_package(s, supersede_package(s, user, args.package_id, args.reason)).to_json()
     print_json(d) if args.json else print(f"{d['archival_code']} v{d['version']}  package {d['id']}")
     return OK
 
 
 def _show(args: argparse.Namespace) -> int:
-    from archive.package import get_package, package_to_dict
+    from archive.package import get_package
+    from archive.public import PackagePublic
 
     open_db()
     with service_session() as s:
-        d = package_to_dict(s, get_package(s, args.package_id))
+        d = PackagePublic.from_package(s, get_package(s, args.package_id)).to_json()
     if args.json:
         print_json(d)
     else:
@@ -158,40 +162,43 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from archive.package import list_packages, package_to_dict
+    from archive.package import list_packages
+    from archive.public import PackagePublic
 
     open_db()
     with service_session() as s:
         items, total = list_packages(s, args.year, args.page, args.page_size)
-        out = page_dict([package_to_dict(s, p, with_check=False) for p in items], total, args)
+        out = page_of([PackagePublic.from_package(s, p, with_check=False) for p in items], total, args)
     return print_items(args, out, _package_row, "package(s)")
 
 
-def _package_row(p: dict[str, Any]) -> str:
-    return f"{p['archival_code']}  v{p['version']}  {p['status']:<10} {p['amount']:>12}  {p['title']}"
+def _package_row(p: PackagePublic) -> str:
+    return f"{p.archival_code}  v{p.version}  {p.status:<10} {p.amount:>12}  {p.title}"
 
 
 def _check(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
     from archive.check import check_package, check_year, year_series
-    from archive.store import ArchivePackage
+    from archive.public import CheckReportPublic
+    from archive.store import ArchivePackage, CheckRunStatus
 
     user = open_db_as(args, "archive.check")
     reports = []
     with service_session() as s:
         if args.package:
-            reports.append(check_package(s, args.package, user).to_dict())
+            reports.append(CheckReportPublic.model_validate(check_package(s, args.package, user).to_dict()).to_json())
         else:
             years = [args.year] if args.year else sorted(set(s.exec(select(ArchivePackage.year)).all()))
             for y in years:
                 if not year_series(s, y):
                     raise CliError(BAD_INPUT, "nothing_to_check", f"no archived packages for {y}")
-                reports.append(check_year(s, y, user).to_dict())
+                reports.append(CheckReportPublic.model_validate(check_year(s, y, user).to_dict()).to_json())
     if not reports:
         raise CliError(BAD_INPUT, "nothing_to_check", "no archived packages yet")
     out: dict[str, Any] = reports[0] if len(reports) == 1 else {
-        "status": "fail" if any(r["status"] == "fail" for r in reports) else "pass", "reports": reports}
+        "status": CheckRunStatus.FAIL if any(r["status"] == CheckRunStatus.FAIL for r in reports) else CheckRunStatus.PASS,
+        "reports": reports}
     if args.json:
         print_json(out)
     else:
@@ -199,32 +206,36 @@ def _check(args: argparse.Namespace) -> int:
             _print_report(r)
     if args.report:
         _write_report(args.report, reports[0], "四性检测报告")
-    return OK if out["status"] == "pass" else REFUSED
+    return OK if out["status"] == CheckRunStatus.PASS else REFUSED
 
 
 def _export(args: argparse.Namespace) -> int:
-    from archive.export import export_to_dict, export_year
+    from archive.export import export_year
+    from archive.public import ExportLocal
+    from archive.store import ExportStatus
 
     user = open_db_as(args, "archive.export")
     if args.override_reason:
         acting_user(args, "archive.override")
     with service_errors():
         job = export_year(args.year, Path(args.out), user, args.override_reason, make_zip=args.zip)
-    d = export_to_dict(job)
+    d = ExportLocal.from_job(None, job).to_json()
     if args.json:
         print_json(d)
-    elif job.status == "done":
+    elif job.status == ExportStatus.DONE:
         print(f"exported {d['package_count']} packages ({d['total_size']} bytes) to {d['bag_path']}")
     else:
         print(f"fapiao: export failed: {(d['error'] or {}).get('message')}", file=sys.stderr)
-    return OK if job.status == "done" else REFUSED
+    return OK if job.status == ExportStatus.DONE else REFUSED
 
 
 def _verify_export(args: argparse.Namespace) -> int:
     from archive.export import verify_export
+    from archive.public import ExportVerifyPublic
+    from archive.store import CheckRunStatus
 
     with service_errors():
-        d = verify_export(Path(args.dir), expect_key=args.expect_key)
+        d = ExportVerifyPublic.model_validate(verify_export(Path(args.dir), expect_key=args.expect_key)).to_json()
     if args.json:
         print_json(d)
     else:
@@ -233,15 +244,16 @@ def _verify_export(args: argparse.Namespace) -> int:
         print(d["trust"]["message"])
         _print_check_items(d)
     _write_report(args.report, d, "移交接收检测报告")
-    return OK if d["status"] == "pass" else REFUSED
+    return OK if d["status"] == CheckRunStatus.PASS else REFUSED
 
 
 def _key(args: argparse.Namespace) -> int:
+    from archive.public import KeyInfoPublic
     from archive.signing import key_info
 
     open_db()
     with service_errors():
-        d = key_info()
+        d = KeyInfoPublic.model_validate(key_info()).to_json()
     if args.json:
         print_json(d)
     else:
@@ -261,11 +273,12 @@ def _print_key(d: dict[str, Any]) -> None:
 
 
 def _rotate_key(args: argparse.Namespace) -> int:
+    from archive.public import KeyRotatedPublic
     from archive.signing import rotate
 
     user = open_db_as(args, "archive.key_rotate")
     with service_session() as s:
-        d = rotate(s, user)
+        d = KeyRotatedPublic.model_validate(rotate(s, user)).to_json()
     if args.json:
         print_json(d)
     else:
@@ -275,18 +288,20 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 
 def _due(args: argparse.Namespace) -> int:
-    from archive.package import package_to_dict
+    from archive.public import PackagePublic
     from archive.retention import due_for_appraisal
+    from core.public import Items
 
     open_db()
     with service_session() as s:
-        items = [package_to_dict(s, p, with_check=False) for p in due_for_appraisal(s, args.today)]
-    return print_items(args, {"items": items, "total": len(items)}, _due_row, "package(s) due for appraisal")
+        items = [PackagePublic.from_package(s, p, with_check=False) for p in due_for_appraisal(s, args.today)]
+    return print_items(args, Items[PackagePublic](items=items, total=len(items)), _due_row,
+                       "package(s) due for appraisal")
 
 
-def _due_row(p: dict[str, Any]) -> str:
-    return (f"{p['archival_code']}  kept until {p['retention']['until']}  {p['title']}"
-            + ("  (unsettled)" if p["unsettled"] else ""))
+def _due_row(p: PackagePublic) -> str:
+    return (f"{p.archival_code}  kept until {p.retention.until}  {p.title}"
+            + ("  (unsettled)" if p.unsettled else ""))
 
 
 def _unsettled(args: argparse.Namespace) -> int:

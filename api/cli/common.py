@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the database stack loads only in the commands that use it (
     from sqlmodel import Session
 
     from core.errors import ErrorKind, ServiceError
+    from core.public import Page, PublicModel
     from core.users import User
 
 OK, REFUSED, BAD_INPUT = 0, 1, 2
@@ -141,18 +142,34 @@ def service_session(errors: type[ServiceError] | None = None,
         yield s
 
 
-def page_dict(items: list[dict[str, Any]], total: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One page of a listing, in the JSON shape the HTTP API uses."""
-    return {"items": items, "total": total, "page": args.page, "page_size": args.page_size}
+def page_of(items: list[Any], total: int, args: argparse.Namespace) -> Page[Any]:
+    """One page of a listing: the API's ``Page[T]`` (``core.public``)."""
+    from core.public import Page
+
+    return Page[Any](items=items, total=total, page=args.page, page_size=args.page_size)
 
 
-def print_items(args: argparse.Namespace, out: dict[str, Any], line: Callable[[dict[str, Any]], str],
-                footer: str) -> int:
-    """A listing: ``out`` as JSON, or one ``line`` per item and ``"{total} {footer}"``."""
+def show(args: argparse.Namespace, model: PublicModel, table: Callable[[Any], None]) -> int:
+    """One record: the API's JSON of the read model with ``--json``, else ``table(model)``."""
     if args.json:
-        print_json(out)
+        print_json(model.to_json())
     else:
-        for item in out["items"]:
+        table(model)
+    return OK
+
+
+def print_items(args: argparse.Namespace, out: dict[str, Any] | PublicModel, line: Callable[[Any], str],
+                footer: str) -> int:
+    """A listing: ``out`` as JSON, or one ``line`` per item and ``"{total} {footer}"``.
+
+    ``out`` is a ``Page`` / ``Items`` read model (its items are models, ``line`` reads their
+    fields), or plain data for listings without one."""
+    data = out.to_json() if not isinstance(out, dict) else out
+    if args.json:
+        print_json(data)
+    else:
+        items = out.items if not isinstance(out, dict) else out["items"]  # type: ignore[attr-defined]
+        for item in items:
             print(line(item))
-        print(f"{out['total']} {footer}")
+        print(f"{data['total']} {footer}")
     return OK

@@ -97,6 +97,7 @@ def run_store_sweep(args: argparse.Namespace) -> int:
 def run_online_check_cmd(args: argparse.Namespace) -> int:
     from core.errors import ErrorKind
     from invoice.online_store import run_online_check
+    from invoice.public import OnlineCheckResult
     from invoice.registry import RegistryError, get_invoice
     from invoice.verify.online import CheckStatus
 
@@ -106,9 +107,9 @@ def run_online_check_cmd(args: argparse.Namespace) -> int:
     with service_session(RegistryError, (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND)) as s:
         result = run_online_check(s, args.id, username=user.username)
         stored = get_invoice(s, args.id).online_check_status
-    out: dict[str, Any] = {"invoice_id": args.id, **result.to_dict(), "online_check_status": stored}
+    out = OnlineCheckResult.model_validate({"invoice_id": args.id, **result.to_dict(), "online_check_status": stored})
     if args.json:
-        print_json(out)
+        print_json(out.to_json())
     else:
         print(f"invoice {args.id}: {result.status.value}  {result.message}")
         if stored != result.status.value:
@@ -119,7 +120,7 @@ def run_online_check_cmd(args: argparse.Namespace) -> int:
 def run_override_cmd(args: argparse.Namespace) -> int:
     """``fapiao invoice override ID --reason R``: the same as ``POST /invoices/{id}/override``."""
     from accounting.overrides import record_override
-    from api.routes.invoices import invoice_detail
+    from accounting.public import invoice_detail
     from core.errors import ServiceError
     from invoice.registry import get_invoice
 
@@ -128,8 +129,8 @@ def run_override_cmd(args: argparse.Namespace) -> int:
         row = record_override(s, user, args.id, args.reason)
         out = invoice_detail(s, get_invoice(s, args.id))
     if args.json:
-        print_json(out)
+        print_json(out.to_json())
     else:
         print(f"invoice {args.id}: override recorded by {row.by} at {row.at.isoformat()}: {row.reason}")
-        print(f"  {out['invoice_status']['label']}: {'；'.join(out['invoice_status']['reasons'])}")
+        print(f"  {out.invoice_status.label}: {'；'.join(out.invoice_status.reasons)}")
     return OK

@@ -12,8 +12,17 @@ from sqlmodel import Session
 from api.deps import ReadSessionDep, Requires, SessionDep
 from api.permissions import require
 from archive import check, export, package, signing
-from archive.store import CheckRun
+from archive.public import (
+    CheckReportPublic,
+    ExportPublic,
+    ExportVerifyPublic,
+    KeyInfoPublic,
+    KeyRotatedPublic,
+    PackagePublic,
+)
+from archive.store import PackageStatus
 from core import jobs, worker
+from core.public import Page
 from core.users import User
 
 router = APIRouter(tags=["archive"])
@@ -36,16 +45,10 @@ class ExportIn(BaseModel):
                                   "(permission archive.override; audited)")
 
 
-def export_dict(s: Session, job: Any) -> dict[str, Any]:
-    """The job, plus the four-property report of its pre-export check once there is one."""
-
-    d = dict(export.export_to_dict(job))
-    run = s.get(CheckRun, job.check_run_id) if job.check_run_id else None
-    d["check"] = ({"status": run.status, "run_id": run.id, "at": run.at.isoformat(), "items": run.items}
-                  if run is not None else None)
-    d.pop("bag_path", None)  # server paths are not the caller's business
-    d.pop("zip_path", None)
-    return d
+def export_dict(s: Session, job: Any) -> ExportPublic:
+    """The job, plus the four-property report of its pre-export check once there is one (no
+    server paths: they are not the caller's business)."""
+    return ExportPublic.from_job(s, job)
 
 
 FingerprintQuery = Annotated[str | None, Query(max_length=200, description=(
@@ -53,57 +56,60 @@ FingerprintQuery = Annotated[str | None, Query(max_length=200, description=(
     "the signed key history); any other key fails with trust.code key_mismatch"))]
 
 
-@router.get("/archive/key", summary="The organisation archive key: certificate, SM3 fingerprint, key history",
+@router.get("/archive/key", response_model=KeyInfoPublic, summary="The organisation archive key: certificate, SM3 fingerprint, key history",
             description="`fingerprint_sm3` is the SM3 hash of the key's DER SubjectPublicKeyInfo; give it to a "
                         "receiving archive to pin trust (`verify-export --expect-key`).")
-def archive_key(_: Annotated[User, Depends(Requires("archive.read"))]) -> dict[str, Any]:
-    return signing.key_info()
+def archive_key(_: Annotated[User, Depends(Requires("archive.read"))]) -> KeyInfoPublic:
+    return KeyInfoPublic.model_validate(signing.key_info())
 
 
-@router.post("/archive/key/rotate", summary="Make a new archive key, joined to the signed key history",
+@router.post("/archive/key/rotate", response_model=KeyRotatedPublic, summary="Make a new archive key, joined to the signed key history",
              description="Packages and anchors signed by earlier keys keep verifying through the history.")
-def rotate_key(user: Annotated[User, Depends(Requires("archive.key_rotate"))], s: SessionDep) -> dict[str, Any]:
-    return signing.rotate(s, user)
+def rotate_key(user: Annotated[User, Depends(Requires("archive.key_rotate"))], s: SessionDep) -> KeyRotatedPublic:
+    return KeyRotatedPublic.model_validate(signing.rotate(s, user))
 
 
-@router.get("/archive/packages", summary="List archive packages (by year)")
+@router.get("/archive/packages", response_model=Page[PackagePublic], summary="List archive packages (by year)")
 def list_packages(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
                   year: Annotated[int | None, Query(ge=1990, le=2200)] = None,
-                  status: Annotated[str | None, Query(max_length=16, description="e.g. live, superseded")] = None,
+                  status: Annotated[str | None, Query(max_length=16, description=" | ".join(PackageStatus))] = None,
                   retention: Annotated[str | None, Query(max_length=8, description="D30, D10, Y")] = None,
                   sort: Annotated[str | None, Query(max_length=200, description="e.g. -created_at; archival_code, "
                                                     "year, voucher_number, amount, created_at, retention_until, "
                                                     "status")] = None,
                   page: Annotated[int, Query(ge=1)] = 1,
-                  page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+                  page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> Page[PackagePublic]:
     rows, total = package.list_packages(s, year=year, page=page, page_size=page_size, status=status,
                                         sort=sort, retention=retention)
-    return {"items": [package.package_to_dict(s, p, with_check=False) for p in rows], "total": total,
-            "page": page, "page_size": page_size}
+    return Page[PackagePublic](items=[PackagePublic.from_package(s, p, with_check=False) for p in rows],
+                               total=total, page=page, page_size=page_size)
 
 
-@router.post("/archive/packages", status_code=201, summary="Build the archive package of a posted voucher")
+@router.post("/archive/packages", status_code=201, response_model=PackagePublic,
+             summary="Build the archive package of a posted voucher")
 def create_package(body: PackageIn, user: Annotated[User, Depends(Requires("archive.package"))],
-                   s: SessionDep) -> dict[str, Any]:
+                   s: SessionDep) -> PackagePublic:
     pkg = package.build_package(s, user, body.voucher_id)
-    return dict(package.package_to_dict(s, pkg))
+    return PackagePublic.from_package(s, pkg)
 
 
-@router.get("/archive/packages/{package_id}", summary="One archive package")
+@router.get("/archive/packages/{package_id}", response_model=PackagePublic, summary="One archive package")
 def get_package(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
-                package_id: PackageId) -> dict[str, Any]:
-    return dict(package.package_to_dict(s, package.get_package(s, package_id)))
+                package_id: PackageId) -> PackagePublic:
+    return PackagePublic.from_package(s, package.get_package(s, package_id))
 
 
-@router.get("/archive/packages/{package_id}/check", summary="Run the four-property check (四性检测)")
+@router.get("/archive/packages/{package_id}/check", response_model=CheckReportPublic,
+            summary="Run the four-property check (四性检测)")
 def check_package(user: Annotated[User, Depends(Requires("archive.check"))], s: SessionDep,
-                  package_id: PackageId) -> dict[str, Any]:
-    return dict(check.check_package(s, package_id, user).to_dict())
+                  package_id: PackageId) -> CheckReportPublic:
+    return CheckReportPublic.model_validate(check.check_package(s, package_id, user).to_dict())
 
 
-@router.post("/archive/exports", status_code=202, summary="Start the year-end export (移交) of a year")
+@router.post("/archive/exports", status_code=202, response_model=ExportPublic,
+             summary="Start the year-end export (移交) of a year")
 def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive.export"))],
-                 s: SessionDep) -> dict[str, Any]:
+                 s: SessionDep) -> ExportPublic:
     if body.override_reason is not None:
         require(user, "archive.override")
     job = export.start_export(s, user, body.year, override_reason=body.override_reason)
@@ -128,19 +134,19 @@ def build_year(user: Annotated[User, Depends(Requires("archive.package"))], s: S
     return jobs.job_to_dict(job)
 
 
-@router.get("/archive/exports/{export_id}", summary="An export job: running, done or failed, and its check")
+@router.get("/archive/exports/{export_id}", response_model=ExportPublic,
+            summary="An export job: running, done or failed, and its check")
 def get_export(_: Annotated[User, Depends(Requires("archive.read"))], s: ReadSessionDep,
-               export_id: ExportId) -> dict[str, Any]:
+               export_id: ExportId) -> ExportPublic:
     return export_dict(s, export.get_export(s, export_id))
 
 
-@router.get("/archive/exports/{export_id}/verify",
+@router.get("/archive/exports/{export_id}/verify", response_model=ExportVerifyPublic,
+            response_model_exclude={"bag"},  # server paths are not the caller's business
             summary="Check a finished export as the receiving archive would (optionally pinning the key)")
 def verify_export(_: Annotated[User, Depends(Requires("archive.check"))], s: ReadSessionDep,
-                  export_id: ExportId, expect_key: FingerprintQuery = None) -> dict[str, Any]:
-    d = export.verify_job(s, export_id, expect_key)
-    d.pop("bag", None)  # server paths are not the caller's business
-    return d
+                  export_id: ExportId, expect_key: FingerprintQuery = None) -> ExportVerifyPublic:
+    return ExportVerifyPublic.model_validate(export.verify_job(s, export_id, expect_key))
 
 
 @router.get("/archive/exports/{export_id}/download", summary="The exported bag as a zip",

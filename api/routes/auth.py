@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -27,8 +27,9 @@ from api.tables import WebSession
 from core import audit, login_throttle, messages
 from core.clock import now
 from core.db import session_scope
+from core.public import Ok, Timestamp, UserPublic
 from core.settings import get_settings
-from core.users import User, check_password, display_name, get_user
+from core.users import User, check_password, get_user
 
 router = APIRouter(tags=["auth"])
 
@@ -40,26 +41,17 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class UserOut(BaseModel):
-    id: str
-    username: str
-    display_name: str = Field(default="", description="the display name, else the username")
-    role: str
-    role_label: str = ""
-    active: bool = True
-    operations: list[str] = []
-
-
 class LoginOut(BaseModel):
-    user: UserOut
+    user: UserPublic
     csrf_token: str = Field(description="Send it back as X-CSRF-Token on every POST/PATCH/DELETE.")
-    expires_at: str
+    expires_at: Timestamp
 
 
-def user_out(user: User, with_operations: bool = False) -> dict[str, Any]:
+def user_public(user: User, with_operations: bool = False) -> UserPublic:
+    """The user as the API shows it; with the operations it may do for ``GET /me`` and login."""
     ops = sorted(op for op in RULES if allowed(user, op)) if with_operations else []
-    return {"id": user.id, "username": user.username, "display_name": display_name(user), "role": user.role,
-            "role_label": messages.label("role", user.role), "active": user.active, "operations": ops}
+    return UserPublic.from_user(user, ops)
+
 
 
 _dummy_hash: str | None = None
@@ -91,7 +83,7 @@ def cookie_secure(request: Request) -> bool:
              dependencies=[Depends(Public("logging in needs no login"))],
              responses={429: {"description": "too many failed attempts: wait Retry-After seconds"}},
              summary="Log in to the web page (sets the session cookie)")
-def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]:
+def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
     settings = get_settings()
     client = _client(request)
     failure: ApiError | None = None
@@ -124,7 +116,7 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
             s.add(WebSession(token_hash=sha256_hex(raw), csrf_hash=sha256_hex(csrf), user_id=user.id,
                              expires_at=expires))
             audit.append(s, user.username, "auth.login", "user", user.id, {"client": client})
-            out = user_out(user, with_operations=True)
+            out = user_public(user, with_operations=True)
     if failure is not None:
         raise failure
     secure = cookie_secure(request)
@@ -133,12 +125,12 @@ def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]
                         secure=secure, path="/")
     response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="lax",
                         secure=secure, path="/")
-    return {"user": out, "csrf_token": csrf, "expires_at": expires.isoformat()}
+    return LoginOut(user=out, csrf_token=csrf, expires_at=expires)
 
 
-@router.post("/auth/logout", summary="End the web session")
+@router.post("/auth/logout", response_model=Ok, summary="End the web session")
 def logout(auth: CurrentAuth, _: Annotated[User, Depends(Requires("me"))], request: Request,
-           response: Response) -> dict[str, Any]:
+           response: Response) -> Ok:
     if auth.session_id:
         with session_scope() as s:
             ws = s.get(WebSession, auth.session_id)
@@ -147,9 +139,9 @@ def logout(auth: CurrentAuth, _: Annotated[User, Depends(Requires("me"))], reque
     secure = cookie_secure(request)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
-    return {"ok": True}
+    return Ok()
 
 
-@router.get("/me", response_model=UserOut, summary="The calling user and what it may do")
-def me(user: Annotated[User, Depends(Requires("me"))]) -> dict[str, Any]:
-    return user_out(user, with_operations=True)
+@router.get("/me", response_model=UserPublic, summary="The calling user and what it may do")
+def me(user: Annotated[User, Depends(Requires("me"))]) -> UserPublic:
+    return user_public(user, with_operations=True)

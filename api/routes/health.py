@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 
 from api.deps import Public
+from core.public import Ok
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", dependencies=[Depends(Public("load balancers probe it without a login"))],
-            summary="The service is up")
-def health() -> dict[str, Any]:
-    return {"ok": True}
+            response_model=Ok, summary="The service is up")
+def health() -> Ok:
+    return Ok()

@@ -24,8 +24,9 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from accounting import claims, ledger, payments
-from accounting.claims import Claim
-from accounting.ledger import Voucher
+from accounting.claims import Claim, ClaimState
+from accounting.invoice_status import InvoiceStatus
+from accounting.ledger import Voucher, VoucherState
 from accounting.overrides import OVERRIDABLE
 from api import formatting, page_lists
 from api.deps import PageRequires, Public, ReadSessionDep, authenticate, safe_next
@@ -39,9 +40,10 @@ from archive.store import ArchivePackage
 from core import messages
 from core.clock import today_china
 from core.settings import get_settings
-from core.users import Permission, User, has_permission
+from core.users import Permission, Role, User, has_permission
 from invoice import registry
-from invoice.registry import InvoiceRecord
+from invoice.registry import InvoiceRecord, RecordStatus
+from invoice.verify.report import VerifyStatus
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -49,9 +51,11 @@ formatting.install(templates.env)
 
 INVOICE_STATUSES = page_lists.INVOICE_STATUSES
 # colour of each status: green may be claimed, amber needs a person, red never, grey is done
-STATUS_TONE = {"claimable": "ok", "needs_check": "warn", "failed": "bad", "not_ours": "bad",
-               "duplicate": "bad", "claimed": "info", "posted": "done"}
-CLAIM_STATES = ("draft", "submitted", "reviewed", "approved", "rejected")
+STATUS_TONE: dict[str, str] = {
+    InvoiceStatus.CLAIMABLE: "ok", InvoiceStatus.NEEDS_CHECK: "warn", InvoiceStatus.FAILED: "bad",
+    InvoiceStatus.NOT_OURS: "bad", InvoiceStatus.DUPLICATE: "bad", InvoiceStatus.CLAIMED: "info",
+    InvoiceStatus.POSTED: "done"}
+CLAIM_STATES = tuple(ClaimState)
 CATEGORIES = ("办公费", "差旅费", "交通费", "业务招待费", "通讯费", "会议费", "培训费", "其他")
 
 
@@ -82,7 +86,7 @@ def invoice_state(report: dict[str, Any], record: InvoiceRecord | None = None) -
     reasons, unchanged). For a file changed after signing, the members that changed are named
     first, so a tampered invoice says plainly what failed."""
     reasons = [str(r) for r in report.get("reasons") or []]
-    if record is not None and record.verification_status == "invalid":
+    if record is not None and record.verification_status == VerifyStatus.INVALID:
         detail = signature_failure(record.verification or {})
         reasons = [r for r in detail if r != messages.text("web.status.invalid")] + reasons
     return InvoiceState(str(report["status"]), bool(report["claimable"]), reasons,
@@ -196,7 +200,7 @@ def nav_items(user: User) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     if allowed(user, "invoice.upload"):
         items.append(("/upload", "上传发票"))
-    if user.role == "clerk":
+    if user.role == Role.CLERK:
         items.append(("/invoices?mine=1", "我的发票"))
     items.append(("/invoices", "发票台账"))
     if allowed(user, "claim.create"):
@@ -258,8 +262,9 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=300)] = "
     return page(request, "login.html", None, next=safe_next(next))
 
 
-LANDING = {"clerk": "/upload", "approver": "/approvals", "accountant": "/vouchers?todo=1",
-           "archivist": "/archive#todo", "auditor": "/audit", "admin": "/invoices"}
+LANDING: dict[str, str] = {
+    Role.CLERK: "/upload", Role.APPROVER: "/approvals", Role.ACCOUNTANT: "/vouchers?todo=1",
+    Role.ARCHIVIST: "/archive#todo", Role.AUDITOR: "/audit", Role.ADMIN: "/invoices"}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -297,9 +302,9 @@ def invoice_page(request: Request, user: Annotated[User, Page("invoice.read")], 
     return page(request, "invoice.html", user, inv=inv, state=state,
                 sigs=signature_facts(verification, record.source_format), checks=check_rows(verification),
                 cover=coverage_facts(verification),
-                can_override=(allowed(user, "invoice.override") and record.status == "ok"
+                can_override=(allowed(user, "invoice.override") and record.status == RecordStatus.OK
                               and record.verification_status in OVERRIDABLE and state.online_check_pending
-                              and state.override is None and state.status in ("needs_check", "claimed")))
+                              and state.override is None and state.status in (InvoiceStatus.NEEDS_CHECK, InvoiceStatus.CLAIMED)))
 
 
 @router.get("/invoices/{invoice_id}/summary.json")
@@ -330,7 +335,7 @@ def claim_view(s: Session, claim: Claim) -> dict[str, Any]:
 def claims_page(request: Request, user: Annotated[User, Page("claim.read")], s: ReadSessionDep,
                 state: Text = "", q: Text = "", mine: Text = "", sort: Text = "",
                 page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    mine_only = bool(mine) or (user.role == "clerk" and mine != "0")
+    mine_only = bool(mine) or (user.role == Role.CLERK and mine != "0")
     result = page_lists.claims(s, q=q, states=(state,) if state in CLAIM_STATES else (),
                                claimant=user.username if mine_only else None, sort=sort, page=page_no)
     items = [claim_view(s, c) for c in result.items]
@@ -351,16 +356,16 @@ def claim_actions(c: dict[str, Any], user: User) -> list[str]:
     own = c["claimant"] == user.username
     state = c["state"]
     out: list[str] = []
-    if own and state in ("draft", "rejected") and allowed(user, "claim.submit"):
+    if own and state in (ClaimState.DRAFT, ClaimState.REJECTED) and allowed(user, "claim.submit"):
         out.append("submit")
-    if own or state not in ("submitted", "reviewed"):
+    if own or state not in (ClaimState.SUBMITTED, ClaimState.REVIEWED):
         return out
-    if state == "submitted" and c["needs_second_approval"] and allowed(user, "claim.review"):
+    if state == ClaimState.SUBMITTED and c["needs_second_approval"] and allowed(user, "claim.review"):
         out.append("review")
-    reviewed_by_me = state == "reviewed" and _reviewer(c) == user.username
+    reviewed_by_me = state == ClaimState.REVIEWED and _reviewer(c) == user.username
     # FAPIAO_REQUIRE_ONLINE_CHECK: an unchecked invoice without an override blocks 批准
     blocked = any((ln.get("invoice_status") or {}).get("approval_blocked") for ln in c.get("lines") or [])
-    if (allowed(user, "claim.approve") and (state == "reviewed" or not c["needs_second_approval"])
+    if (allowed(user, "claim.approve") and (state == ClaimState.REVIEWED or not c["needs_second_approval"])
             and not reviewed_by_me and not blocked):
         out.append("approve")
     if allowed(user, "claim.reject") and not reviewed_by_me:  # after 审核 it is the other approver's turn
@@ -386,7 +391,7 @@ def claim_builder(request: Request, user: Annotated[User, Page("claim.create")],
                   edit: Annotated[str, Query(max_length=64)] = "", q: Text = "") -> HTMLResponse:
     """The claim form: only invoices the claim would accept (this clerk's, our buyer, free)."""
     editing = claim_view(s, claims.get_claim(s, edit)) if edit else None
-    if editing and (editing["claimant"] != user.username or editing["state"] not in ("draft", "rejected")):
+    if editing and (editing["claimant"] != user.username or editing["state"] not in (ClaimState.DRAFT, ClaimState.REJECTED)):
         editing = None
     # the gate's rule and its "whose invoices" rule (claim_for_others), as GET /invoices?claimable=true
     result = page_lists.invoices(s, q=q, claimable_only=True,
@@ -411,7 +416,7 @@ def claim_page(request: Request, user: Annotated[User, Page("claim.read")], s: R
     states = {ln["invoice_id"]: invoice_state(ln["invoice_status"]) for ln in c["lines"] if ln.get("invoice_status")}
     rejection = next((st for st in reversed(c["steps"]) if st["action"] == "reject"), None)
     return page(request, "claim.html", user, claim=c, actions=claim_actions(c, user), inv_states=states,
-                rejection=rejection if c["state"] == "rejected" else None)
+                rejection=rejection if c["state"] == ClaimState.REJECTED else None)
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -419,7 +424,7 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
                    q: Text = "", sort: Text = "",
                    page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
     """待审批: claims this approver can act on (not their own, not the ones they reviewed)."""
-    result = page_lists.claims(s, q=q, states=("submitted", "reviewed"), sort=sort or "created_at",
+    result = page_lists.claims(s, q=q, states=(ClaimState.SUBMITTED, ClaimState.REVIEWED), sort=sort or "created_at",
                                page=page_no, page_size=200)
     items = [claim_view(s, c) for c in result.items]
     for c in items:
@@ -434,10 +439,10 @@ def approvals_page(request: Request, user: Annotated[User, Page("claim.approve")
 def vouchers_page(request: Request, user: Annotated[User, Page("voucher.read")], s: ReadSessionDep,
                   period: Text = "", q: Text = "", state: Text = "", todo: Text = "", sort: Text = "",
                   page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> HTMLResponse:
-    states: tuple[str, ...] = (state,) if state else (("draft", "reviewed") if todo else ())
+    states: tuple[str, ...] = (state,) if state else ((VoucherState.DRAFT, VoucherState.REVIEWED) if todo else ())
     result = page_lists.vouchers(s, q=q, period=period or None, states=states, sort=sort, page=page_no)
     errors = result.errors
-    approved, _ = claims.list_claims(s, page=1, page_size=200, state="approved")
+    approved, _ = claims.list_claims(s, page=1, page_size=200, state=ClaimState.APPROVED)
     ready = [claim_view(s, c) for c in approved if not c.voucher_id]
     return page(request, "vouchers.html", user, items=[ledger.voucher_to_dict(s, v) for v in result.items],
                 result=result, errors=errors, ready=ready, this_month=today_china().strftime("%Y-%m"),
@@ -453,11 +458,11 @@ def voucher_page(request: Request, user: Annotated[User, Page("voucher.read")], 
     # 凭证审核 by someone other than the maker and the last editor (the ledger refuses them);
     # 记账 only after it, unless FAPIAO_VOUCHER_REVIEW turns the step off for tiny teams
     review_needed = v.get("review_required") is not False
-    can_review = (accountant and v["state"] == "draft"
+    can_review = (accountant and v["state"] == VoucherState.DRAFT
                   and user.username not in {v["created_by"], v.get("updated_by")})
-    can_unreview = accountant and v["state"] == "reviewed" and v.get("reviewed_by") == user.username
-    can_post = accountant and (v["state"] == "reviewed" or (v["state"] == "draft" and not review_needed))
-    drafting = v["state"] == "draft" and allowed(user, "voucher.create")
+    can_unreview = accountant and v["state"] == VoucherState.REVIEWED and v.get("reviewed_by") == user.username
+    can_post = accountant and (v["state"] == VoucherState.REVIEWED or (v["state"] == VoucherState.DRAFT and not review_needed))
+    drafting = v["state"] == VoucherState.DRAFT and allowed(user, "voucher.create")
     packaged = s.exec(select(ArchivePackage).where(col(ArchivePackage.live_voucher_id) == voucher_id)).first()
     # 付款回单 (issue 13): the confirmed receipts, and for a posted voucher the suggestions
     pay = payments.voucher_payments_dict(s, v["id"])
@@ -480,7 +485,7 @@ def archive_page(request: Request, user: Annotated[User, Page("archive.read")], 
             errors.append(messages.text("web.page.bad_year", value=year))
     rows, total = package.list_packages(s, year=chosen, page=page_no, page_size=page_lists.PAGE_SIZE)
     live = select(ArchivePackage.voucher_id).where(col(ArchivePackage.live_voucher_id).is_not(None))
-    todo = s.exec(select(Voucher).where(col(Voucher.state) == "posted", col(Voucher.id).not_in(live))
+    todo = s.exec(select(Voucher).where(col(Voucher.state) == VoucherState.POSTED, col(Voucher.id).not_in(live))
                   .order_by(col(Voucher.period), col(Voucher.seq)).limit(200)).all()
     from sqlalchemy import func
 

@@ -17,9 +17,10 @@ from sqlmodel import col, func, select
 from api.deps import PageParams, ReadSessionDep, Requires, SessionDep, end_web_sessions
 from api.errors import ApiError
 from api.permissions import allowed
-from api.routes.auth import user_out
+from api.routes.auth import user_public
 from core import audit, messages
 from core.clock import now
+from core.public import Page, TokenIssued, TokenPublic, UserPublic
 from core.users import (
     ApiToken,
     Role,
@@ -61,36 +62,25 @@ class UserUpdate(BaseModel):
     display_name: str | None = Field(default=None, max_length=64, description="empty text clears it")
 
 
-class TokenOut(BaseModel):
-    id: str
-    user_id: str
-    created_at: str
-    revoked_at: str | None
-
-
-def _token_out(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "user_id": t.user_id, "created_at": t.created_at.isoformat(),
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-
-
 @router.post("/users", response_model=UserCreated, status_code=201,
              summary="Add a user; the response carries its API token once")
-def add_user(body: UserCreate, admin: Admin, s: SessionDep) -> dict[str, Any]:
+def add_user(body: UserCreate, admin: Admin, s: SessionDep) -> UserCreated:
     user = create_user(s, body.username, body.role, body.password, body.display_name)
     token, clear = issue_token(s, user)
     audit.append(s, admin.username, "user.created", "user", user.id,
                  {"username": user.username, "role": user.role, "password_set": bool(body.password),
                   "display_name": user.display_name})
-    return {"id": user.id, "username": user.username, "display_name": user.display_name or user.username,
-            "role": user.role, "token": clear, "token_id": token.id}
+    return UserCreated(id=user.id, username=user.username, display_name=user.display_name or user.username,
+                       role=user.role, token=clear, token_id=token.id)
 
 
-@router.get("/users", summary="List users")
-def list_users(admin: Admin, s: ReadSessionDep, paging: PageParams) -> dict[str, Any]:
+@router.get("/users", response_model=Page[UserPublic], summary="List users")
+def list_users(admin: Admin, s: ReadSessionDep, paging: PageParams) -> Page[UserPublic]:
     total = s.exec(select(func.count()).select_from(User)).one()
     rows = s.exec(select(User).order_by(col(User.username)).offset(paging.offset)
                   .limit(paging.page_size)).all()
-    return paging.envelope([user_out(u) for u in rows], total)
+    return Page[UserPublic](items=[user_public(u) for u in rows], total=total, page=paging.page,
+                            page_size=paging.page_size)
 
 
 def _active_admins(s: Any) -> int:
@@ -98,9 +88,9 @@ def _active_admins(s: Any) -> int:
         User.role == Role.ADMIN.value, col(User.active).is_(True))).one())
 
 
-@router.patch("/users/{user_id}", summary="Change a user's role, password or active flag")
+@router.patch("/users/{user_id}", response_model=UserPublic, summary="Change a user's role, password or active flag")
 def update_user(body: UserUpdate, admin: Admin, s: SessionDep,
-                user_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+                user_id: Annotated[str, Path(max_length=64)]) -> UserPublic:
     user = s.get(User, user_id)
     if user is None:
         raise _user_not_found(user_id)
@@ -132,34 +122,36 @@ def update_user(body: UserUpdate, admin: Admin, s: SessionDep,
         sessions = end_web_sessions(s, user.id)
         audit.append(s, admin.username, "user.sessions_ended", "user", user.id,
                      {"username": user.username, "tokens": tokens, "sessions": sessions})
-    return user_out(user)
+    return user_public(user)
 
 
 def _user_not_found(user_id: str) -> ApiError:
     return ApiError(404, "not_found", messages.text("user_not_found", id=user_id), {"type": "user", "id": user_id})
 
 
-@router.post("/users/{user_id}/tokens", status_code=201, summary="Issue another API token for a user")
-def add_token(admin: Admin, s: SessionDep, user_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+@router.post("/users/{user_id}/tokens", status_code=201, response_model=TokenIssued,
+             summary="Issue another API token for a user")
+def add_token(admin: Admin, s: SessionDep, user_id: Annotated[str, Path(max_length=64)]) -> TokenIssued:
     user = s.get(User, user_id)
     if user is None:
         raise _user_not_found(user_id)
     token, clear = issue_token(s, user)
     audit.append(s, admin.username, "token.issued", "user", user.id, {"token_id": token.id})
-    return {**_token_out(token), "token": clear}
+    return TokenIssued(**dict(TokenPublic.model_validate(token)), token=clear)
 
 
-@router.get("/tokens", summary="The caller's own API tokens (never their values)")
-def my_tokens(user: Annotated[User, Depends(Requires("me"))], s: ReadSessionDep) -> dict[str, Any]:
+@router.get("/tokens", response_model=Page[TokenPublic], summary="The caller's own API tokens (never their values)")
+def my_tokens(user: Annotated[User, Depends(Requires("me"))], s: ReadSessionDep) -> Page[TokenPublic]:
     rows = s.exec(select(ApiToken).where(ApiToken.user_id == user.id)
                   .order_by(col(ApiToken.created_at))).all()
-    return {"items": [_token_out(t) for t in rows], "total": len(rows), "page": 1,
-            "page_size": max(len(rows), 1)}
+    return Page[TokenPublic](items=[TokenPublic.model_validate(t) for t in rows], total=len(rows), page=1,
+                             page_size=max(len(rows), 1))
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke an API token (admin, or the token's owner)")
+@router.delete("/tokens/{token_id}", response_model=TokenPublic,
+               summary="Revoke an API token (admin, or the token's owner)")
 def revoke_token(user: Annotated[User, Depends(Requires("me"))], s: SessionDep,
-                 token_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+                 token_id: Annotated[str, Path(max_length=64)]) -> TokenPublic:
     token = s.get(ApiToken, token_id)
     if token is None:
         raise ApiError(404, "not_found", messages.text("token_not_found", id=token_id),
@@ -170,4 +162,4 @@ def revoke_token(user: Annotated[User, Depends(Requires("me"))], s: SessionDep,
         token.revoked_at = now()
         s.add(token)
         audit.append(s, user.username, "token.revoked", "token", token.id, {"owner": token.user_id})
-    return _token_out(token)
+    return TokenPublic.model_validate(token)

@@ -24,9 +24,11 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
 from accounting import excel, ledger
+from accounting.public import DeletedVoucher, NumberGapPublic, VoucherPublic
 from api.deps import ReadSessionDep, Requires
 from api.errors import ApiError
 from api.idempotency import IdempotencyKeyHeader, fingerprint, run_in_transaction
+from core.public import Items, Page
 from core.users import User
 
 router = APIRouter(tags=["vouchers"])
@@ -76,10 +78,11 @@ class PostIn(BaseModel):
 
 
 def _dict(s: Session, voucher: Any) -> dict[str, Any]:
-    return dict(ledger.voucher_to_dict(s, voucher))
+    """The voucher's JSON, stored as the idempotent answer and sent as it is."""
+    return VoucherPublic.from_voucher(s, voucher).to_json()
 
 
-@router.post("/vouchers", status_code=201, summary="Create a voucher from approved claims or from lines")
+@router.post("/vouchers", status_code=201, response_model=VoucherPublic, summary="Create a voucher from approved claims or from lines")
 def create(body: VoucherCreate, request: Request, user: Annotated[User, Depends(Requires("voucher.create"))],
            idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     def op(s: Session) -> tuple[int, Any]:
@@ -96,35 +99,34 @@ def create(body: VoucherCreate, request: Request, user: Annotated[User, Depends(
                               fingerprint(body.model_dump(mode="json")), op)
 
 
-@router.get("/vouchers", summary="List vouchers: filter, sort, page")
+@router.get("/vouchers", response_model=Page[VoucherPublic], summary="List vouchers: filter, sort, page")
 def list_vouchers(
     _: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
     period: Period | None = None,
-    state: Annotated[str | None, Query(max_length=16, description="draft | reviewed | posted")] = None,
+    state: Annotated[str | None, Query(max_length=16, description=" | ".join(ledger.VoucherState))] = None,
     date_from: Annotated[str | None, Query(max_length=40, description="voucher date from (YYYY-MM-DD)")] = None,
     date_to: Annotated[str | None, Query(max_length=40, description="voucher date to (YYYY-MM-DD)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="number or summary fragment, or the total")] = None,
     created_by: Annotated[str | None, Query(max_length=64, description="maker (制单人) username")] = None,
-    source: Annotated[str | None, Query(max_length=16, description="claims | external | import | reversal")] = None,
+    source: Annotated[str | None, Query(max_length=16, description=" | ".join(ledger.VoucherOrigin))] = None,
     claim_id: Annotated[str | None, Query(max_length=64, description="vouchers booking this claim")] = None,
     sort: Annotated[str | None, Query(max_length=200, description="e.g. -date,number; columns: "
                                       + ", ".join(ledger.VOUCHER_SORTING.columns))] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
+) -> Page[VoucherPublic]:
     rows, total = ledger.list_vouchers(s, period=period, page=page, page_size=page_size, state=state,
                                        sort=sort, date_from=date_from, date_to=date_to, q=q,
                                        created_by=created_by, source=source, claim_id=claim_id)
-    return {"items": [_dict(s, v) for v in rows], "total": total, "page": page, "page_size": page_size}
+    return Page[VoucherPublic](items=[VoucherPublic.from_voucher(s, v) for v in rows], total=total, page=page,
+                               page_size=page_size)
 
 
-@router.get("/vouchers/number-gaps", summary="Numbers freed by deleted or re-dated drafts, not yet reused")
+@router.get("/vouchers/number-gaps", response_model=Items[NumberGapPublic], summary="Numbers freed by deleted or re-dated drafts, not yet reused")
 def number_gaps(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
-                period: Period | None = None) -> dict[str, Any]:
+                period: Period | None = None) -> Items[NumberGapPublic]:
     gaps = ledger.number_gaps(s, period)
-    return {"items": [{"number": g.number, "period": g.period, "word": g.word, "seq": g.seq,
-                       "freed_at": g.freed_at.isoformat(), "freed_by": g.freed_by, "voucher_id": g.voucher_id,
-                       "reason": g.reason} for g in gaps], "total": len(gaps)}
+    return Items[NumberGapPublic](items=[NumberGapPublic.model_validate(g) for g in gaps], total=len(gaps))
 
 
 @router.get("/vouchers/export.xlsx", summary="The period's journal as an Excel workbook",
@@ -137,7 +139,7 @@ def export_xlsx(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSe
                     headers={"Content-Disposition": f'attachment; filename="journal-{period}.xlsx"'})
 
 
-@router.post("/vouchers/import", status_code=201,
+@router.post("/vouchers/import", status_code=201, response_model=Items[VoucherPublic],
              summary="Import vouchers from .xlsx: all of them, or none and every error with row and column")
 def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("voucher.import"))],
                 file: Annotated[UploadFile, File(description="an .xlsx workbook")],
@@ -154,13 +156,14 @@ def import_xlsx(request: Request, user: Annotated[User, Depends(Requires("vouche
                               fingerprint(hashlib.sha256(data).hexdigest()), op)
 
 
-@router.get("/vouchers/{voucher_id}", summary="One voucher with its lines, claims and invoices")
+@router.get("/vouchers/{voucher_id}", response_model=VoucherPublic,
+            summary="One voucher with its lines, claims and invoices")
 def get_voucher(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
-                voucher_id: VoucherId) -> dict[str, Any]:
-    return _dict(s, ledger.get_voucher(s, voucher_id))
+                voucher_id: VoucherId) -> VoucherPublic:
+    return VoucherPublic.from_voucher(s, ledger.get_voucher(s, voucher_id))
 
 
-@router.patch("/vouchers/{voucher_id}", summary="Edit a draft voucher: date, summary, lines (still balanced)")
+@router.patch("/vouchers/{voucher_id}", response_model=VoucherPublic, summary="Edit a draft voucher: date, summary, lines (still balanced)")
 def update(body: VoucherUpdate, request: Request, user: Annotated[User, Depends(Requires("voucher.create"))],
            voucher_id: VoucherId, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     fields = body.model_dump(exclude_unset=True)
@@ -175,7 +178,7 @@ def update(body: VoucherUpdate, request: Request, user: Annotated[User, Depends(
                               fingerprint(voucher_id, body.model_dump(mode="json", exclude_unset=True)), op)
 
 
-@router.delete("/vouchers/{voucher_id}",
+@router.delete("/vouchers/{voucher_id}", response_model=DeletedVoucher,
                summary="Delete a draft voucher; its claims and invoices are released, its number reused")
 def delete(request: Request, user: Annotated[User, Depends(Requires("voucher.create"))], voucher_id: VoucherId,
            idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
@@ -185,7 +188,7 @@ def delete(request: Request, user: Annotated[User, Depends(Requires("voucher.cre
     return run_in_transaction(user, idempotency_key, "DELETE", request.url.path, fingerprint(voucher_id), op)
 
 
-@router.post("/vouchers/{voucher_id}/review",
+@router.post("/vouchers/{voucher_id}/review", response_model=VoucherPublic,
              summary="Review (审核) a draft voucher; by an accountant other than its maker")
 def review(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
            idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
@@ -195,7 +198,7 @@ def review(request: Request, user: Annotated[User, Depends(Requires("voucher.pos
     return run_in_transaction(user, idempotency_key, "POST", request.url.path, fingerprint(voucher_id), op)
 
 
-@router.post("/vouchers/{voucher_id}/unreview", summary="Take a review back (取消审核); the voucher is a draft again")
+@router.post("/vouchers/{voucher_id}/unreview", response_model=VoucherPublic, summary="Take a review back (取消审核); the voucher is a draft again")
 def unreview(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
              idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     def op(s: Session) -> tuple[int, Any]:
@@ -204,7 +207,7 @@ def unreview(request: Request, user: Annotated[User, Depends(Requires("voucher.p
     return run_in_transaction(user, idempotency_key, "POST", request.url.path, fingerprint(voucher_id), op)
 
 
-@router.post("/vouchers/{voucher_id}/post", summary="Post (入账) a voucher; its invoices get the 入账标识")
+@router.post("/vouchers/{voucher_id}/post", response_model=VoucherPublic, summary="Post (入账) a voucher; its invoices get the 入账标识")
 def post(request: Request, user: Annotated[User, Depends(Requires("voucher.post"))], voucher_id: VoucherId,
          body: PostIn | None = None, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     deductible = body.deductible if body else True
@@ -216,7 +219,7 @@ def post(request: Request, user: Annotated[User, Depends(Requires("voucher.post"
                               fingerprint(voucher_id, deductible), op)
 
 
-@router.post("/vouchers/{voucher_id}/reverse", summary="Reverse a posted voucher (红字冲销); returns the reversing voucher")
+@router.post("/vouchers/{voucher_id}/reverse", response_model=VoucherPublic, summary="Reverse a posted voucher (红字冲销); returns the reversing voucher")
 def reverse(request: Request, user: Annotated[User, Depends(Requires("voucher.reverse"))],
             voucher_id: VoucherId, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     def op(s: Session) -> tuple[int, Any]:

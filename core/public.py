@@ -1,0 +1,162 @@
+"""Read models shared by every package: money, timestamps, the list envelope, users, audit rows.
+
+The API, the CLI's ``--json`` and the web page all show records through ``…Public`` models
+(SQLModel's model family, STYLE.md): one declaration per record, so a field is named, typed and
+documented once and the OpenAPI schema describes every response. The JSON is the contract of
+API.md and stays byte-for-byte what the hand-written dicts gave before:
+
+* money is a ``Decimal`` in Python and a two-decimal string in JSON (``"181.14"``): ``Money``;
+* timestamps are aware ``datetime`` and serialise with ``isoformat()`` (``+00:00``, not
+  Pydantic's ``Z``): ``Timestamp``;
+* a list is ``{"items", "total", "page", "page_size"}``: ``Page[T]``.
+
+Dump with ``model_dump(mode="json")`` (what the API sends and the CLI prints).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from core import messages
+from core.clock import CHINA
+
+
+def money_text(value: Decimal) -> str:
+    """Two decimals, as API.md writes money (``"181.14"``)."""
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _aware(value: Any) -> Any:
+    """ISO text (older JSON columns) is read as a datetime; naive values are refused below."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+Money = Annotated[Decimal, PlainSerializer(money_text, return_type=str, when_used="json")]
+"""Money: ``Decimal`` in Python, ``"181.14"`` in JSON."""
+
+Timestamp = Annotated[datetime, BeforeValidator(_aware),
+                      PlainSerializer(_iso, return_type=str, when_used="json")]
+"""An aware timestamp, written as ``datetime.isoformat()`` (``2025-11-03T08:00:00+00:00``)."""
+
+T = TypeVar("T")
+
+
+class PublicModel(BaseModel):
+    """Base of the read models: built from records by attribute, enums kept as enums."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """What the API sends and ``--json`` prints."""
+        return self.model_dump(mode="json")
+
+
+class Page(PublicModel, Generic[T]):
+    """One page of a list (API.md: ``?page=1&page_size=50``)."""
+
+    items: list[T]
+    total: int = Field(description="rows matching the filters, on every page")
+    page: int = 1
+    page_size: int = 50
+
+
+class Items(PublicModel, Generic[T]):
+    """A short, complete list (no paging): ``{"items", "total"}``."""
+
+    items: list[T]
+    total: int
+
+
+class UserPublic(PublicModel):
+    """A user as the API shows it (never the password hash)."""
+
+    id: str
+    username: str
+    display_name: str = Field(default="", description="the display name, else the username")
+    role: str = Field(description="clerk | approver | accountant | archivist | auditor | admin | claims_officer")
+    role_label: str = ""
+    active: bool = True
+    operations: list[str] = Field(default_factory=list, description="what the user may do (GET /me only)")
+
+    @classmethod
+    def from_user(cls, user: Any, operations: list[str] | None = None) -> UserPublic:
+        return cls(id=user.id, username=user.username, display_name=user.display_name or user.username,
+                   role=user.role, role_label=messages.label("role", user.role), active=user.active,
+                   operations=operations or [])
+
+
+class TokenPublic(PublicModel):
+    """An API token's record (its value is shown once, at issue: ``TokenIssued``)."""
+
+    id: str
+    user_id: str
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
+
+
+class TokenIssued(TokenPublic):
+    token: str = Field(description="The API token, shown this once only.")
+
+
+class AuditEntryPublic(PublicModel):
+    """One row of the tamper-evident audit log, with Chinese labels and China time."""
+
+    seq: int
+    at: Timestamp
+    at_china: Timestamp
+    actor: str
+    actor_name: str
+    action: str
+    action_label: str
+    object_type: str
+    object_label: str
+    object_id: str
+    details: Any = None
+    hash: str
+
+    @classmethod
+    def from_entry(cls, entry: Any, names: dict[str, str] | None = None, details: Any = None) -> AuditEntryPublic:
+        return cls(seq=entry.seq, at=entry.at, at_china=entry.at.astimezone(CHINA), actor=entry.actor,
+                   actor_name=(names or {}).get(entry.actor, entry.actor), action=entry.action,
+                   action_label=messages.label("audit_action", entry.action), object_type=entry.object_type,
+                   object_label=messages.label("audit_object", entry.object_type), object_id=entry.object_id,
+                   details=details, hash=entry.hash)
+
+
+class ActionLabel(PublicModel):
+    action: str
+    label: str
+
+
+class ChainReportPublic(PublicModel):
+    """``GET /audit/verify`` and ``fapiao audit verify``: the hash chain held against its anchors."""
+
+    ok: bool
+    entries: int
+    first_broken: dict[str, Any] | None = None
+    anchor: dict[str, Any] | None = None
+    anchors_checked: int = 0
+    missing_after_seq: int | None = None
+    anchor_mismatch: dict[str, Any] | None = None
+    anchor_problems: list[Any] = Field(default_factory=list)
+    message: str = ""
+
+
+class Ok(PublicModel):
+    """A plain acknowledgement."""
+
+    ok: bool = True
+
+
+__all__ = ["ActionLabel", "AuditEntryPublic", "ChainReportPublic", "Items", "Money", "Ok", "Page",
+           "PublicModel", "Timestamp", "TokenIssued", "TokenPublic", "UserPublic", "money_text"]
