@@ -1,0 +1,224 @@
+"""A scan's invoice: QR payload first, OCR for the rest, one ``Invoice`` out.
+
+Order of trust (a scan is only ever ``unsigned``, but some of its fields are better than
+others): the QR payload is what the issuing system encoded, so number, code, date, check
+code and the QR amount come from it whenever it is readable, and OCR disagreeing with it is
+noted (``extra["qr_mismatch"]``), not believed. Everything else is OCR read by the PDF field
+reader (``invoice.pdf.fields.read_fields``): labels and positions, and amounts that must add up.
+``field_sources`` says ``qr_code`` or ``ocr`` for each field; ``field_locations`` says ``qr``
+or ``ocr``; ``source_format`` is ``image``, also for a PDF whose page is only a picture.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from invoice.errors import ErrorCode, ParseError
+from invoice.image.deskew import estimate_angle, straighten
+from invoice.image.load import open_image
+from invoice.image.ocr import recognise
+from invoice.image.qr import QrFound, find_qr
+from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
+from invoice.pdf.fields import PdfFields, build_lines, read_fields
+from invoice.pdf.text import Segment
+from invoice.qr import QrPayload
+
+# The picture OCR works on: a longer side past this is scaled down (a 12-megapixel phone
+# photo reads no better than ~250 dpi and costs four times as long).
+WORK_MAX_SIDE = 3200
+# Image-only PDF pages are rendered at this resolution (a scanner's usual 200 dpi).
+PDF_RENDER_DPI = 200
+# A PDF page is "image only" when it has fewer drawn characters than this.
+TEXTLESS_CHARS = 10
+
+
+def parse_image(data: bytes) -> Invoice:
+    """Read one JPEG or PNG scan; ``ParseError`` when it is unreadable or no invoice."""
+    from core.settings import get_settings
+
+    s = get_settings()
+    img = open_image(data, s.scan_max_pixels, s.scan_max_side)
+    inv = read_picture(img, s.ocr_engine, s.scan_ocr_timeout_seconds)
+    inv.extra["scan"] = "image"
+    return inv
+
+
+def parse_image_pdf(page_image: Any) -> Invoice:
+    """Read a PDF page that is only a picture (rendered by the PDF reader)."""
+    from core.settings import get_settings
+
+    s = get_settings()
+    inv = read_picture(page_image, s.ocr_engine, s.scan_ocr_timeout_seconds)
+    inv.extra["scan"] = "pdf_image"
+    return inv
+
+
+def read_picture(img: Any, engine: str, timeout: float) -> Invoice:
+    """QR, straighten, OCR, fields: the whole reading of one decoded picture."""
+    from PIL import Image
+
+    if max(img.size) > WORK_MAX_SIDE:
+        f = WORK_MAX_SIDE / max(img.size)
+        img = img.resize((max(1, int(img.width * f)), max(1, int(img.height * f))),
+                         Image.Resampling.LANCZOS)
+    qr = find_qr(img)
+    correction = -qr.angle if qr is not None else estimate_angle(img)
+    level = straighten(img, correction)
+    segs = recognise(level, engine, timeout)
+    fields = read_fields(segs) if segs else PdfFields()
+    _fill_from_lines(fields, segs)
+    if qr is None and fields.number is None:
+        raise ParseError(ErrorCode.NOT_AN_INVOICE,
+                         "no invoice QR code and no invoice number could be read from the picture",
+                         "扫描件")
+    inv = _build(fields, qr)
+    inv.extra["scan_angle"] = f"{-correction:.1f}"
+    inv.extra["ocr_engine"] = engine
+    return inv
+
+
+def _build(f: PdfFields, found: QrFound | None) -> Invoice:
+    ocr = FieldSource.OCR.value
+    inv = Invoice(
+        kind=f.kind, source_format=SourceFormat.IMAGE, number=f.number, code=f.code,
+        issue_date=f.issue_date, check_code=f.check_code, buyer=_party(f.buyer),
+        seller=_party(f.seller), amount=f.amount, tax=f.tax, total=f.total, items=list(f.items),
+        drawer=f.drawer, remarks=f.remarks,
+    )
+    inv.field_sources = {k: ocr for k in f.sources}
+    if found is not None:
+        _merge_qr(inv, found.payload, f)
+    _settle_amounts(inv, f)
+    if inv.kind is InvoiceKind.UNKNOWN and inv.number and len(inv.number) == 20 and not inv.code:
+        inv.kind = InvoiceKind.DIGITAL_ORDINARY
+        inv.field_sources["kind"] = FieldSource.DERIVED.value
+    inv.field_locations = {k: ("qr" if v == FieldSource.QR_CODE.value else "ocr")
+                           for k, v in inv.field_sources.items()}
+    if f.notes:
+        inv.extra["ocr_notes"] = "; ".join(f.notes)
+    if inv.number is None:
+        raise ParseError(ErrorCode.NOT_AN_INVOICE, "no invoice number in the picture", "扫描件")
+    return inv
+
+
+def _merge_qr(inv: Invoice, qr: QrPayload, f: PdfFields) -> None:
+    """The QR payload wins over OCR; where OCR read something else, it is noted."""
+    src = FieldSource.QR_CODE.value
+    inv.extra["qr"] = qr.raw
+    mismatches: list[str] = []
+
+    def take(name: str, value: object) -> None:
+        if value is None:
+            return
+        current = getattr(inv, name)
+        if current is not None and current != value:
+            mismatches.append(f"{name}: OCR {current} vs QR {value}")
+        setattr(inv, name, value)
+        inv.field_sources[name] = src
+
+    take("number", qr.number)
+    take("code", qr.code)
+    take("issue_date", qr.issue_date)
+    take("check_code", qr.check_code)
+    if qr.digital:
+        take("total", qr.total)
+    else:
+        take("amount", qr.amount)
+    # The title read by OCR names railway tickets and itineraries; the QR type only says
+    # 数电/old-style, ordinary/special. OCR's kind stands only where the QR cannot tell.
+    if inv.kind not in (InvoiceKind.RAILWAY_TICKET, InvoiceKind.AIR_ITINERARY):
+        if inv.kind is not InvoiceKind.UNKNOWN and inv.kind != qr.kind:
+            mismatches.append(f"kind: OCR {inv.kind.value} vs QR {qr.kind.value}")
+        inv.kind = qr.kind
+        inv.field_sources["kind"] = src
+    if mismatches:
+        inv.extra["qr_mismatch"] = "; ".join(mismatches)
+
+
+def _settle_amounts(inv: Invoice, f: PdfFields) -> None:
+    """Make amount + tax = total hold, preferring the QR values and the total in words.
+
+    OCR misreads digits; the three are kept only when they add up, otherwise the trusted
+    ones (QR, or a total that equals the amount in words) decide and the others are derived
+    from them (``derived``), with a note of what OCR had read.
+    """
+    derived = FieldSource.DERIVED.value
+    qr = FieldSource.QR_CODE.value
+    a, t, total, words = inv.amount, inv.tax, inv.total, f.words_total
+    if a is not None and t is not None and total is not None and a + t == total:
+        return
+    if total is None and words is not None:
+        inv.total = total = words
+        inv.field_sources["total"] = derived
+    total_trusted = total is not None and (inv.field_sources.get("total") in (qr, derived)
+                                           or total == words)
+    if total is not None and total_trusted:
+        if a is not None and (inv.field_sources.get("amount") == qr or t is None) and a <= total:
+            if t is not None:
+                inv.extra["ocr_tax_unsure"] = f"OCR tax {t} vs total - amount {total - a}"
+            inv.tax = total - a
+            inv.field_sources["tax"] = derived
+        elif t is not None and t <= total:
+            if a is not None:
+                inv.extra["ocr_amount_unsure"] = f"OCR amount {a} vs total - tax {total - t}"
+            inv.amount = total - t
+            inv.field_sources["amount"] = derived
+    elif a is not None and t is not None:
+        if total is not None:
+            inv.extra["ocr_total_unsure"] = f"OCR total {total} vs amount + tax {a + t}"
+        inv.total = a + t
+        inv.field_sources["total"] = derived
+
+
+_MONEY_IN_TEXT = re.compile(r"(\d[\d,]*\.\d{2})(?!\d)")
+
+
+def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
+    """What the label reader missed because OCR garbled a label, read from whole lines.
+
+    OCR turns 发票号码 into 标号码 or ¥ into 苦; the labels' last characters and the shapes of
+    the values survive more often: ``码: <8 or 20 digits>``, a date ``YYYY年MM月DD日``, the
+    amount after ``小写``. Only missing fields are filled, all marked ``ocr``.
+    """
+    if not segs:
+        return
+    src = FieldSource.OCR.value
+    texts = ["".join(ln.text.split()) for ln in build_lines(segs)]
+    if f.number is None:
+        for t in texts:
+            m = re.search(r"号码?[:：]?(\d{20}|\d{8})(?!\d)", t) or re.search(r"(?<!\d)(\d{20})(?!\d)", t)
+            if m and "代码" not in t[max(0, m.start() - 3): m.start() + 2]:
+                f.number = m.group(1)
+                f.sources["number"] = src
+                break
+    if f.issue_date is None:
+        for t in texts:
+            m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", t)
+            if m:
+                y, mo, d = (int(g) for g in m.groups())
+                if 1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
+                    f.issue_date = f"{y:04d}-{mo:02d}-{d:02d}"
+                    f.sources["issue_date"] = src
+                    break
+    if f.total is None:
+        for t in texts:
+            i = t.find("小写")
+            if i >= 0:
+                found = _MONEY_IN_TEXT.findall(t[i:])
+                if found:
+                    f.total = Decimal(found[0].replace(",", ""))
+                    f.sources["total"] = src
+                    break
+
+
+_CN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _party(p: Party) -> Party:
+    """Upper-case tax IDs, full-width brackets in Chinese names (as registered)."""
+    name = p.name
+    if name and _CN.search(name):
+        name = name.replace("(", "（").replace(")", "）")
+    return Party(name, p.tax_id.upper() if p.tax_id else None)
