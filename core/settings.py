@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     scan_max_pixels: int = Field(default=40_000_000, ge=1)
     scan_max_side: int = Field(default=12_000, ge=1)
     ocr_engine: Literal["tesseract", "rapidocr"] = "tesseract"
-    scan_ocr_timeout_seconds: float = Field(default=20.0, gt=0)
+    scan_ocr_timeout_seconds: float = Field(default=30.0, gt=0)
     scan_cpu_seconds: float = Field(default=30.0, gt=0)
     scan_wall_seconds: float = Field(default=40.0, gt=0)
     # The sandbox that parses and verifies untrusted files (invoice/sandbox.py): per-file CPU

@@ -19,7 +19,7 @@ def _profile_score(small: Any, angle: float) -> float:
 
     turned = small.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=0)
     rows = turned.resize((1, turned.height), Image.Resampling.BOX)  # mean of each row
-    values = list(rows.getdata())
+    values = list(rows.tobytes())
     mean = sum(values) / len(values)
     return sum((v - mean) ** 2 for v in values)
 

@@ -20,6 +20,7 @@ from invoice.image.deskew import estimate_angle, straighten
 from invoice.image.load import open_image
 from invoice.image.ocr import recognise
 from invoice.image.qr import QrFound, find_qr
+from invoice.image.repair import repair_uscc
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
 from invoice.pdf.fields import PdfFields, build_lines, read_fields
 from invoice.pdf.text import Segment
@@ -27,11 +28,9 @@ from invoice.qr import QrPayload
 
 # The picture OCR works on: a longer side past this is scaled down (a 12-megapixel phone
 # photo reads no better than ~250 dpi and costs four times as long).
-WORK_MAX_SIDE = 3200
+WORK_MAX_SIDE = 2400
 # Image-only PDF pages are rendered at this resolution (a scanner's usual 200 dpi).
 PDF_RENDER_DPI = 200
-# A PDF page is "image only" when it has fewer drawn characters than this.
-TEXTLESS_CHARS = 10
 
 
 def parse_image(data: bytes) -> Invoice:
@@ -50,7 +49,14 @@ def parse_image_pdf(page_image: Any) -> Invoice:
     from core.settings import get_settings
 
     s = get_settings()
-    inv = read_picture(page_image, s.ocr_engine, s.scan_ocr_timeout_seconds)
+    try:
+        inv = read_picture(page_image, s.ocr_engine, s.scan_ocr_timeout_seconds)
+    except ParseError as exc:
+        if exc.code is not ErrorCode.NOT_AN_INVOICE:
+            raise
+        raise ParseError(ErrorCode.NOT_AN_INVOICE, "no readable text and no invoice QR code in "
+                         f"the PDF (its page was read as a scanned picture: {exc.message})",
+                         "PDF") from None
     inv.extra["scan"] = "pdf_image"
     return inv
 
@@ -63,10 +69,19 @@ def read_picture(img: Any, engine: str, timeout: float) -> Invoice:
         f = WORK_MAX_SIDE / max(img.size)
         img = img.resize((max(1, int(img.width * f)), max(1, int(img.height * f))),
                          Image.Resampling.LANCZOS)
+    low, _high = img.convert("L").getextrema()
+    if low > 160:  # nothing darker than light grey: a blank page, nothing to read
+        raise ParseError(ErrorCode.NOT_AN_INVOICE, "the picture is blank", "扫描件")
     qr = find_qr(img)
     correction = -qr.angle if qr is not None else estimate_angle(img)
     level = straighten(img, correction)
-    segs = recognise(level, engine, timeout)
+    ocr_error = None
+    try:
+        segs = recognise(level, engine, timeout)
+    except ParseError as exc:
+        if exc.code is not ErrorCode.TIMEOUT or qr is None:
+            raise
+        segs, ocr_error = [], exc.message  # the QR payload alone still gives the key fields
     fields = read_fields(segs) if segs else PdfFields()
     _fill_from_lines(fields, segs)
     if qr is None and fields.number is None:
@@ -76,6 +91,8 @@ def read_picture(img: Any, engine: str, timeout: float) -> Invoice:
     inv = _build(fields, qr)
     inv.extra["scan_angle"] = f"{-correction:.1f}"
     inv.extra["ocr_engine"] = engine
+    if ocr_error:
+        inv.extra["ocr_error"] = ocr_error
     return inv
 
 
@@ -88,6 +105,7 @@ def _build(f: PdfFields, found: QrFound | None) -> Invoice:
         drawer=f.drawer, remarks=f.remarks,
     )
     inv.field_sources = {k: ocr for k in f.sources}
+    _check_tax_ids(inv)
     if found is not None:
         _merge_qr(inv, found.payload, f)
     _settle_amounts(inv, f)
@@ -195,7 +213,7 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                 break
     if f.issue_date is None:
         for t in texts:
-            m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", t)
+            m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})(?:日|$)", t)
             if m:
                 y, mo, d = (int(g) for g in m.groups())
                 if 1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
@@ -211,6 +229,56 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                     f.total = Decimal(found[0].replace(",", ""))
                     f.sources["total"] = src
                     break
+    if f.amount is None or f.tax is None:
+        # The 合计 line: amount, then tax; taken only when they add up to the total read.
+        for t in texts:
+            if "合计" not in t or "价税" in t or "大写" in t:
+                continue
+            found = [Decimal(v.replace(",", "")) for v in _MONEY_IN_TEXT.findall(t)]
+            if len(found) >= 2 and f.total is not None and found[-2] + found[-1] == f.total:
+                f.amount, f.tax = found[-2], found[-1]
+                f.sources["amount"] = f.sources["tax"] = src
+                break
+            # The tax misread (¥2.83 as 于2.8:): an amount whose tax at a printed rate is
+            # exactly what the total leaves over is the amount (tax = total - amount).
+            fits = [a for a in found if f.total is not None and _tax_fits(a, f.total - a)]
+            if len(set(fits)) == 1:
+                f.amount, f.tax = fits[0], f.total - fits[0] if f.total is not None else None
+                f.sources["amount"] = f.sources["tax"] = src
+                break
+
+
+def _check_tax_ids(inv: Invoice) -> None:
+    """Keep an OCR'd tax ID only when its check character holds (``repair``)."""
+    notes: list[str] = []
+    for role in ("buyer", "seller"):
+        party: Party = getattr(inv, role)
+        if party.tax_id is None:
+            continue
+        fixed = repair_uscc(party.tax_id)
+        if fixed == party.tax_id:
+            continue
+        if fixed is None:
+            notes.append(f"{role}.tax_id: OCR read {party.tax_id}, which does not check: dropped")
+            inv.field_sources.pop(f"{role}.tax_id", None)
+        else:
+            notes.append(f"{role}.tax_id: OCR read {party.tax_id}, repaired to {fixed}")
+        setattr(inv, role, Party(party.name, fixed))
+    if notes:
+        inv.extra["ocr_tax_ids"] = "; ".join(notes)
+
+
+# VAT rates an invoice prints (13%, 9%, 6% and the 5%, 3%, 1% collection rates).
+_RATES = (Decimal("0.13"), Decimal("0.09"), Decimal("0.06"), Decimal("0.05"), Decimal("0.03"),
+          Decimal("0.01"))
+
+
+def _tax_fits(amount: Decimal, tax: Decimal) -> bool:
+    """Whether ``tax`` is ``amount`` at one of the VAT rates, to the rounding of line taxes."""
+    if amount <= 0 or tax <= 0 or tax >= amount:
+        return False
+    slack = Decimal("0.01") * max(1, int(amount / 1000) + 1)
+    return any(abs(amount * r - tax) <= slack for r in _RATES)
 
 
 _CN = re.compile(r"[\u4e00-\u9fff]")
