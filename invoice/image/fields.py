@@ -109,6 +109,7 @@ def _build(f: PdfFields, found: QrFound | None) -> Invoice:
     if found is not None:
         _merge_qr(inv, found.payload, f)
     _settle_amounts(inv, f)
+    _check_items(inv)
     if inv.kind is InvoiceKind.UNKNOWN and inv.number and len(inv.number) == 20 and not inv.code:
         inv.kind = InvoiceKind.DIGITAL_ORDINARY
         inv.field_sources["kind"] = FieldSource.DERIVED.value
@@ -204,10 +205,15 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
         return
     src = FieldSource.OCR.value
     texts = ["".join(ln.text.split()) for ln in build_lines(segs)]
+    if f.number is not None and (f.number == f.check_code or (f.code and len(f.number) == 20)):
+        f.number = None  # the 20-digit check code of an old-style invoice, not its number
+        f.sources.pop("number", None)
     if f.number is None:
         for t in texts:
-            m = re.search(r"号码?[:：]?(\d{20}|\d{8})(?!\d)", t) or re.search(r"(?<!\d)(\d{20})(?!\d)", t)
-            if m and "代码" not in t[max(0, m.start() - 3): m.start() + 2]:
+            m = re.search(r"号码?[:：]?(\d{20}|\d{8})(?!\d)", t)
+            if m is None and not f.code:
+                m = re.search(r"(?<!\d)(\d{20})(?!\d)", t)
+            if m and "代码" not in t[max(0, m.start() - 3): m.start() + 2] and m.group(1) != f.check_code:
                 f.number = m.group(1)
                 f.sources["number"] = src
                 break
@@ -220,15 +226,18 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                     f.issue_date = f"{y:04d}-{mo:02d}-{d:02d}"
                     f.sources["issue_date"] = src
                     break
-    if f.total is None:
-        for t in texts:
-            i = t.find("小写")
-            if i >= 0:
-                found = _MONEY_IN_TEXT.findall(t[i:])
-                if found:
-                    f.total = Decimal(found[0].replace(",", ""))
-                    f.sources["total"] = src
-                    break
+    # The total printed after 小写 is the most specific reading: it replaces a total the label
+    # reader found elsewhere unless that one is confirmed (adds up, or equals the words).
+    for t in texts:
+        i = t.find("小写")
+        found = _MONEY_IN_TEXT.findall(t[i:]) if i >= 0 else []
+        if found:
+            value = Decimal(max(found, key=len).replace(",", ""))
+            confirmed = f.total is not None and (f.consistent() or f.total == f.words_total)
+            if f.total != value and not confirmed:
+                f.total = value
+                f.sources["total"] = src
+            break
     if f.amount is None or f.tax is None:
         # The 合计 line: amount, then tax; taken only when they add up to the total read.
         for t in texts:
@@ -246,6 +255,26 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                 f.amount, f.tax = fits[0], f.total - fits[0] if f.total is not None else None
                 f.sources["amount"] = f.sources["tax"] = src
                 break
+
+
+def _check_items(inv: Invoice) -> None:
+    """Keep OCR'd item lines only when their amounts and taxes add up to the invoice's.
+
+    A misread digit in one line would otherwise fail the line-sum cross-check and mark a
+    genuine invoice as altered; without lines, the invoice still carries its totals.
+    """
+    if not inv.items:
+        return
+    amounts = [i.amount for i in inv.items]
+    taxes = [i.tax for i in inv.items]
+    adds_up = (inv.amount is not None and None not in amounts
+               and sum(a for a in amounts if a is not None) == inv.amount
+               and (inv.tax is None or (None not in taxes
+                                        and sum(t for t in taxes if t is not None) == inv.tax)))
+    if not adds_up:
+        inv.extra["ocr_items"] = f"{len(inv.items)} item lines read by OCR do not add up: left out"
+        inv.items = []
+        inv.field_sources.pop("items", None)
 
 
 def _check_tax_ids(inv: Invoice) -> None:

@@ -41,6 +41,7 @@ def open_image(data: bytes, max_pixels: int, max_side: int) -> Any:
     if kind is None:
         raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not a JPEG or PNG picture")
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own guard: warns past it, raises at twice
+    img: Image.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

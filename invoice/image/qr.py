@@ -33,11 +33,17 @@ def _box(pos: Any, scale: float) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
+_QR: Any = None
+
+
 def find_qr(img: Any) -> QrFound | None:
     """The first invoice QR payload in the picture, with the sheet's angle; None if none."""
     import zxingcpp
     from PIL import Image, ImageOps
 
+    global _QR
+    if _QR is None:
+        _QR = zxingcpp.BarcodeFormat.QRCode
     grey = img.convert("L")
     attempts: list[tuple[Any, float]] = [(grey, 1.0)]
     if max(grey.size) < 2600:
@@ -45,8 +51,7 @@ def find_qr(img: Any) -> QrFound | None:
         attempts.append((big, 2.0))
     attempts.append((ImageOps.autocontrast(grey).point(lambda v: 255 if v > 150 else 0), 1.0))
     for picture, scale in attempts:
-        for res in zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode,
-                                          try_rotate=True, try_downscale=True):
+        for res in zxingcpp.read_barcodes(picture, formats=_QR, try_rotate=True, try_downscale=True):
             payload = parse_qr(res.text)
             if payload is not None:
                 return QrFound(payload, _angle(res.position), _box(res.position, scale))
