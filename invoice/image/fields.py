@@ -22,7 +22,7 @@ from invoice.image.ocr import recognise
 from invoice.image.qr import QrFound, find_qr
 from invoice.image.repair import repair_uscc
 from invoice.model import FieldSource, Invoice, InvoiceKind, Party, SourceFormat
-from invoice.pdf.fields import PdfFields, build_lines, read_fields
+from invoice.pdf.fields import PdfFields, build_lines, parse_cn_amount, read_fields
 from invoice.pdf.text import Segment
 from invoice.qr import QrPayload
 
@@ -199,12 +199,17 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
 
     OCR turns 发票号码 into 标号码 or ¥ into 苦; the labels' last characters and the shapes of
     the values survive more often: ``码: <8 or 20 digits>``, a date ``YYYY年MM月DD日``, the
-    amount after ``小写``. Only missing fields are filled, all marked ``ocr``.
+    amount after ``小写``, the amount in words after ``大写``, amount and tax on the 合计 line.
+    Number and date are filled only when missing; the total is the one independent readings
+    agree on (``_choose_total``). All are marked ``ocr``.
     """
     if not segs:
         return
     src = FieldSource.OCR.value
-    texts = ["".join(ln.text.split()) for ln in build_lines(segs)]
+    lines = build_lines(segs)
+    texts = ["".join(ln.text.split()) for ln in lines]
+    # Money per segment: joined, "24519.05" "8735.57" would run together as one number.
+    tokens = [[m for sg in ln.segments for m in _MONEY_IN_TEXT.findall(sg.compact)] for ln in lines]
     if f.number is not None and (f.number == f.check_code or (f.code and len(f.number) == 20)):
         f.number = None  # the 20-digit check code of an old-style invoice, not its number
         f.sources.pop("number", None)
@@ -226,35 +231,74 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                     f.issue_date = f"{y:04d}-{mo:02d}-{d:02d}"
                     f.sources["issue_date"] = src
                     break
-    # The total printed after 小写 is the most specific reading: it replaces a total the label
-    # reader found elsewhere unless that one is confirmed (adds up, or equals the words).
-    for t in texts:
+    # Totals: OCR misreads digits, so a total is taken where independent readings agree.
+    xiaoxie: Decimal | None = None
+    words: Decimal | None = None
+    pair: tuple[Decimal, Decimal] | None = None
+    for t, money_tokens in zip(texts, tokens, strict=True):
         i = t.find("小写")
         found = _MONEY_IN_TEXT.findall(t[i:]) if i >= 0 else []
-        if found:
-            value = Decimal(max(found, key=len).replace(",", ""))
-            confirmed = f.total is not None and (f.consistent() or f.total == f.words_total)
-            if f.total != value and not confirmed:
-                f.total = value
-                f.sources["total"] = src
-            break
+        if found and xiaoxie is None:
+            xiaoxie = Decimal(max(found, key=len).replace(",", ""))
+        j = t.find("大写")
+        if j >= 0 and words is None:
+            spoken = t[j + 2:].lstrip(")）〉>:：")
+            spoken = re.split(r"[(（〈<]|小写", spoken)[0].translate(_CN_LOOKALIKES)
+            words = parse_cn_amount(re.sub(r"[^零壹贰叁肆伍陆柒捌玖拾佰仟万亿圆角分整]", "", spoken))
+        if "合计" in t and "价税" not in t and "大写" not in t and pair is None:
+            found_s = money_tokens
+            if len(found_s) >= 2:
+                pair = next(((a, b) for a in _variants(found_s[-2]) for b in _variants(found_s[-1])
+                             if _tax_fits(a, b)), None)
+    if words is not None:  # the whole line's words: the label reader may take one segment only
+        f.words_total = words
+    total = f.total if f.consistent() else _choose_total(f.total, xiaoxie, pair, f.words_total)
+    if total is not None and total != f.total:
+        f.total = total
+        f.sources["total"] = src
+    if pair is not None and f.total == pair[0] + pair[1] and (f.amount, f.tax) != pair:
+        f.amount, f.tax = pair
+        f.sources["amount"] = f.sources["tax"] = src
     if f.amount is None or f.tax is None:
-        # The 合计 line: amount, then tax; taken only when they add up to the total read.
-        for t in texts:
-            if "合计" not in t or "价税" in t or "大写" in t:
+        # The 合计 line with the tax misread (¥2.83 as 于2.8:): an amount whose tax at a
+        # printed rate is exactly what the total leaves over is the amount.
+        for t, money_tokens in zip(texts, tokens, strict=True):
+            if "合计" not in t or "价税" in t or "大写" in t or f.total is None:
                 continue
-            found = [Decimal(v.replace(",", "")) for v in _MONEY_IN_TEXT.findall(t)]
-            if len(found) >= 2 and f.total is not None and found[-2] + found[-1] == f.total:
-                f.amount, f.tax = found[-2], found[-1]
+            found_d = [Decimal(v.replace(",", "")) for v in money_tokens]
+            fits = {a for a in found_d if _tax_fits(a, f.total - a)}
+            if len(fits) == 1:
+                a = fits.pop()
+                f.amount, f.tax = a, f.total - a
                 f.sources["amount"] = f.sources["tax"] = src
                 break
-            # The tax misread (¥2.83 as 于2.8:): an amount whose tax at a printed rate is
-            # exactly what the total leaves over is the amount (tax = total - amount).
-            fits = [a for a in found if f.total is not None and _tax_fits(a, f.total - a)]
-            if len(set(fits)) == 1:
-                f.amount, f.tax = fits[0], f.total - fits[0] if f.total is not None else None
-                f.sources["amount"] = f.sources["tax"] = src
-                break
+
+
+# OCR's misreadings of the financial capitals (仟 as 什 or 千, 佰 as 百 ...).
+_CN_LOOKALIKES = str.maketrans({"什": "仟", "千": "仟", "百": "佰", "元": "圆", "园": "圆", "十": "拾",
+                                "一": "壹", "二": "贰", "三": "叁", "四": "肆", "五": "伍", "六": "陆",
+                                "七": "柒", "八": "捌", "九": "玖", "〇": "零", "正": "整"})
+
+
+def _variants(text: str) -> list[Decimal]:
+    """A money token as read, and without its first digit (¥ read as 8 or 4: ``8735.57``)."""
+    plain = text.replace(",", "")
+    out = [Decimal(plain)]
+    if len(plain) > 4 and plain[0].isdigit() and plain[1] != ".":
+        out.append(Decimal(plain[1:]))
+    return out
+
+
+def _choose_total(label: Decimal | None, xiaoxie: Decimal | None, pair: tuple[Decimal, Decimal] | None,
+                  words: Decimal | None) -> Decimal | None:
+    """The total two readings agree on; else amount + tax of a 合计 line whose tax fits a
+    rate; else the value after 小写; else what the label reader found."""
+    summed = pair[0] + pair[1] if pair is not None else None
+    readings = [v for v in (label, xiaoxie, summed, words) if v is not None]
+    for v in readings:
+        if sum(1 for w in readings if w == v) >= 2:
+            return v
+    return summed or xiaoxie or label
 
 
 def _check_items(inv: Invoice) -> None:
