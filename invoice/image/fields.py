@@ -274,10 +274,12 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                 break
 
 
-# OCR's misreadings of the financial capitals (仟 as 什 or 千, 佰 as 百 ...).
+# OCR's misreadings of the financial capitals (仟 as 什 or 千, 佰 as 百, 贰 as 直 or 起 ...);
+# none of these characters can stand in an amount in words, so the mapping cannot mislead.
 _CN_LOOKALIKES = str.maketrans({"什": "仟", "千": "仟", "百": "佰", "元": "圆", "园": "圆", "十": "拾",
                                 "一": "壹", "二": "贰", "三": "叁", "四": "肆", "五": "伍", "六": "陆",
-                                "七": "柒", "八": "捌", "九": "玖", "〇": "零", "正": "整"})
+                                "七": "柒", "八": "捌", "九": "玖", "〇": "零", "正": "整",
+                                "直": "贰", "起": "贰", "武": "贰"})
 
 
 def _variants(text: str) -> list[Decimal]:
@@ -292,13 +294,13 @@ def _variants(text: str) -> list[Decimal]:
 def _choose_total(label: Decimal | None, xiaoxie: Decimal | None, pair: tuple[Decimal, Decimal] | None,
                   words: Decimal | None) -> Decimal | None:
     """The total two readings agree on; else amount + tax of a 合计 line whose tax fits a
-    rate; else the value after 小写; else what the label reader found."""
+    rate; else the value after 小写; else the amount in words; else the label reader's."""
     summed = pair[0] + pair[1] if pair is not None else None
     readings = [v for v in (label, xiaoxie, summed, words) if v is not None]
     for v in readings:
         if sum(1 for w in readings if w == v) >= 2:
             return v
-    return summed or xiaoxie or label
+    return summed or xiaoxie or words or label
 
 
 def _check_items(inv: Invoice) -> None:
