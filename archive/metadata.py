@@ -50,6 +50,11 @@ FILE_ELEMENTS = ("文件名", "类型", "格式", "大小", "SHA-256", "SM3")
 # Which may legitimately be empty: 数电票 have no 发票代码; a voucher pushed by an ERP may have
 # no 审核人 recorded separately from 记账人 in small units; 立档单位 when the org is unset.
 OPTIONAL_EMPTY = {"发票代码", "审核人", "立档单位", "税额", "金额@invoice"}
+# A scan (格式 JPEG/PNG, metadata-2) is read by OCR: what OCR could not read with certainty is
+# left empty rather than guessed (a tax ID must pass its check character), so these may be
+# empty for it; the key fields (number, date, total) come from its QR code and stay required.
+SCAN_FORMATS = ("JPEG", "PNG")
+SCAN_OPTIONAL_EMPTY = {"金额", "销售方名称", "销售方税号", "购买方名称", "购买方税号"}
 
 
 @dataclass
@@ -134,8 +139,9 @@ def missing_required(meta: Metadata) -> list[str]:
         if name not in meta.package or (not meta.package[name].strip() and name not in OPTIONAL_EMPTY):
             missing.append(name)
     for i, inv in enumerate(meta.invoices, 1):
+        scan = inv.get("格式", "") in SCAN_FORMATS
         for name in INVOICE_ELEMENTS:
-            optional = name in OPTIONAL_EMPTY
+            optional = name in OPTIONAL_EMPTY or (scan and name in SCAN_OPTIONAL_EMPTY)
             if name not in inv or (not inv[name].strip() and not optional):
                 missing.append(f"发票[{i}]/{name}")
         if not inv.get("发票代码", "").strip() and len(inv.get("发票号码", "")) != 20:

@@ -79,3 +79,18 @@ def test_metadata_1_cannot_hold_a_scan(people: People, posted: Posted, tmp_path:
     with pytest.raises(ArchiveError) as ei:  # JPEG is not in metadata-1's format enumeration
         _build(people, vid)
     assert "JPEG" in str(ei.value) or "格式" in str(ei.value)
+
+
+def test_a_scan_may_leave_what_ocr_could_not_read_empty_but_not_its_key_fields() -> None:
+    base = {name: "" for name in metadata.INVOICE_ELEMENTS}
+    base.update({"发票号码": "25447000001115703415", "发票类型": "digital_ordinary", "开票日期": "2025-09-23",
+                 "价税合计": "50.00", "文件名": "content/invoices/01-x.jpg", "大小": "1",
+                 "SHA-256": "0" * 64, "SM3": "0" * 64, "签名状态": "unsigned"})
+    pkg = {name: "x" for name in metadata.PACKAGE_ELEMENTS}
+    files = [{name: "x" for name in metadata.FILE_ELEMENTS}]
+    scan = metadata.Metadata(pkg, [{**base, "格式": "JPEG"}], files)
+    assert not [m for m in metadata.missing_required(scan) if m.startswith("发票[1]")]
+    pdf = metadata.Metadata(pkg, [{**base, "格式": "PDF"}], files)
+    assert {"发票[1]/销售方税号", "发票[1]/购买方税号", "发票[1]/金额"} <= set(metadata.missing_required(pdf))
+    no_total = metadata.Metadata(pkg, [{**base, "格式": "JPEG", "价税合计": ""}], files)
+    assert "发票[1]/价税合计" in metadata.missing_required(no_total)
