@@ -53,6 +53,6 @@ def parse(data: bytes, max_bytes: int | None = None) -> Invoice:
 
         inv = parse_image(data)
     else:
-        raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF, XML, JPEG or PNG file")
+        raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file, nor a JPEG or PNG picture")
     inv.sha256 = sha256_hex(data)
     return canonicalize_keys(inv)  # one spelling of codes, numbers and tax ids for every format

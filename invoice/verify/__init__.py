@@ -82,7 +82,7 @@ def verify_signatures(data: bytes, fmt: SourceFormat | None = None) -> tuple[lis
         return [], []
     if fmt is SourceFormat.IMAGE:
         return [], []  # a JPEG/PNG scan carries no signature (invoice/image)
-    raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF, XML, JPEG or PNG file")
+    raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file, nor a JPEG or PNG picture")
 
 
 def verify(
