@@ -215,10 +215,11 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
         f.sources.pop("number", None)
     if f.number is None:
         for t in texts:
-            m = re.search(r"号码?[:：]?(\d{20}|\d{8})(?!\d)", t)
+            # 码 of 号码 (not 代码, 校验码, nor 识别号 before a tax ID's first 8 digits)
+            m = re.search(r"(?<![代验])码[:：]?(\d{20}|\d{8})(?![\dA-Z])", t)
             if m is None and not f.code:
                 m = re.search(r"(?<!\d)(\d{20})(?!\d)", t)
-            if m and "代码" not in t[max(0, m.start() - 3): m.start() + 2] and m.group(1) != f.check_code:
+            if m and m.group(1) != f.check_code:
                 f.number = m.group(1)
                 f.sources["number"] = src
                 break
