@@ -224,8 +224,9 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                 f.sources["number"] = src
                 break
     if f.issue_date is None:
-        for t in texts:
-            m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})(?:日|$)", t)
+        for t in texts:  # 2022年05月05日, or after 日期 with a separator lost (2022年0505)
+            m = (re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})(?:日|$)", t)
+                 or re.search(r"日期[:：]?(\d{4})\D?(\d{2})\D?(\d{2})(?!\d)", t))
             if m:
                 y, mo, d = (int(g) for g in m.groups())
                 if 1990 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
@@ -253,7 +254,10 @@ def _fill_from_lines(f: PdfFields, segs: list[Segment]) -> None:
                              if _tax_fits(a, b)), None)
     if words is not None:  # the whole line's words: the label reader may take one segment only
         f.words_total = words
-    total = f.total if f.consistent() else _choose_total(f.total, xiaoxie, pair, f.words_total)
+    # Not ``f.consistent()`` alone: garbage can add up (0.60 + 0.02 = 0.62 read off a 合计 line).
+    # The words as read here from the whole 大写 line: the label reader's words_total may be
+    # one segment of it ("圆陆角贰分" = 0.62) and its total is often taken from those words.
+    total = _choose_total(f.total, xiaoxie, pair, words)
     if total is not None and total != f.total:
         f.total = total
         f.sources["total"] = src
