@@ -4,7 +4,9 @@ Element names are the Chinese names of DESIGN §2 (DA/T 94 lists metadata by Chi
 exact element codes of the standard are unconfirmed, so the names are kept literal). The
 same tables drive three things: writing the XML, the integrity check "required metadata
 present" and the authenticity check "values well-formed and in range". The XML is described by
-``archive/schema/metadata-1.xsd`` (carried in every package) and validated when written.
+``archive/schema/metadata-2.xsd`` (carried in every package) and validated when written.
+Version 2 adds the JPEG and PNG formats (scans of paper invoices); packages written with
+version 1 are still read, validated against metadata-1.xsd and checked (``READ_VERSIONS``).
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from archive import schema
 from invoice.xmlsafe import parse_xml
 
 METADATA_NAME = "metadata.xml"
-# The schema version this module writes and reads; a change of elements is metadata-2.xsd.
-SCHEMA_REF = schema.SchemaRef("metadata", 1)
+# The schema version this module writes; a change of elements or values is a new version.
+SCHEMA_REF = schema.SchemaRef("metadata", 2)
 NS = SCHEMA_REF.namespace
+# Versions this module reads: a package filed under an older one stays readable and checkable.
+READ_VERSIONS = (1, 2)
+READ_NAMESPACES = tuple(schema.SchemaRef("metadata", v).namespace for v in READ_VERSIONS)
 STANDARD = "DA/T 94-2022"
 
-ALLOWED_FORMATS = ("OFD", "PDF", "XML", "JSON")
+# Formats by version: version 1 knew OFD, PDF, XML, JSON; version 2 adds scans (JPEG, PNG).
+ALLOWED_FORMATS = ("OFD", "PDF", "XML", "JSON", "JPEG", "PNG")
 SECRECY = ("公开", "内部", "秘密", "机密", "绝密")
 SIGNATURE_STATES = ("valid", "invalid", "unsigned", "indeterminate")
 
@@ -44,6 +50,11 @@ FILE_ELEMENTS = ("文件名", "类型", "格式", "大小", "SHA-256", "SM3")
 # Which may legitimately be empty: 数电票 have no 发票代码; a voucher pushed by an ERP may have
 # no 审核人 recorded separately from 记账人 in small units; 立档单位 when the org is unset.
 OPTIONAL_EMPTY = {"发票代码", "审核人", "立档单位", "税额", "金额@invoice"}
+# A scan (格式 JPEG/PNG, metadata-2) is read by OCR: what OCR could not read with certainty is
+# left empty rather than guessed (a tax ID must pass its check character), so these may be
+# empty for it; the key fields (number, date, total) come from its QR code and stay required.
+SCAN_FORMATS = ("JPEG", "PNG")
+SCAN_OPTIONAL_EMPTY = {"金额", "销售方名称", "销售方税号", "购买方名称", "购买方税号"}
 
 
 @dataclass
@@ -58,7 +69,7 @@ def _q(name: str) -> str:
 
 
 def metadata_xml(meta: Metadata, *, validate: bool = True) -> bytes:
-    """``metadata.xml``, validated against metadata-1.xsd (raises ``schema.SchemaError``).
+    """``metadata.xml``, validated against its XSD (``SCHEMA_REF``; raises ``schema.SchemaError``).
 
     ``validate=False`` writes the values as they are, valid or not: only for tests that damage
     a package as a forger would, so that the checker is shown to catch what the writer refuses.
@@ -87,28 +98,35 @@ def metadata_xml(meta: Metadata, *, validate: bool = True) -> bytes:
     return data
 
 
-def _children(el: etree._Element) -> dict[str, str]:
+def _children(el: etree._Element, ns: str) -> dict[str, str]:
     out = {}
     for c in el:
-        if isinstance(c.tag, str) and c.tag.startswith("{" + NS + "}"):
-            out[c.tag[len(NS) + 2:]] = (c.text or "")
+        if isinstance(c.tag, str) and c.tag.startswith("{" + ns + "}"):
+            out[c.tag[len(ns) + 2:]] = (c.text or "")
     return out
 
 
+def is_metadata_root(tag: object) -> bool:
+    """Whether an element is the root of metadata.xml in a version this module reads."""
+    return isinstance(tag, str) and any(tag == f"{{{ns}}}电子会计档案" for ns in READ_NAMESPACES)
+
+
 def read_metadata(data: bytes) -> Metadata:
-    """Parse ``metadata.xml``; raises ParseError when it is not well-formed XML."""
+    """Parse ``metadata.xml`` of any version in ``READ_VERSIONS``; raises ParseError when it
+    is not well-formed XML."""
     root = parse_xml(data, METADATA_NAME)
     meta = Metadata()
-    if root.tag != _q("电子会计档案"):
+    if not is_metadata_root(root.tag):
         return meta  # the required-elements check reports everything as missing
+    ns = etree.QName(root).namespace or NS
     for c in root:
         if not isinstance(c.tag, str):
             continue
-        name = c.tag[len(NS) + 2:] if c.tag.startswith("{" + NS + "}") else c.tag
+        name = c.tag[len(ns) + 2:] if c.tag.startswith("{" + ns + "}") else c.tag
         if name == "发票列表":
-            meta.invoices = [_children(i) for i in c if i.tag == _q("发票")]
+            meta.invoices = [_children(i, ns) for i in c if i.tag == f"{{{ns}}}发票"]
         elif name == "电子文件列表":
-            meta.files = [_children(i) for i in c if i.tag == _q("电子文件")]
+            meta.files = [_children(i, ns) for i in c if i.tag == f"{{{ns}}}电子文件"]
         elif name in PACKAGE_ELEMENTS:
             meta.package[name] = c.text or ""
     return meta
@@ -121,8 +139,9 @@ def missing_required(meta: Metadata) -> list[str]:
         if name not in meta.package or (not meta.package[name].strip() and name not in OPTIONAL_EMPTY):
             missing.append(name)
     for i, inv in enumerate(meta.invoices, 1):
+        scan = inv.get("格式", "") in SCAN_FORMATS
         for name in INVOICE_ELEMENTS:
-            optional = name in OPTIONAL_EMPTY
+            optional = name in OPTIONAL_EMPTY or (scan and name in SCAN_OPTIONAL_EMPTY)
             if name not in inv or (not inv[name].strip() and not optional):
                 missing.append(f"发票[{i}]/{name}")
         if not inv.get("发票代码", "").strip() and len(inv.get("发票号码", "")) != 20:

@@ -77,6 +77,21 @@ FORMAT = {"ofd": "OFD", "pdf": "PDF", "xml": "XML"}
 SECRECY_DEFAULT = "内部"
 
 
+def _image_ext(data: bytes) -> str:
+    """A scan's file extension from its bytes (``jpg``/``png``; ``pdf`` for an image-only PDF)."""
+    from invoice.image import image_type
+
+    kind = image_type(data)
+    if kind is not None:
+        return "jpg" if kind == "jpeg" else kind
+    return "pdf" if b"%PDF-" in data[:1024] else "bin"
+
+
+def _image_format(data: bytes, source_format: str) -> str:
+    """The metadata 格式 of a scan (JPEG, PNG, or PDF for an image-only PDF)."""
+    return {"jpg": "JPEG", "png": "PNG", "pdf": "PDF"}.get(_image_ext(data), source_format.upper())
+
+
 @dataclass
 class VoucherSource:
     """Everything a package is made of, read from the accounting and invoice services."""
@@ -274,7 +289,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
             raise refused("original_corrupt", f"the stored original of invoice {inv.key} does not match its "
                                               f"SHA-256 {inv.sha256}", {"invoice_id": inv.id})
         stem = f"{n:02d}-{inv.number or inv.sha256[:12]}"
-        ext = EXT.get(inv.source_format, "bin")
+        ext = EXT.get(inv.source_format) or _image_ext(data)
         rel = f"content/invoices/{stem}.{ext}"
         invoice_files[inv.id] = rel
         _write(tmp / rel, data)
@@ -294,7 +309,7 @@ def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCo
             "金额": _money(inv.amount), "税额": _money(inv.tax), "价税合计": _money(inv.total),
             "销售方名称": inv.seller_name or "", "销售方税号": inv.seller_tax_id or "",
             "购买方名称": inv.buyer_name or "", "购买方税号": inv.buyer_tax_id or "",
-            "文件名": rel, "格式": FORMAT.get(inv.source_format, inv.source_format.upper()),
+            "文件名": rel, "格式": FORMAT.get(inv.source_format) or _image_format(data, inv.source_format),
             "大小": str(e.size), "SHA-256": e.sha256, "SM3": e.sm3, "签名状态": str(parsed[1]),
         })
 

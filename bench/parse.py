@@ -1,6 +1,7 @@
 """Parsing throughput and memory per format, ours next to the obvious alternative.
 
-Run: ``.venv/bin/python bench/parse.py [--quick]``
+Run: ``.venv/bin/python bench/parse.py [--quick]``; scans only: ``bench/parse.py --scans
+[--engines tesseract,rapidocr]`` (JPEG scans built from the sample PDFs by ``tests/scans.py``).
 
 Each (format, implementation) runs in its own subprocess pinned to one CPU core, so that
 peak RSS (``ru_maxrss``) belongs to that run alone. Inputs are the real samples in
@@ -208,6 +209,59 @@ def worker(fmt: str, impl: str, count: int) -> dict[str, Any]:
             "heap_peak_kb": heap_peak / 1024, "errors": errors}
 
 
+# --- scans (JPEG photos of the sample PDFs; OCR) -------------------------------------------------
+
+
+def scans_worker(engine: str, count: int) -> dict[str, Any]:
+    """Parse ``count`` scans (built from the sample PDFs by tests/scans.py) with ``engine``;
+    peak memory includes the OCR child process (Tesseract runs as one)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # one core
+    from core.settings import Settings, override_settings
+    from invoice import parse
+    from tests.scans import make_scan, scan_set
+
+    override_settings(Settings(ocr_engine=engine))  # type: ignore[arg-type]
+    inputs = [(spec.name, make_scan(spec)) for spec in scan_set(full=True)[:count]]
+    errors: dict[str, str] = {}
+    parse(inputs[0][1])  # warm up: imports, the OCR model
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    for name, data in inputs:
+        try:
+            parse(data)
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"[:120]
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"engine": engine, "parses": len(inputs), "seconds": wall, "files_per_s": len(inputs) / wall,
+            "cpu_seconds": cpu + kids.ru_utime + kids.ru_stime,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "child_peak_rss_mb": kids.ru_maxrss / 1024, "errors": errors}
+
+
+def bench_scans(count: int, engines: tuple[str, ...] = ("tesseract",)) -> list[dict[str, Any]]:
+    """The scans section: files/s and peak memory per OCR engine, each in its own process."""
+    rows = []
+    for engine in engines:
+        proc = subprocess.run([sys.executable, __file__, "--scan-worker", engine, str(count)],
+                              capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise SystemExit(f"scan worker {engine} failed:\n{proc.stderr}")
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print("\nScans (JPEG, 150-200 dpi, turned 1-3 degrees; QR + OCR), one core")
+    head = f"{'engine':<10} {'scans':>5} {'files/s':>8} {'s/file':>7} {'peak RSS MB':>11} {'OCR child MB':>12}  errors"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['engine']:<10} {r['parses']:>5} {r['files_per_s']:>8.2f} {1 / r['files_per_s']:>7.2f} "
+              f"{r['peak_rss_mb']:>11.1f} {r['child_peak_rss_mb']:>12.1f}  {len(r['errors'])}")
+        for name, err in r["errors"].items():
+            print(f"  {r['engine']} {name}: {err}")
+    return rows
+
+
 def run_one(fmt: str, impl: str, count: int) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, __file__, "--worker", fmt, impl, str(count)],
                           capture_output=True, text=True, cwd=ROOT)
@@ -224,10 +278,21 @@ def main() -> None:
                     help="only the transport vouchers' per-kind table")
     ap.add_argument("--worker", nargs=3, metavar=("FORMAT", "IMPL", "COUNT"),
                     help=argparse.SUPPRESS)
+    ap.add_argument("--scan-worker", nargs=2, metavar=("ENGINE", "COUNT"), help=argparse.SUPPRESS)
+    ap.add_argument("--scans", action="store_true", help="only the scans section")
+    ap.add_argument("--engines", default="tesseract",
+                    help="OCR engines for the scans section, comma-separated (tesseract,rapidocr)")
     args = ap.parse_args()
     if args.worker:
         fmt, impl, count = args.worker
         print(json.dumps(worker(fmt, impl, int(count))))
+        return
+    if args.scan_worker:
+        engine, count = args.scan_worker
+        print(json.dumps(scans_worker(engine, int(count))))
+        return
+    if args.scans:
+        bench_scans(6 if args.quick else 24, tuple(args.engines.split(",")))
         return
     scale = 10 if args.quick else 1
     if args.transport:
@@ -256,6 +321,7 @@ def main() -> None:
     print("\nfiles/s is wall clock; files/cpu-s divides by the process's CPU time (less "
           "sensitive to other load on the machine). heap/parse: tracemalloc peak of one pass.")
     transport_report(scale)
+    bench_scans(6 if args.quick else 24, tuple(args.engines.split(",")))
 
 
 if __name__ == "__main__":

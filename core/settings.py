@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     max_pdf_stream_bytes: int = 64 * 1024 * 1024
     max_pdf_total_bytes: int = 256 * 1024 * 1024
     parse_timeout_seconds: float = 20.0
+    # Scans and photos (invoice/image): the picture is refused before decoding past these
+    # caps (a decompression bomb); OCR engine (tesseract | rapidocr) and its time budget; the
+    # sandbox bounds of one scan (OCR needs more time than reading a PDF's text layer).
+    scan_max_pixels: int = Field(default=40_000_000, ge=1)
+    scan_max_side: int = Field(default=12_000, ge=1)
+    ocr_engine: Literal["tesseract", "rapidocr"] = "tesseract"
+    scan_ocr_timeout_seconds: float = Field(default=30.0, gt=0)
+    scan_cpu_seconds: float = Field(default=30.0, gt=0)
+    scan_wall_seconds: float = Field(default=40.0, gt=0)
     # The sandbox that parses and verifies untrusted files (invoice/sandbox.py): per-file CPU
     # seconds, wall-clock seconds and address space of a worker; warm workers and the cap.
     sandbox_cpu_seconds: float = Field(default=8.0, gt=0)

@@ -48,7 +48,11 @@ def parse(data: bytes, max_bytes: int | None = None) -> Invoice:
         from invoice.xml import parse_xml_invoice
 
         inv = parse_xml_invoice(data)
+    elif fmt is SourceFormat.IMAGE:
+        from invoice.image import parse_image
+
+        inv = parse_image(data)
     else:
-        raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
+        raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file, nor a JPEG or PNG picture")
     inv.sha256 = sha256_hex(data)
     return canonicalize_keys(inv)  # one spelling of codes, numbers and tax ids for every format

@@ -16,9 +16,11 @@ from typing import Any
 
 from core import messages
 from core.clock import today_china
+from core.settings import get_settings
 from invoice.errors import InvoiceError
+from invoice.image.load import image_type
 from invoice.model import Invoice, sha256_hex
-from invoice.sandbox import SandboxError, TooComplex
+from invoice.sandbox import Limits, SandboxError, TooComplex
 from invoice.sandbox import run as sandbox_run
 
 __all__ = ["Analysis", "analyse", "analyse_path_sandboxed", "analyse_sandboxed"]
@@ -89,10 +91,29 @@ def _analyse_path(path: str, org_name: str | None, org_tax_id: str | None, max_b
     return analyse(data, path, org_name, org_tax_id, max_bytes, today)
 
 
-def _sandboxed(fn: Callable[..., Analysis], file: str, *args: Any) -> Analysis:
+def scan_limits(head: bytes) -> Limits | None:
+    """The sandbox bounds for a file starting with ``head``: a JPEG/PNG scan needs OCR, which
+    takes longer than any text-layer read (``scan_cpu_seconds``, ``scan_wall_seconds``); None
+    (the default limits) for every other file."""
+    if image_type(head) is None:
+        return None
+    s = get_settings()
+    return Limits(float(s.scan_cpu_seconds), float(s.scan_wall_seconds), int(s.sandbox_memory_mb))
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16)
+    except OSError:
+        return b""  # the worker reports the unreadable file itself
+
+
+def _sandboxed(fn: Callable[..., Analysis], file: str, *args: Any,
+               limits: Limits | None = None) -> Analysis:
     """``fn(*args)`` in a sandbox worker; a limit or a worker failure becomes an error entry."""
     try:
-        return sandbox_run(fn, *args, name=file)
+        return sandbox_run(fn, *args, name=file, limits=limits)
     except TooComplex as exc:
         return Analysis(file=file, error=exc.to_dict())
     except InvoiceError as exc:  # raised outside analyse's own handling (should not happen)
@@ -104,7 +125,8 @@ def _sandboxed(fn: Callable[..., Analysis], file: str, *args: Any) -> Analysis:
 def analyse_sandboxed(data: bytes, filename: str, org_name: str | None = None, org_tax_id: str | None = None,
                       max_bytes: int | None = None, today: date | None = None) -> Analysis:
     """:func:`analyse` in a sandbox worker (the upload path)."""
-    a = _sandboxed(analyse, filename, data, filename, org_name, org_tax_id, max_bytes, today or today_china())
+    a = _sandboxed(analyse, filename, data, filename, org_name, org_tax_id, max_bytes, today or today_china(),
+                   limits=scan_limits(data[:16]))
     if a.error is not None and not a.sha256:
         a.sha256, a.size = sha256_hex(data), len(data)
     return a
@@ -113,4 +135,5 @@ def analyse_sandboxed(data: bytes, filename: str, org_name: str | None = None, o
 def analyse_path_sandboxed(path: str, org_name: str | None, org_tax_id: str | None, max_bytes: int,
                            today: date | None = None) -> Analysis:
     """:func:`_analyse_path` in a sandbox worker (folder imports)."""
-    return _sandboxed(_analyse_path, path, path, org_name, org_tax_id, max_bytes, today or today_china())
+    return _sandboxed(_analyse_path, path, path, org_name, org_tax_id, max_bytes, today or today_china(),
+                      limits=scan_limits(_head(path)))

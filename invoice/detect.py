@@ -9,6 +9,8 @@ from invoice.xmlsafe import sniff_encoding
 def detect_format(data: bytes) -> SourceFormat | None:
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return SourceFormat.OFD  # OFD is a zip; the OFD reader checks for OFD.xml
+    if data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
+        return SourceFormat.IMAGE  # a JPEG or PNG scan or photo (invoice/image)
     head = data[:1024]
     if b"%PDF-" in head:
         return SourceFormat.PDF

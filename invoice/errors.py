@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN_XML = "forbidden_xml"
     BAD_OFD = "bad_ofd"
     BAD_PDF = "bad_pdf"
+    BAD_IMAGE = "bad_image"  # a JPEG/PNG scan that is truncated or corrupt
     TIMEOUT = "timeout"
     NOT_AN_INVOICE = "not_an_invoice"
     # A resource limit (decompressed size, object count, time budget) was reached: the file

@@ -67,6 +67,19 @@ _RED_OLD_RE = re.compile(r"对应正数发票代码\s*[:：]\s*(\d{10,12})\s*号
 CONTENT_TYPES = {"ofd": "application/ofd", "pdf": "application/pdf", "xml": "application/xml"}
 
 
+def content_type(source_format: str, data: bytes = b"") -> str:
+    """The media type of an original: by format, and for a scan (``image``) by its bytes
+    (JPEG, PNG, or a PDF whose page is a picture)."""
+    if source_format == "image":
+        if data.startswith(b"\xff\xd8\xff"):
+            return "image/jpeg"
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "image/png"
+        if b"%PDF-" in data[:1024]:
+            return "application/pdf"
+    return CONTENT_TYPES.get(source_format, "application/octet-stream")
+
+
 class InvoiceRecord(SQLModel, table=True):
     """One registered invoice file and what was read and verified from it."""
 

@@ -29,7 +29,7 @@ from invoice import registry
 from invoice.importer import ingest_files
 from invoice.online_store import run_online_check
 from invoice.public import ImportResultPublic, OnlineCheckResult
-from invoice.registry import CONTENT_TYPES, InvoiceRecord, RecordStatus
+from invoice.registry import InvoiceRecord, RecordStatus, content_type
 from invoice.verify.report import VerifyStatus
 
 router = APIRouter(tags=["invoices"])
@@ -160,16 +160,18 @@ def override(user: Annotated[User, Depends(Requires("invoice.override"))], s: Se
 
 @router.get("/invoices/{invoice_id}/original", summary="The original file, byte for byte",
             response_class=Response,
-            responses={200: {"content": {"application/pdf": {}, "application/ofd": {}, "application/xml": {}}}})
+            responses={200: {"content": {"application/pdf": {}, "application/ofd": {}, "application/xml": {},
+                                          "image/jpeg": {}, "image/png": {}}}})
 def original(_: Reader, s: ReadSessionDep, invoice_id: InvoiceId,
              download: Annotated[bool, Query(description="force a download")] = False) -> Response:
     record = registry.get_invoice(s, invoice_id)
     data = get_blobstore().get(record.sha256, verify=True)
-    ctype = CONTENT_TYPES.get(record.source_format, "application/octet-stream")
-    fallback = f"{record.key or record.id}.{record.source_format}".replace(":", "-")
+    ctype = content_type(record.source_format, data)
+    ext = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(ctype, record.source_format)
+    fallback = f"{record.key or record.id}.{ext}".replace(":", "-")
+    inline = ctype in ("application/pdf", "image/jpeg", "image/png") and not download
     return Response(data, media_type=ctype, headers={
-        "Content-Disposition": content_disposition(record.original_filename, fallback,
-                                                   inline=ctype == "application/pdf" and not download),
+        "Content-Disposition": content_disposition(record.original_filename, fallback, inline=inline),
         "Cache-Control": "private, max-age=3600",
         "ETag": f'"{record.sha256}"',
     })

@@ -222,7 +222,7 @@ class PackageView:
             root = parse_xml(self.metadata_bytes, md.METADATA_NAME)
         except InvoiceError as exc:
             return None, f"metadata.xml: {exc}"
-        if root.tag != METADATA_ROOT:
+        if not md.is_metadata_root(root.tag):
             # well-formed but not our record: read_metadata gives an empty one, which is no reading
             return None, f"metadata.xml: root element {root.tag} is not {METADATA_ROOT} (DA/T 94 metadata)"
         return meta, None

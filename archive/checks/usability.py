@@ -22,7 +22,12 @@ from invoice.xmlsafe import parse_xml
 
 
 def format_of(rel: str, data: bytes) -> str:
-    """The format the bytes are (not what the name says): OFD, ZIP, PDF, XML, JSON or UNKNOWN."""
+    """The format the bytes are (not what the name says): OFD, ZIP, PDF, XML, JSON, JPEG, PNG
+    or UNKNOWN."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
     if data.startswith(b"PK\x03\x04"):
         return "OFD" if rel.lower().endswith(".ofd") else "ZIP"
     if b"%PDF-" in data[:1024]:
@@ -52,6 +57,12 @@ def opens(rel: str, data: bytes) -> str | None:
                     return "PDF has no page"
             finally:
                 doc.close()
+        elif fmt in ("JPEG", "PNG"):
+            from core.settings import get_settings
+            from invoice.image.load import open_image
+
+            s = get_settings()
+            open_image(data, s.scan_max_pixels, s.scan_max_side)  # bounded, fully decoded
         elif fmt == "OFD":
             from invoice.ofd.package import OfdPackage
 
@@ -110,10 +121,10 @@ def files_open(view: PackageView) -> CheckItem:
 
 @step("U3")
 def allowed_formats(view: PackageView) -> CheckItem:
-    """Every file is OFD, PDF, XML or JSON by its content."""
+    """Every file is OFD, PDF, XML, JSON, JPEG or PNG by its content (JPEG/PNG: scans)."""
     problems = [f"{rel}: format {fmt} is not allowed for archiving" for rel in view.present
                 if (fmt := format_of(rel, view.contents.get(rel, b""))) not in md.ALLOWED_FORMATS]
-    return verdict("U3", problems, f"all {len(view.present)} files are OFD, PDF, XML or JSON")
+    return verdict("U3", problems, f"all {len(view.present)} files are OFD, PDF, XML, JSON, JPEG or PNG")
 
 
 @step("U4")

@@ -45,6 +45,7 @@ __all__ = ["field_locations", "parse_pdf"]
 
 MAX_PAGES = 10  # invoices are one page, a sales list adds a few
 GARBAGE_LIMIT = 0.15
+TEXTLESS_CHARS = 10  # a first page with fewer drawn characters is a scan (invoice/image)
 _QR_MIN_PX, _QR_MAX_PX = 40, 3000
 
 _QR_FORMATS: Any = None
@@ -260,6 +261,24 @@ def _caused_by_recursion(exc: BaseException) -> bool:
     return False
 
 
+def _render_first_page(data: bytes, dpi: int) -> Any:
+    """The first page as a PIL image at ``dpi`` (a scanned page's picture, for OCR)."""
+    import pypdfium2 as pdfium
+
+    with _pdfium():
+        pdf = pdfium.PdfDocument(data)
+        try:
+            page = pdf[0]
+            try:
+                w, h = page.get_size()
+                scale = min(dpi / 72.0, 3200.0 / max(w, h, 1.0))
+                return _bitmap_image(page.render(scale=scale, grayscale=True))
+            finally:
+                page.close()
+        finally:
+            pdf.close()
+
+
 def _parse(data: bytes) -> Invoice:
     segs, garbage, qr, off_page = _fast_read(data)
     tkind = transport.kind_of(segs) if garbage <= GARBAGE_LIMIT else None
@@ -294,6 +313,12 @@ def _parse(data: bytes) -> Invoice:
                 notes.append("fields read with pdfplumber")
         elif psegs:
             notes.append(f"pdfplumber text unusable ({pgarbage:.0%} unmapped glyphs)")
+    if sum(len(s.compact) for s in (*segs, *psegs)) < TEXTLESS_CHARS:
+        # No text layer for either extractor: a scanned page saved as PDF. Read its picture
+        # like a JPEG scan (invoice/image): QR, then OCR; source_format becomes ``image``.
+        from invoice.image.fields import PDF_RENDER_DPI, parse_image_pdf
+
+        return parse_image_pdf(_render_first_page(data, PDF_RENDER_DPI))
     if qr is None and (fields is None or fields.number is None or fields.total is None
                        or fields.issue_date is None):
         qr = _qr_from_render(data)

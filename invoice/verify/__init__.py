@@ -18,8 +18,10 @@ from invoice.verify.checks import run_checks
 from invoice.verify.report import (
     Check,
     CheckResult,
+    Issue,
     ReferenceCheck,
     RefResult,
+    Severity,
     SignatureReport,
     VerificationReport,
     VerifyStatus,
@@ -78,7 +80,9 @@ def verify_signatures(data: bytes, fmt: SourceFormat | None = None) -> tuple[lis
                 )
             ], []
         return [], []
-    raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file")
+    if fmt is SourceFormat.IMAGE:
+        return [], []  # a JPEG/PNG scan carries no signature (invoice/image)
+    raise ParseError(ErrorCode.UNKNOWN_FORMAT, "not an OFD, PDF or XML file, nor a JPEG or PNG picture")
 
 
 def verify(
@@ -168,6 +172,9 @@ def verify(
             problems.append(f"not read as an invoice, so no cross-checks: {exc}")
         except Exception as exc:  # a parser bug must not hide the signature verdict
             problems.append(f"the invoice parser failed, so no cross-checks: {type(exc).__name__}: {exc}")
+    scan_issues: tuple[Issue, ...] = ()
+    if fmt is SourceFormat.IMAGE or (invoice is not None and invoice.source_format is SourceFormat.IMAGE):
+        status, scan_issues = _cap_scan(status, fmt, signatures, problems)
     checks: list[Check] = []
     if invoice is not None:
         if today is None:
@@ -185,8 +192,31 @@ def verify(
         file=file,
         coverage=coverage.fields if coverage else (),
         parts=coverage.parts if coverage else (),
-        issues=tuple(i for s in signatures for i in s.issues) + (coverage.issues if coverage else ()),
+        issues=tuple(i for s in signatures for i in s.issues) + (coverage.issues if coverage else ())
+        + scan_issues,
     )
+
+
+def _cap_scan(status: VerifyStatus, fmt: SourceFormat, signatures: list[SignatureReport],
+              problems: list[str]) -> tuple[VerifyStatus, tuple[Issue, ...]]:
+    """A scan is never more than ``unsigned``: a picture's content cannot be proven.
+
+    A JPEG/PNG has no signature at all; a PDF whose page is only a picture may be signed,
+    but the signature then vouches for the picture's bytes, not for the invoice it shows.
+    An invalid signature stays invalid (the file was changed); anything better becomes
+    ``unsigned``, with the reason in Chinese for the page and the report.
+    """
+    issues = [Issue("scan.unsigned", Severity.NOTE,
+                    (("format", "JPEG/PNG 图片" if fmt is SourceFormat.IMAGE else "仅含图片的 PDF"),))]
+    if signatures and status is not VerifyStatus.INVALID:
+        issues.append(Issue("scan.signed_pdf_image", Severity.NOTE))
+        problems.append("the PDF page is only a picture (a scan): its signature cannot vouch for "
+                        "the invoice shown, so it counts as unsigned")
+    elif not signatures:
+        problems.append("a scan or photo carries no signature: unsigned, read from QR code and OCR")
+    if status is VerifyStatus.INVALID:
+        return status, tuple(issues)
+    return VerifyStatus.UNSIGNED, tuple(issues)
 
 
 def _read_ofd_invoice(data: bytes, pkg: OfdPackage, read: Invoice | None) -> Invoice:

@@ -55,9 +55,10 @@ def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted
     people = db_people
     pkg = _build(people, db_posted(SAMPLE_SETS[0]))
     root = _root(pkg)
-    carried = {"record": root / "schema" / RECORD.file_name, "metadata": root / "schema" / "metadata-1.xsd"}
+    carried = {"record": root / "schema" / RECORD.file_name,
+               "metadata": root / "schema" / metadata.SCHEMA_REF.file_name}
     for kind, path in carried.items():
-        version = RECORD.version if kind == "record" else 1
+        version = RECORD.version if kind == "record" else metadata.SCHEMA_REF.version
         assert path.read_bytes() == schema.shipped_xsd(schema.SchemaRef(kind, version))  # published, unchanged
         assert f"schema/{path.name}" in {f["path"] for f in pkg.meta["files"]}  # listed and fixed
     for rel in XMLS:
@@ -80,7 +81,7 @@ def test_package_is_described_by_the_xsd_it_carries(db_people: People, db_posted
     job = export.export_year(pkg.year, tmp_path / "out", people.archivist)
     assert job.status == "done", job.error
     exported = [p.parent.parent for p in Path(job.bag_path).rglob(RECORD.file_name)]
-    assert len(exported) == 1 and (exported[0] / "schema" / "metadata-1.xsd").is_file()
+    assert len(exported) == 1 and (exported[0] / "schema" / metadata.SCHEMA_REF.file_name).is_file()
     assert schema.validate_package_xml(exported[0]) == []
     assert export.verify_export(job.bag_path)["status"] == "pass"
 
@@ -131,7 +132,7 @@ def test_damaged_records_fail_validation(people: People, posted: Posted, tmp_pat
             el.text = value
         return fn
 
-    m = "{urn:fapiao-archive:metadata:1}"
+    m = f"{{{metadata.NS}}}"
     cases = [
         ("content/voucher.xml", remove("posted_by"), "posted_by"),
         ("content/voucher.xml", set_text("total_debit", "十元"), "total_debit"),
