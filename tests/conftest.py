@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,46 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     override_settings(s)
     yield s
     override_settings(None)
+
+
+@pytest.fixture(scope="session")
+def s3_server_url() -> str:
+    """The S3-speaking test server (moto's standalone server over HTTP, ``scripts/s3.sh``)."""
+    url = os.environ.get("FAPIAO_TEST_S3_URL")
+    if url:
+        return url
+    env = {**os.environ, "FAPIAO_PYTHON": sys.executable}
+    out = subprocess.run([str(ROOT / "scripts" / "s3.sh"), "start"], check=True, capture_output=True,
+                         text=True, env=env)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def s3_env(server_url: str, bucket: str, object_lock: str = "auto") -> dict[str, str]:
+    """The environment that points a service process at ``bucket`` on the test server."""
+    return {"FAPIAO_STORE": "s3", "FAPIAO_S3_ENDPOINT": server_url, "FAPIAO_S3_BUCKET": bucket,
+            "FAPIAO_S3_ACCESS_KEY": "test", "FAPIAO_S3_SECRET_KEY": "test",
+            "FAPIAO_S3_REGION": "us-east-1", "FAPIAO_S3_OBJECT_LOCK": object_lock}
+
+
+def use_s3(settings: Settings, server_url: str, object_lock: str = "auto") -> str:
+    """Point ``settings`` at a fresh bucket of its own (Object Lock on unless ``off``)."""
+    from core.s3store import bucket_from_settings
+
+    bucket = "t-" + uuid.uuid4().hex[:20]
+    settings.store = "s3"
+    settings.s3_endpoint = server_url
+    settings.s3_bucket = bucket
+    settings.s3_access_key = settings.s3_secret_key = "test"
+    settings.s3_object_lock = object_lock  # type: ignore[assignment]
+    bucket_from_settings(settings).ensure()
+    return bucket
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, s3_server_url: str) -> Settings:
+    """Settings whose originals and packages go to a fresh Object-Lock bucket on the S3 server."""
+    use_s3(settings, s3_server_url)
+    return settings
 
 
 @pytest.fixture(scope="session")
