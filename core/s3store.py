@@ -149,10 +149,10 @@ class S3Bucket:
                 self._lock = enabled
         return self._lock
 
-    def _lock_args(self) -> dict[str, Any]:
+    def _lock_args(self, retain_until: datetime | None = None) -> dict[str, Any]:
         if not self.object_lock():
             return {}
-        until = datetime.now(UTC) + timedelta(days=366 * self.config.retention_years)
+        until = retain_until or datetime.now(UTC) + timedelta(days=366 * self.config.retention_years)
         return {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until}
 
     def _error(self, code: str, exc: Exception) -> S3StoreError:
@@ -173,15 +173,17 @@ class S3Bucket:
             raise self._error("s3_unreachable", exc) from None
         return ObjectInfo(self.key(rel), int(r["ContentLength"]), r["LastModified"])
 
-    def put_once(self, rel: str, data: bytes) -> bool:
+    def put_once(self, rel: str, data: bytes, retain_until: datetime | None = None) -> bool:
         """Write ``data`` at ``rel`` unless something is there already; True when written.
 
         The bucket decides (``If-None-Match: *``): two writers racing for one key end with
-        one object and one ``PreconditionFailed``, never a replaced object.
+        one object and one ``PreconditionFailed``, never a replaced object. ``retain_until``
+        (Object Lock buckets) defaults to ``retention_years`` from now.
         """
         from botocore.exceptions import ClientError
 
-        args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": self.key(rel), **self._lock_args()}
+        args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": self.key(rel),
+                                **self._lock_args(retain_until)}
         try:
             if len(data) > self.config.multipart_bytes:
                 self._multipart(args, data)
