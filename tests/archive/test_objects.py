@@ -23,6 +23,7 @@ from core.settings import Settings
 from tests.archive.conftest import DIGITAL_OFD, SIGNED, People, post_voucher_for
 from tests.conftest import use_s3
 
+
 def _build(people: People, files: list[Path]) -> ArchivePackage:
     vid = post_voucher_for(people, files)
     with session_scope() as s:
