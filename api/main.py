@@ -11,7 +11,8 @@ import core.tables  # noqa: F401  (every table, and the hooks the services regis
 from api import errors, homefile
 from api.deps import paging_guard
 from api.middleware import RequestContextMiddleware
-from api.routes import archive, audit, auth, claims, health, invoices, pages, users, vouchers
+from api.routes import archive, audit, auth, claims, health, invoices, ops, pages, users, vouchers
+from core import logs
 from core.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -20,6 +21,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app() -> FastAPI:
     homefile.load()  # the organisation recorded by `fapiao init` (the environment wins)
+    if get_settings().log_format == "json":
+        logs.configure()  # in every server process, however many workers serve
     app = FastAPI(title="fapiao-archive", version="0.1.0", openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url="/docs", redoc_url=None, responses=errors.ERROR_RESPONSES,
                   dependencies=[Depends(paging_guard)],  # ?page= / ?page_size= in range on every route
@@ -28,6 +31,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (health, auth, users, invoices, claims, vouchers, archive, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(ops.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContextMiddleware, max_body=lambda: get_settings().max_upload_bytes)

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     s3_object_lock: Literal["auto", "compliance", "off"] = "auto"
     s3_retention_years: int = Field(default=30, ge=1)  # 会计档案管理办法: 原始凭证 30 years
     s3_multipart_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Server logs: one JSON object per line with the request id (core/logs.py), or uvicorn's text.
+    log_format: Literal["json", "text"] = "json"
 
     @property
     def sqlite_path(self) -> Path:
