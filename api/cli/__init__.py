@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "api.cli.invoice_cmds",  # invoice online-check
     "api.cli.accounting_cmds",  # claim, voucher
     "api.cli.archive_cmds",  # archive
+    "api.cli.backup_cmds",  # backup, restore
 )
 
 
