@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -248,7 +249,7 @@ class S3BlobStore:
     def entries(self) -> Iterator[StoreEntry]:
         for info in self.bucket.listing(self.PREFIX):
             yield StoreEntry(info.key.rsplit("/", 1)[-1], info.modified.timestamp(),
-                             lambda key=info.key: self.bucket.delete(key))
+                             functools.partial(self.bucket.delete, info.key))
 
     def abort_stale_uploads(self, older_than: datetime) -> list[str]:
         return [k.rsplit("/", 1)[-1] for k in self.bucket.abort_stale_uploads(self.PREFIX, older_than)]

@@ -274,13 +274,23 @@ class S3Bucket:
         return aborted
 
     def probe(self) -> None:
-        """Raise unless the bucket answers and takes a write (readiness)."""
+        """Raise unless the bucket answers and takes a write (readiness).
+
+        The write is conditional on a fixed key: the first probe creates it, every later one
+        is answered 412 after the bucket authorised the write, so frequent probes add no
+        object versions to a versioned (Object Lock) bucket.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.head_bucket(Bucket=self.config.bucket)
-            self.client.put_object(Bucket=self.config.bucket, Key=self.key("_probe/ready"), Body=b"ok")
-        except (ClientError, BotoCoreError) as exc:
+            self.client.put_object(Bucket=self.config.bucket, Key=self.key("_probe/ready"), Body=b"ok",
+                                   IfNoneMatch="*")
+        except ClientError as exc:
+            if _code(exc) == "PreconditionFailed" or _status(exc) == 412:
+                return
+            raise self._error("s3_unreachable", exc) from None
+        except BotoCoreError as exc:
             raise self._error("s3_unreachable", exc) from None
 
 

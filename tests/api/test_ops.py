@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from core.readiness import head_revision
 from tests.api.conftest import OFD_WUXI, Server, start_server, stop_server, upload
@@ -54,11 +54,27 @@ def test_healthz_and_readyz_when_all_is_well(srv: Server) -> None:
     assert body["checks"] == {"database": {"ok": True}, "migrations": {"ok": True}, "store": {"ok": True}}
 
 
-def test_readyz_503_when_the_store_cannot_be_written(srv: Server) -> None:
+def _break_store(srv: Server) -> None:
+    """Take the store away: on disk its root becomes a file; on S3 the bucket is deleted."""
+    if srv.env.get("FAPIAO_STORE") == "s3":
+        import boto3
+
+        raw = boto3.client("s3", endpoint_url=srv.env["FAPIAO_S3_ENDPOINT"], region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        bucket = srv.env["FAPIAO_S3_BUCKET"]
+        for v in raw.list_object_versions(Bucket=bucket).get("Versions", []):
+            raw.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+        raw.delete_bucket(Bucket=bucket)
+        return
     files = srv.home / "files"
     if files.exists():
         files.rename(srv.home / "files.moved")
     files.write_bytes(b"not a folder")  # the store's root is now a file: nothing can be written
+
+
+def test_readyz_503_when_the_store_cannot_be_written(srv: Server) -> None:
+    assert srv.client().get("/readyz").status_code == 200
+    _break_store(srv)
     r = srv.client().get("/readyz")
     assert r.status_code == 503
     body = r.json()
@@ -68,8 +84,10 @@ def test_readyz_503_when_the_store_cannot_be_written(srv: Server) -> None:
 
 
 def test_readyz_503_when_migrations_are_behind(srv: Server) -> None:
-    with sqlite3.connect(srv.db_path) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0001_core'")
+    eng = create_engine(srv.env.get("DATABASE_URL") or f"sqlite:///{srv.db_path}")
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001_core'"))
+    eng.dispose()
     r = srv.client().get("/readyz")
     assert r.status_code == 503
     check = r.json()["checks"]["migrations"]
