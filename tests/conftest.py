@@ -79,6 +79,13 @@ def s3_env(server_url: str, bucket: str, object_lock: str = "auto") -> dict[str,
             "FAPIAO_S3_REGION": "us-east-1", "FAPIAO_S3_OBJECT_LOCK": object_lock}
 
 
+def store_env(settings: Settings) -> dict[str, str]:
+    """What a child process (CLI, server) needs to use the same store as ``settings``."""
+    if settings.store != "s3":
+        return {}
+    return s3_env(str(settings.s3_endpoint), settings.s3_bucket, settings.s3_object_lock)
+
+
 def use_s3(settings: Settings, server_url: str, object_lock: str = "auto") -> str:
     """Point ``settings`` at a fresh bucket of its own (Object Lock on unless ``off``)."""
     from core.s3store import bucket_from_settings

@@ -33,7 +33,7 @@ from tests.archive.conftest import (
     _people,
     post_voucher_for,
 )
-from tests.conftest import ROOT, _drop_pg_database, _fresh_pg_database, s3_env, use_s3
+from tests.conftest import PG_S3, ROOT, _drop_pg_database, _fresh_pg_database, s3_env, use_s3
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,6 +46,13 @@ def _env(home: Path, url: str, extra: dict[str, str]) -> dict[str, str]:
     env.update({"FAPIAO_HOME": str(home), "DATABASE_URL": url, "FAPIAO_ENVIRONMENT": "test",
                 "PYTHONPATH": str(ROOT), **extra})
     return env
+
+
+def _store_env(settings: Settings, suffix: str = "") -> dict[str, str]:
+    """The S3 settings of the test's bucket (another, fresh one with ``suffix``); {} on disk."""
+    if settings.store != "s3":
+        return {}
+    return s3_env(str(settings.s3_endpoint), settings.s3_bucket + suffix)
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -115,7 +122,8 @@ def _build_year(people: People) -> int:
     return years.pop()
 
 
-@pytest.fixture(params=["sqlite-disk", pytest.param("postgres-s3", marks=pytest.mark.postgres)])
+@pytest.fixture(params=[*([] if PG_S3 else ["sqlite-disk"]),
+                        pytest.param("postgres-s3", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
     """SQLite + disk (the embedded default) and PostgreSQL + the S3 server (the scale-out)."""
     if request.param == "sqlite-disk":
@@ -200,12 +208,13 @@ def test_restore_refuses_a_backup_that_does_not_match_its_manifest(
     signing.ensure_archive_key()
     people = _people()
     post_voucher_for(people, [DIGITAL_OFD])
-    env = _env(settings.home, str(settings.database_url), {})
+    env = _env(settings.home, str(settings.database_url), _store_env(settings))
     out = tmp_path / "backup"
     assert _cli(env, "backup", str(out)).returncode == 0
     new_url = target(str(settings.database_url))
-    new_env = _env(tmp_path / "new", new_url.replace("/restored/", "/new/"), {})
-    original = next(p for p in (out / "home" / "files").rglob("*") if p.is_file())
+    new_env = _env(tmp_path / "new", new_url.replace("/restored/", "/new/"), _store_env(settings, "-r"))
+    stored = out / ("bucket/originals" if settings.store == "s3" else "home/files")
+    original = next(p for p in stored.rglob("*") if p.is_file())
     os.chmod(original, 0o644)
     data = bytearray(original.read_bytes())
     data[10] ^= 0xFF
@@ -233,19 +242,21 @@ def test_restore_refuses_a_data_folder_or_database_that_is_not_empty(
     _people()
     src_url = str(settings.database_url)
     out = tmp_path / "backup"
-    assert _cli(_env(settings.home, src_url, {}), "backup", str(out)).returncode == 0
+    store = _store_env(settings)
+    assert _cli(_env(settings.home, src_url, store), "backup", str(out)).returncode == 0
     # Into the very data folder it came from: not empty.
-    done = _cli(_env(settings.home, src_url, {}), "restore", str(out), "--json")
+    done = _cli(_env(settings.home, src_url, store), "restore", str(out), "--json")
     assert done.returncode == 1
     err = json.loads(done.stdout)["error"]
     assert err["code"] == "restore.home_not_empty" and "不是空的，拒绝恢复" in err["message"]
     if src_url.startswith("postgresql"):  # an empty folder but a database that has tables
-        done = _cli(_env(tmp_path / "empty", src_url, {}), "restore", str(out), "--json")
+        done = _cli(_env(tmp_path / "empty", src_url, store), "restore", str(out), "--json")
         assert done.returncode == 1
         assert json.loads(done.stdout)["error"]["code"] == "restore.database_not_empty"
     # A backup folder that is not empty is refused as a target.
-    done = _cli(_env(settings.home, src_url, {}), "backup", str(out), "--json")
+    done = _cli(_env(settings.home, src_url, store), "backup", str(out), "--json")
     assert done.returncode == 2 and json.loads(done.stdout)["error"]["code"] == "backup.target_not_empty"
     # An empty target works.
     new_url = target(src_url)
-    assert _cli(_env(tmp_path / "restored", new_url, {}), "restore", str(out)).returncode == 0
+    assert _cli(_env(tmp_path / "restored", new_url, _store_env(settings, "-r")), "restore",
+                str(out)).returncode == 0
