@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
     s = Settings(home=tmp_path / "home", environment="test")
     s.home.mkdir(parents=True, exist_ok=True)
-    if PG_S3:
+    if PG_S3 and request.node.get_closest_marker("disk_store") is None:
         use_s3(s, request.getfixturevalue("s3_server_url"))
     override_settings(s)
     yield s
