@@ -65,6 +65,11 @@ class Server:
     clients: list[httpx.Client] = field(default_factory=list)
 
     @property
+    def db_url(self) -> str:
+        """The server's database (PostgreSQL in the pg-s3 pass, else its SQLite file)."""
+        return self.env.get("DATABASE_URL") or f"sqlite:///{self.db_path}"
+
+    @property
     def db_path(self) -> Path:
         return self.home / "fapiao.sqlite3"
 
