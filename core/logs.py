@@ -60,21 +60,26 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# Our loggers (``fapiao.*`` and the packages' ``__name__`` loggers) and uvicorn's. The root
+# logger is left alone, so that a process that only builds the app (a test, a script) keeps
+# its own logging of third-party libraries.
+_LOGGERS = ("fapiao", "api", "core", "invoice", "accounting", "archive", "uvicorn", "uvicorn.error")
+
+
 def configure(level: int = logging.INFO) -> None:
-    """Send every log line (ours and uvicorn's) through one JSON handler on stderr. Idempotent.
+    """Send our log lines and uvicorn's through one JSON handler on stderr. Idempotent.
 
     uvicorn's access log is switched off: ``api.middleware`` writes one access line per
     request with the route, status, duration and request id instead.
     """
-    root = logging.getLogger()
-    if not any(h.get_name() == _HANDLER_NAME for h in root.handlers):
+    handler = next((h for h in logging.getLogger("fapiao").handlers if h.get_name() == _HANDLER_NAME), None)
+    if handler is None:
         handler = _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error"):
+    for name in _LOGGERS:
         lg = logging.getLogger(name)
-        lg.handlers = []
-        lg.propagate = True
+        lg.handlers = [handler]
+        lg.setLevel(level)
+        lg.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
