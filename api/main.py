@@ -22,13 +22,14 @@ from api.routes import (
     invoices,
     jobs,
     ledger_reports,
+    ops,
     pages,
     payments,
     previews,
     users,
     vouchers,
 )
-from core import worker
+from core import logs, worker
 from core.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -53,6 +54,8 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     homefile.load()  # the organisation recorded by `fapiao init` (the environment wins)
     job_kinds.install()  # the handlers the queue runs (core/jobs.py)
+    if get_settings().log_format == "json":
+        logs.configure()  # in every server process, however many workers serve
     app = FastAPI(title="fapiao-archive", version="0.1.0", openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url="/docs", redoc_url=None, responses=errors.ERROR_RESPONSES,
                   dependencies=[Depends(paging_guard)],  # ?page= / ?page_size= in range on every route
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
     for module in (health, auth, users, invoices, claims, vouchers, payments, archive, audit,
                    ledger_reports, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(ops.router)
     app.include_router(pages.router)
     app.include_router(previews.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

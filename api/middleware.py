@@ -1,4 +1,10 @@
-"""Request ids, the request size limit, security headers, and the last-resort 500.
+"""Request ids, the request size limit, security headers, metrics, access log, the last-resort 500.
+
+Every request gets an id (the client's ``X-Request-ID`` when it is safe, else a new one),
+returned in the response and set in ``core.logs.request_id_var`` so that every log line
+written while the request runs carries it. When the response is done one JSON access line
+(method, route template, status, duration) is logged and the Prometheus counters are updated
+(``core.metrics``).
 
 Written as plain ASGI middleware (not ``BaseHTTPMiddleware``) so that the body is counted as
 it streams in: an upload larger than ``settings.max_upload_bytes`` is refused with a JSON 413
@@ -10,13 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core import metrics
+from core.logs import request_id_var
+
 log = logging.getLogger("fapiao.api")
+access = logging.getLogger("fapiao.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -43,6 +54,20 @@ def _json_message(status: int, code: str, message: str, details: dict[str, Any])
     return start, {"type": "http.response.body", "body": body}
 
 
+def _route_template(scope: Scope) -> str | None:
+    """The matched route's full template (``/api/v1/invoices/{invoice_id}``), never the raw path.
+
+    FastAPI keeps the prefixed template of an included router in its effective route context;
+    the route object itself only knows the path relative to its router.
+    """
+    ctx = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(ctx, "path", None)
+    if isinstance(path, str):
+        return path
+    path = getattr(scope.get("route"), "path_format", None) or getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
+
+
 class RequestContextMiddleware:
     """Gives every response an ``X-Request-Id`` and enforces the body size limit."""
 
@@ -66,6 +91,8 @@ class RequestContextMiddleware:
                     length = None
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
         path: str = scope.get("path", "")
         extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
         # Swagger UI loads its own scripts; a PDF original is shown by the browser's viewer in
@@ -73,11 +100,12 @@ class RequestContextMiddleware:
         if not path.startswith(("/docs", "/redoc")) and not path.endswith("/original"):
             extra.append(_CSP)
         limit = self.max_body() + ENVELOPE_BYTES
-        state = {"started": False, "received": 0, "too_large": False}
+        state: dict[str, Any] = {"started": False, "received": 0, "too_large": False, "status": 500}
 
         async def send_extra(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["started"] = True
+                state["status"] = int(message.get("status", 500))
                 message = dict(message)
                 headers = message.get("headers", [])
                 # a response with its own policy (the OFD preview's stricter one) keeps it alone:
@@ -97,9 +125,36 @@ class RequestContextMiddleware:
             await send_extra(start)
             await send(body)
 
-        if length is not None and length > limit:
-            await refuse_too_large()
-            return
+        try:
+            if length is not None and length > limit:
+                await refuse_too_large()
+                return
+            await self._run(scope, receive, send_extra, refuse_too_large, state, limit, request_id, path)
+        finally:
+            self._observe(scope, state, started, request_id, path)
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _observe(scope: Scope, state: dict[str, Any], started: float, request_id: str, path: str) -> None:
+        """Count the request by its route template and write its access line."""
+        seconds = time.perf_counter() - started
+        route = _route_template(scope)
+        if route is None:
+            route = "/static" if path.startswith("/static/") else "unmatched"
+        method = str(scope.get("method", ""))
+        status = int(state["status"])
+        metrics.observe_request(method, route, status, seconds)
+        client = scope.get("client") or ("-", 0)
+        # The message keeps uvicorn's access-log shape ('"GET /x HTTP/1.1" 200'), which tools grep.
+        access.info('%s:%s "%s %s HTTP/%s" %d', client[0], client[1], method, path,
+                    scope.get("http_version", "1.1"), status,
+                    extra={"method": method, "path": path, "route": route, "status": status,
+                           "duration_ms": round(seconds * 1000, 2), "request_id": request_id})
+
+    async def _run(self, scope: Scope, receive: Receive, send_extra: Callable[[Message], Any],
+                   refuse_too_large: Callable[[], Any], state: dict[str, Any], limit: int,
+                   request_id: str, path: str) -> None:
+        send = send_extra
 
         async def counting_receive() -> Message:
             message = await receive()

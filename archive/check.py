@@ -214,6 +214,11 @@ def check_stored(session: Session, pkg: ArchivePackage, ctx: CheckContext | None
         return CheckReport(pkg.archival_code, tuple(
             _item(i, Result.NOT_APPLICABLE, f"content destroyed at {pkg.destroyed_at} (destruction {pkg.destruction_id})")
             for i in ITEMS))
+    from archive import objects
+
+    if objects.enabled():  # the bucket holds the record copy: check it, not the local cache
+        with objects.fresh_copy(pkg) as copy:
+            return check_dir(copy, ctx or context_for(session, pkg), pkg.archival_code)
     return check_dir(package_dir(pkg), ctx or context_for(session, pkg), pkg.archival_code)
 
 

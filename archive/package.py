@@ -259,6 +259,10 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
         sync_tree(tmp)
         os.rename(tmp, final)  # the last step: the store only ever sees a complete package
         fsync_path(final.parent)
+        from archive import objects
+
+        if objects.enabled():  # the bucket's copy is the record; the folder becomes its cache
+            objects.publish(pkg, final)
         return pkg
     finally:
         _remove(tmp)

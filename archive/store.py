@@ -183,7 +183,13 @@ def archive_root() -> Path:
 
 
 def package_dir(pkg: ArchivePackage) -> Path:
-    return archive_root() / pkg.path
+    """The package's folder; with the S3 store a local cache, rebuilt from the bucket if gone."""
+    local = archive_root() / pkg.path
+    if get_settings().store == "s3" and pkg.status != PackageStatus.DESTROYED and not local.exists():
+        from archive import objects
+
+        objects.materialise(pkg, local)
+    return local
 
 
 def get_package(session: Session, package_id: str) -> ArchivePackage | None:

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60.0, ge=1.0)
     # Scheduled work the runners enqueue (once per UTC day each, whichever worker is first).
     schedule_daily: bool = True
+    # Where originals and archive packages live (core/s3store.py): ``disk`` under ``home``
+    # (the embedded default) or an S3-compatible bucket. ``s3_object_lock``: ``auto`` uses
+    # Object Lock in COMPLIANCE mode when the bucket has it enabled, ``compliance`` requires it,
+    # ``off`` relies on conditional writes (If-None-Match) alone.
+    store: Literal["disk", "s3"] = "disk"
+    s3_endpoint: str | None = None
+    s3_bucket: str = "fapiao-archive"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_prefix: str = ""
+    s3_object_lock: Literal["auto", "compliance", "off"] = "auto"
+    s3_retention_years: int = Field(default=30, ge=1)  # 会计档案管理办法: 原始凭证 30 years
+    s3_multipart_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Server logs: one JSON object per line with the request id (core/logs.py), or uvicorn's text.
+    log_format: Literal["json", "text"] = "json"
 
     @property
     def sqlite_path(self) -> Path:

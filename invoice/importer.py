@@ -42,7 +42,7 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core import messages
+from core import messages, metrics
 from core.blobstore import get_blobstore
 from core.clock import today_china
 from core.db import session_scope
@@ -86,6 +86,7 @@ class ImportResult:
             self.counts.setdefault("already_imported", 0)
 
     def add(self, kind: EntryKind, entry: dict[str, Any]) -> None:
+        metrics.count_import(kind)
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.keep_entries:
             getattr(self, kind).append(entry)
@@ -159,6 +160,7 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
     batch) the whole batch is rolled back and registered again file by file with savepoints.
     """
     done: list[tuple[EntryKind, dict[str, Any]]] = []
+    verified: list[str] = []  # verification outcomes, counted once the batch is committed
     try:
         with session_scope() as session:
             for a in analyses:
@@ -178,6 +180,7 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
                                                     "invoice_id": rec.id}))
                     else:
                         done.append(("imported", {"file": a.file, "invoice_id": rec.id, "status": rec.status}))
+                        verified.append(str((a.report or {}).get("status", "")))
     except IntegrityError:
         if not optimistic:
             raise
@@ -185,6 +188,8 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
         return
     for kind, entry in done:
         result.add(kind, entry)
+    for status in verified:
+        metrics.count_verification(status)
 
 
 def _already_imported(analyses: Sequence[Analysis], username: str,

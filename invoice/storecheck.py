@@ -7,20 +7,23 @@ database then disagree, and over years such leftovers add up. ``sweep_orphans`` 
 once they are older than a grace period, so that an upload still in flight is never touched.
 ``check_store`` recomputes the SHA-256 of every registered original (fixity over time, the
 安全性 property) and names each file that is missing or changed.
+
+Both work on either backend (``core.blobstore.BlobBackend``): on disk a killed write leaves a
+``.tmp-`` file; in an S3 bucket it leaves an incomplete multipart upload, invisible to readers,
+which the sweep aborts once it is older than the grace period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from core import audit
-from core.blobstore import BlobError, BlobStore, get_blobstore
+from core.blobstore import BlobBackend, BlobError, StoreEntry, get_blobstore
 from core.clock import now
 from invoice.registry import StoredFile
 
@@ -56,26 +59,26 @@ def _registered_batches(session: Session, batch: int) -> Iterator[list[StoredFil
         last = rows[-1].sha256
 
 
-def _orphans(session: Session, store: BlobStore, batch: int) -> Iterator[tuple[str, Path]]:
+def _orphans(session: Session, store: BlobBackend, batch: int) -> Iterator[StoreEntry]:
     """Files in the store that no ``stored_files`` row names (leftover temp files included)."""
-    pending: list[tuple[str, Path]] = []
+    pending: list[StoreEntry] = []
 
-    def flush() -> Iterator[tuple[str, Path]]:
-        names = [n for n, _ in pending if len(n) == 64 and set(n) <= _HEX]
+    def flush() -> Iterator[StoreEntry]:
+        names = [e.name for e in pending if len(e.name) == 64 and set(e.name) <= _HEX]
         known = set(session.exec(select(StoredFile.sha256).where(col(StoredFile.sha256).in_(names))).all())
-        for name, path in pending:
-            if name not in known:
-                yield name, path
+        for entry in pending:
+            if entry.name not in known:
+                yield entry
         pending.clear()
 
-    for item in store.walk():
+    for item in store.entries():
         pending.append(item)
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
 
 
-def check_store(session: Session, store: BlobStore | None = None, batch: int = 500) -> StoreReport:
+def check_store(session: Session, store: BlobBackend | None = None, batch: int = 500) -> StoreReport:
     """Recompute every registered original's SHA-256; list missing, changed and orphan files."""
     store = store or get_blobstore()
     report = StoreReport()
@@ -86,12 +89,12 @@ def check_store(session: Session, store: BlobStore | None = None, batch: int = 5
                 store.get(row.sha256, verify=True)
             except BlobError as exc:
                 (report.missing if exc.code == "blob_missing" else report.corrupt).append(row.sha256)
-    report.orphans = [name for name, _ in _orphans(session, store, batch)]
+    report.orphans = [e.name for e in _orphans(session, store, batch)]
     return report
 
 
 def sweep_orphans(session: Session, username: str, older_than: timedelta,
-                  store: BlobStore | None = None, dry_run: bool = False, batch: int = 500) -> StoreReport:
+                  store: BlobBackend | None = None, dry_run: bool = False, batch: int = 500) -> StoreReport:
     """Remove store files no record names, if last written more than ``older_than`` ago.
 
     Registered originals are never touched. The removal is audited in the caller's transaction.
@@ -99,16 +102,16 @@ def sweep_orphans(session: Session, username: str, older_than: timedelta,
     store = store or get_blobstore()
     cutoff = (now() - older_than).timestamp()
     report = StoreReport()
-    for name, path in _orphans(session, store, batch):
-        try:
-            if path.stat().st_mtime > cutoff:
-                continue  # young: an upload may be registering it right now
+    for entry in _orphans(session, store, batch):
+        if entry.modified > cutoff:
+            continue  # young: an upload may be registering it right now
+        report.orphans.append(entry.name)
+        if not dry_run and entry.remove():
+            report.removed.append(entry.name)
+    if not dry_run:  # killed uploads to a bucket: nothing visible, but they hold space
+        for name in store.abort_stale_uploads(datetime.fromtimestamp(cutoff, UTC)):
             report.orphans.append(name)
-            if not dry_run:
-                path.unlink()
-                report.removed.append(name)
-        except FileNotFoundError:
-            continue  # removed by a concurrent sweep
+            report.removed.append(name)
     if report.removed:
         audit.append(session, username, "store.sweep", "store", "files",
                      {"removed": len(report.removed), "older_than_hours": older_than.total_seconds() / 3600,

@@ -39,6 +39,7 @@ from core.settings import Settings
 from core.users import create_user
 from invoice.registry import InvoiceRecord
 from tests.archive.conftest import People, _people
+from tests.conftest import store_env
 from tests.invoice.test_import import write_variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def people(sqlite_engine: Engine, settings: Settings) -> People:
 def cli_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAPIAO_") and k != "DATABASE_URL"}
     env.update({"FAPIAO_HOME": str(settings.home), "DATABASE_URL": str(settings.database_url),
-                "FAPIAO_ENVIRONMENT": "test", "PYTHONPATH": str(ROOT)})
+                "FAPIAO_ENVIRONMENT": "test", "PYTHONPATH": str(ROOT), **store_env(settings)})
     return env
 
 

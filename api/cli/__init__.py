@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "api.cli.ledger_cmds",  # ledger posting-flags
     "api.cli.archive_cmds",  # archive
     "api.cli.job_cmds",  # worker, job
+    "api.cli.backup_cmds",  # backup, restore
 )
 
 

@@ -65,6 +65,11 @@ class Server:
     clients: list[httpx.Client] = field(default_factory=list)
 
     @property
+    def db_url(self) -> str:
+        """The server's database (PostgreSQL in the pg-s3 pass, else its SQLite file)."""
+        return self.env.get("DATABASE_URL") or f"sqlite:///{self.db_path}"
+
+    @property
     def db_path(self) -> Path:
         return self.home / "fapiao.sqlite3"
 
@@ -95,9 +100,34 @@ class Server:
         return run_cli(self.env, *args, stdin=stdin)
 
 
+def _pg_s3_env(extra_env: dict[str, str]) -> dict[str, str]:
+    """In the pg-s3 pass a server gets a fresh PostgreSQL database and bucket of its own."""
+    from tests.conftest import PG_S3, _fresh_pg_database, s3_env
+
+    if not PG_S3:
+        return {}
+    env: dict[str, str] = {}
+    if "DATABASE_URL" not in extra_env:
+        pg = os.environ.get("FAPIAO_TEST_PG_URL") or subprocess.run(
+            [str(Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh")],
+            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        env["DATABASE_URL"], _ = _fresh_pg_database(pg)
+    if "FAPIAO_STORE" not in extra_env:
+        s3 = os.environ.get("FAPIAO_TEST_S3_URL") or subprocess.run(
+            [str(Path(__file__).resolve().parents[2] / "scripts" / "s3.sh"), "start"], check=True,
+            capture_output=True, text=True, env={**os.environ, "FAPIAO_PYTHON": sys.executable}
+        ).stdout.strip().splitlines()[-1]
+        from core.s3store import S3Bucket, S3Config
+
+        bucket = "t-" + uuid.uuid4().hex[:20]
+        env.update(s3_env(s3, bucket))
+        S3Bucket(S3Config(s3, bucket, "us-east-1", "test", "test", "", "auto", 30, 8 << 20)).ensure()
+    return env
+
+
 def start_server(home: Path, **extra_env: str) -> Server:
     home.mkdir(parents=True, exist_ok=True)
-    env = clean_env(home, FAPIAO_MAX_UPLOAD_BYTES=str(MAX_UPLOAD), **extra_env)
+    env = clean_env(home, FAPIAO_MAX_UPLOAD_BYTES=str(MAX_UPLOAD), **_pg_s3_env(extra_env), **extra_env)
     init = run_cli(env, "init", "--org-name", ORG_NAME, "--org-tax-id", ORG_TAX_ID, "--json")
     assert init.returncode == 0, init.stderr
     info = json.loads(init.stdout)

@@ -3,6 +3,7 @@ archivist overrides it with a reason that is kept and audited."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -56,15 +57,35 @@ def _audit(auditor: httpx.Client, action: str) -> list[dict[str, Any]]:
     return list(r.json()["items"])
 
 
+def _plant_in_bucket(server: Server, package_id: str, name: str, data: bytes) -> None:
+    """Add a file to a package kept in the bucket, as someone holding the bucket's keys could:
+    a new version of its index naming one more object (the locked versions stay)."""
+    import hashlib
+
+    import boto3
+
+    raw = boto3.client("s3", endpoint_url=server.env["FAPIAO_S3_ENDPOINT"], region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    bucket, key = server.env["FAPIAO_S3_BUCKET"], f"archive/packages/{package_id}.json"
+    index = json.loads(raw.get_object(Bucket=bucket, Key=key)["Body"].read())
+    sha = hashlib.sha256(data).hexdigest()
+    raw.put_object(Bucket=bucket, Key=f"archive/objects/{sha[:2]}/{sha[2:4]}/{sha}", Body=data)
+    index["files"].append({"path": name, "size": len(data), "sha256": sha})
+    raw.put_object(Bucket=bucket, Key=key, Body=json.dumps(index).encode())
+
+
 def test_export_override_reason_is_passed_through_and_audited(server: Server) -> None:
     archivist, archivist_user = server.as_role("archivist")
     auditor, _ = server.as_role("auditor")
     pkg = _packaged_year(server, archivist)
     year = int(pkg["year"])
     # A stray file in the stored package: the check of the year fails (integrity).
-    [root] = [p for p in (server.home / "archive").rglob(dir_name(pkg["archival_code"])) if p.is_dir()]
-    os.chmod(root, 0o755)
-    (root / "stray.json").write_bytes(b"{}")
+    if server.env.get("FAPIAO_STORE") == "s3":
+        _plant_in_bucket(server, pkg["id"], "stray.json", b"{}")
+    else:
+        [root] = [p for p in (server.home / "archive").rglob(dir_name(pkg["archival_code"])) if p.is_dir()]
+        os.chmod(root, 0o755)
+        (root / "stray.json").write_bytes(b"{}")
 
     refused = _wait(archivist, archivist.post("/api/v1/archive/exports", json={"year": year}).json())
     assert refused["status"] == "failed" and refused["error"]["code"] == "check_failed", refused

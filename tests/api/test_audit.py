@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.engine import Engine
 
 from tests.api.conftest import Server
 from tests.tamper import DROP_GUARD
@@ -19,14 +32,15 @@ def test_tampered_row_is_named_by_api_and_cli(server: Server) -> None:
     cli_ok = server.cli("audit", "verify", "--json")
     assert cli_ok.returncode == 0 and json.loads(cli_ok.stdout)["ok"] is True
 
-    with sqlite3.connect(server.db_path) as db:
-        for statement in DROP_GUARD["sqlite"]:
-            db.execute(statement)
-        seq, details = db.execute("SELECT seq, details FROM audit_log WHERE action = 'user.created' "
-                                  "ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()
-        forged = json.loads(details)
+    eng, log = _audit_table(server)
+    with eng.begin() as db:
+        for statement in DROP_GUARD[eng.dialect.name]:
+            db.execute(sql_text(statement))
+        seq, details = db.execute(select(log.c.seq, log.c.details).where(log.c.action == "user.created")
+                                  .order_by(log.c.seq.desc()).limit(1).offset(1)).one()
+        forged = dict(details)
         forged["role"] = "admin"  # someone rewrites history
-        db.execute("UPDATE audit_log SET details = ? WHERE seq = ?", (json.dumps(forged), seq))
+        db.execute(update(log).where(log.c.seq == seq).values(details=forged))
     try:
         broken = auditor.get("/api/v1/audit/verify").json()
         assert broken["ok"] is False
@@ -40,25 +54,33 @@ def test_tampered_row_is_named_by_api_and_cli(server: Server) -> None:
         assert text.returncode == 1 and f"BROKEN at entry {seq}" in text.stdout
         assert clerk.get("/api/v1/audit/verify").status_code == 403
     finally:
-        with sqlite3.connect(server.db_path) as db:
-            db.execute("UPDATE audit_log SET details = ? WHERE seq = ?", (details, seq))
+        with eng.begin() as db:
+            db.execute(update(log).where(log.c.seq == seq).values(details=details))
+        eng.dispose()
     assert auditor.get("/api/v1/audit/verify").json()["ok"] is True
+
+
+def _audit_table(server: Server) -> tuple[Engine, Table]:
+    """The server's audit table, reflected (SQLite file or, in the pg-s3 pass, PostgreSQL)."""
+    eng = create_engine(server.db_url)
+    return eng, Table("audit_log", MetaData(), Column("details", JSON), autoload_with=eng)
 
 
 def test_deleted_row_is_named(server: Server) -> None:
     auditor, _ = server.as_role("auditor")
     server.add_user("clerk")
-    with sqlite3.connect(server.db_path) as db:
-        for statement in DROP_GUARD["sqlite"]:
-            db.execute(statement)
-        row = db.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()
-        cols = [c[1] for c in db.execute("PRAGMA table_info(audit_log)")]
-        db.execute("DELETE FROM audit_log WHERE seq = ?", (row[0],))
+    eng, log = _audit_table(server)
+    with eng.begin() as db:
+        for statement in DROP_GUARD[eng.dialect.name]:
+            db.execute(sql_text(statement))
+        row = dict(db.execute(select(log).order_by(log.c.seq.desc()).limit(1).offset(1)).one()._mapping)
+        db.execute(delete(log).where(log.c.seq == row["seq"]))
     try:
         r = auditor.get("/api/v1/audit/verify").json()
-        assert r["ok"] is False and r["first_broken"]["seq"] == row[0] + 1
+        assert r["ok"] is False and r["first_broken"]["seq"] == row["seq"] + 1
         assert "missing entry" in r["first_broken"]["reason"]
     finally:
-        with sqlite3.connect(server.db_path) as db:
-            db.execute(f"INSERT INTO audit_log ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", row)
+        with eng.begin() as db:
+            db.execute(insert(log).values(**row))
+        eng.dispose()
     assert auditor.get("/api/v1/audit/verify").json()["ok"] is True

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
+from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from tests.api.conftest import PASSWORD, Server
 
@@ -32,8 +33,10 @@ def test_login_sets_hardened_cookies_and_session_works(server: Server) -> None:
     assert "invoice.upload" in me.json()["operations"] and "claim.approve" not in me.json()["operations"]
     # The session secret is stored hashed: the cookie value is nowhere in the database.
     raw = c.cookies["fapiao_session"]
-    with sqlite3.connect(server.db_path) as db:
-        stored = [row[0] for row in db.execute("SELECT token_hash FROM web_sessions")]
+    eng = create_engine(server.db_url)
+    with eng.connect() as db:
+        stored = [row[0] for row in db.execute(text("SELECT token_hash FROM web_sessions"))]
+    eng.dispose()
     assert raw not in stored and len(stored) >= 1
 
 
@@ -67,9 +70,12 @@ def test_expired_session_is_refused(server: Server) -> None:
     user = server.add_user("auditor")
     c, _ = login(server, user["username"])
     assert c.get("/api/v1/me").status_code == 200
-    with sqlite3.connect(server.db_path) as db:
-        db.execute("UPDATE web_sessions SET expires_at = '2000-01-01 00:00:00.000000' "
-                   "WHERE user_id = ?", (user["id"],))
+    eng = create_engine(server.db_url)
+    with eng.begin() as db:
+        db.execute(text("UPDATE web_sessions SET expires_at = :at WHERE user_id = :uid"),
+                   {"at": datetime(2000, 1, 1, tzinfo=UTC) if server.db_url.startswith("postgres")
+                    else "2000-01-01 00:00:00.000000", "uid": user["id"]})
+    eng.dispose()
     r = c.get("/api/v1/me")
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
     # A page redirects to the login page instead.

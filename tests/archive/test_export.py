@@ -115,6 +115,7 @@ def test_verify_export_catches_a_changed_transfer_list(people: People, year_pack
     assert e2["result"] == "fail" and year_packages[1].archival_code in e2["evidence"]
 
 
+@pytest.mark.disk_store  # edits a package folder on disk
 def test_failed_check_stops_export_unless_overridden(people: People, year_packages: list[ArchivePackage],
                                                     tmp_path: Path) -> None:
     year = year_packages[0].year

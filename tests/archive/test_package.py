@@ -165,6 +165,7 @@ def built(people: People, posted: Posted) -> ArchivePackage:
     return pkg
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_changed_byte_fails_digests(built: ArchivePackage) -> None:
     root = package_dir(built)
     _writable(root)
@@ -180,6 +181,7 @@ def test_changed_byte_fails_digests(built: ArchivePackage) -> None:
     assert report.item("S3").result is Result.FAIL  # and the store was made writable to do it
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_missing_file_fails_integrity(built: ArchivePackage) -> None:
     root = package_dir(built)
     _writable(root)
@@ -189,6 +191,7 @@ def test_missing_file_fails_integrity(built: ArchivePackage) -> None:
     assert "content/voucher.pdf" in report.item("I4").evidence
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_extra_file_fails_integrity(built: ArchivePackage) -> None:
     root = package_dir(built)
     _writable(root)
@@ -198,6 +201,7 @@ def test_extra_file_fails_integrity(built: ArchivePackage) -> None:
     assert "content/note.xml" in report.item("I5").evidence
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_broken_signature_fails_first_item(built: ArchivePackage) -> None:
     root = package_dir(built)
     _writable(root)
@@ -209,6 +213,7 @@ def test_broken_signature_fails_first_item(built: ArchivePackage) -> None:
     assert _failed(report) == {"A1", "S3"}
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_edited_manifest_fails_signature_and_fixity(built: ArchivePackage) -> None:
     root = package_dir(built)
     _writable(root)
@@ -218,6 +223,7 @@ def test_edited_manifest_fails_signature_and_fixity(built: ArchivePackage) -> No
     assert {"A1", "A2", "S2"} <= _failed(report)
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_missing_metadata_element_fails_required_metadata(built: ArchivePackage) -> None:
     """A package built without 凭证号 but correctly signed: only the metadata item fails."""
     root = package_dir(built)
@@ -285,6 +291,7 @@ def _resign(root: Path) -> None:
     (root / "manifest.sig").write_bytes(signing.sign(signing.load_archive_key(), new_manifest))
 
 
+@pytest.mark.disk_store  # edits the package folder on disk (the bucket case: test_objects.py)
 def test_invoice_signature_is_verified_again(built: ArchivePackage) -> None:
     """The signed original replaced by the copy edited after signing: caught by A3 even when
     digests and the manifest signature were redone."""

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.blobstore import BlobBackend, BlobError, BlobStore, get_blobstore
+from core.blobstore import BlobBackend, BlobError, BlobStore, S3BlobStore, get_blobstore
 from core.errors import ErrorKind
-from core.settings import Settings
+from core.settings import Settings, override_settings
 
 
 def test_put_get_roundtrip_sharded(tmp_path: Path) -> None:
@@ -83,7 +83,13 @@ def test_names_must_be_sha256(tmp_path: Path, name: str) -> None:
 
 
 def test_get_blobstore_follows_settings(settings: Settings) -> None:
+    if settings.store == "s3":  # the pg-s3 pass: the bucket of the test's settings
+        bucket_store = get_blobstore()
+        assert isinstance(bucket_store, S3BlobStore) and bucket_store.bucket.config.bucket == settings.s3_bucket
+        assert bucket_store.get(bucket_store.put(b"x")) == b"x"
+        settings = settings.model_copy(update={"store": "disk"})
+        override_settings(settings)
     store = get_blobstore()
-    assert store.root == settings.files_dir
+    assert isinstance(store, BlobStore) and store.root == settings.files_dir
     sha = store.put(b"x")
     assert (settings.files_dir / sha[:2] / sha[2:4] / sha).read_bytes() == b"x"

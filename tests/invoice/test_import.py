@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.users import create_user
 from invoice.importer import ImportPathError, import_paths, ingest_files, iter_files
 from invoice.registry import InvoiceRecord
+from tests.conftest import store_env
 from tests.samples import DIGITAL_OFD, INVOICES, TAMPERED, V4SIGNED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def test_ofd_and_pdf_of_one_invoice_are_one_invoice(engine: Engine) -> None:
     (rec,) = rows()
     assert rec.key == "052002100113:00008006"
     # the refused PDF was never stored: the store holds only what the registry names
-    stored = [p.name for p in get_blobstore().root.rglob("*") if p.is_file()]
+    stored = [e.name for e in get_blobstore().entries()]  # on disk or in the bucket
     assert stored == [rec.sha256]
 
 
@@ -120,7 +121,7 @@ def test_unreadable_files_are_rejected_and_not_stored(engine: Engine, settings: 
     assert codes == {"notes.txt": "unknown_format", "empty.pdf": "empty_file"}
     assert all(e["error"]["message"] for e in result.rejected)
     assert rows() == []
-    assert not settings.files_dir.exists() or not any(p.is_file() for p in settings.files_dir.rglob("*"))
+    assert not any(True for _ in get_blobstore().entries())
 
 
 def test_tampered_invoice_is_evidence_and_the_genuine_still_registers(engine: Engine) -> None:
@@ -217,7 +218,7 @@ def test_warn_policy_import_records_duplicates(engine: Engine, tmp_path: Path) -
 def _cli_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"FAPIAO_HOME": str(settings.home), "DATABASE_URL": str(settings.database_url),
-                "FAPIAO_USER": "clerk1", "FAPIAO_ENVIRONMENT": "test"})
+                "FAPIAO_USER": "clerk1", "FAPIAO_ENVIRONMENT": "test", **store_env(settings)})
     return env
 
 
@@ -315,4 +316,4 @@ def test_invoice_without_number_is_rejected_before_storing(engine: Engine, setti
     (rej,) = result.rejected
     assert rej["file"] == "blank.ofd" and rej["error"]["code"] == "no_invoice_number"
     assert rows() == []
-    assert not settings.files_dir.exists() or not any(p.is_file() for p in settings.files_dir.rglob("*"))
+    assert not any(True for _ in get_blobstore().entries())

@@ -31,6 +31,7 @@ from invoice.online_store import (
 from invoice.registry import InvoiceRecord, RegistryError, register
 from invoice.verify.online import CheckStatus
 from tests.api.conftest import OFD_WUXI, clean_env, run_cli, start_server, stop_server, upload
+from tests.conftest import store_env
 from tests.invoice import test_online
 from tests.invoice.test_online import KEY, fake_check_service, inv, service_calls
 
@@ -136,7 +137,7 @@ def test_limit_holds_across_sessions_and_processes(engine: Engine, settings: Set
         create_user(s, "clerk1", Role.CLERK)
     env = clean_env(settings.home, DATABASE_URL=engine.url.render_as_string(hide_password=False),
                     FAPIAO_ONLINE_CHECK_URL=server_url, FAPIAO_ONLINE_CHECK_KEY=KEY,
-                    FAPIAO_ONLINE_CHECK_DAILY_LIMIT="2")
+                    FAPIAO_ONLINE_CHECK_DAILY_LIMIT="2", **store_env(settings))
     before = service_calls("99999951")
 
     assert check(engine, invoice_id) is CheckStatus.SUCCESS  # this process, one session
