@@ -50,20 +50,12 @@ def enqueue_daily(engine: Engine) -> list[str]:
 
 
 def report_depth(engine: Engine) -> None:
-    """Hand the queue depth to the ``/metrics`` gauge (h-storage's ``core/metrics.py``).
+    """Hand the queue depth to the ``/metrics`` gauge (``core.metrics``), so an operator sees
+    work piling up before users do."""
+    from core import metrics
 
-    MERGE NOTE: ``core.metrics.set_queue_depth(n)`` is provided by the storage/operations
-    branch; until it is merged this call site does nothing.
-    """
-    try:
-        from core import metrics  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    set_depth = getattr(metrics, "set_queue_depth", None)
-    if set_depth is None:
-        return
     with session_scope(engine) as s:
-        set_depth(jobs.queue_depth(s))
+        metrics.set_queue_depth(jobs.queue_depth(s))
 
 
 class Runner:
