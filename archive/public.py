@@ -163,6 +163,7 @@ class ExportPublic(PublicModel):
     error: dict[str, Any] | None = None
     heartbeat_at: Timestamp | None = None
     check: CheckRunPublic | None = None
+    job_id: str | None = None  # the queue job that runs the export (GET /jobs/{id})
 
     @classmethod
     def from_job(cls, session: Session | None, job: ExportJob) -> ExportPublic:

@@ -117,7 +117,9 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
                           created_by=user.username, max_attempts=1)
     s.commit()  # a worker (this process's runner or `fapiao worker`) reads the job row
     worker.kick()
-    return {**export_dict(s, job), "job_id": queued.id}
+    started = export_dict(s, job)
+    started.job_id = queued.id
+    return started
 
 
 @router.post("/archive/years/{year}/packages", status_code=202,
