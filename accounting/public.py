@@ -17,7 +17,7 @@ from datetime import date as date_type
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 from sqlmodel import Session, col, select
 
 from accounting import payments
@@ -581,10 +581,15 @@ def _or_empty(value: Any) -> Any:
     return value
 
 
-MoneyCell = Annotated[Decimal | None, PlainSerializer(_or_empty, return_type=str, when_used="json")]
+def _empty_is_none(value: Any) -> Any:
+    """``""`` (an empty cell, as sent) reads back as ``None``."""
+    return None if value == "" else value
+
+
+MoneyCell = Annotated[Decimal | None, BeforeValidator(_empty_is_none), PlainSerializer(_or_empty, return_type=str, when_used="json")]
 """Money in an export row: ``"181.14"``, or ``""`` when the invoice has none."""
 
-DateCell = Annotated[date | None, PlainSerializer(_or_empty, return_type=str, when_used="json")]
+DateCell = Annotated[date | None, BeforeValidator(_empty_is_none), PlainSerializer(_or_empty, return_type=str, when_used="json")]
 """A day in an export row: ``YYYY-MM-DD``, or ``""``."""
 
 
