@@ -215,7 +215,8 @@ class JobDetail(JobPublic):
     def for_job(cls, session: Any, job: Any) -> JobDetail:
         from core import jobs
 
-        children = jobs.children_summary(session, job.id) if job.kind == "archive.build_year" else None
+        children = ({JobState(k): n for k, n in jobs.children_summary(session, job.id).items()}
+                    if job.kind == "archive.build_year" else None)
         return cls(**JobPublic.from_job(job).model_dump(), children=children)
 
 

@@ -117,7 +117,7 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
                           created_by=user.username, max_attempts=1)
     s.commit()  # a worker (this process's runner or `fapiao worker`) reads the job row
     worker.kick()
-    return {**export_dict(s, job), "job_id": queued.id}
+    return export_dict(s, job).model_copy(update={"job_id": queued.id})
 
 
 @router.post("/archive/years/{year}/packages", status_code=202, response_model=JobPublic,

@@ -119,8 +119,13 @@ def test_payments_jobs_and_posting_flags_answer_their_declared_models(
     child = _cli_json(server, "job", "list", "--kind", "archive.package")["items"]
     assert [JobPublic.model_validate(c).to_json() for c in child] == child and child[0]["parent_id"] == started["id"]
     if child[0]["state"] == JobState.FAILED:  # a failure is told as {code, message, details}
-        assert child[0]["error"]["code"] and child[0]["error"]["message"]
+        assert child[0]["error"]["code"] and child[0]["error"]["message"], child[0]
     assert len(check.seen) == 11
+
+
+def test_the_export_answer_declares_its_job(openapi: dict[str, Any]) -> None:  # noqa: F811
+    """``POST /archive/exports`` adds the queued job's id to the export (``ExportPublic.job_id``)."""
+    assert "job_id" in openapi["components"]["schemas"]["ExportPublic"]["properties"]
 
 
 def test_the_new_models_refuse_unknown_states() -> None:
