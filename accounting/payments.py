@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Numeric
@@ -44,7 +45,9 @@ MAX_SUGGESTIONS = 20
 RECEIPT_KIND = "bank_receipt"
 
 
-class PaymentState:
+class PaymentState(StrEnum):
+    """A decision about a (voucher, receipt) pair; the values are the stored and sent text."""
+
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     REMOVED = "removed"  # a confirmed link taken back (its history stays)
@@ -81,8 +84,10 @@ class Suggestion:
     codes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**receipt_summary(self.receipt), "score": self.score, "reasons": list(self.reasons),
-                "codes": list(self.codes)}
+        """Plain data for the web page: ``accounting.public.SuggestionPublic``'s JSON."""
+        from accounting.public import SuggestionPublic
+
+        return SuggestionPublic.from_suggestion(self).to_json()
 
 
 def _fail(make: Any, code: str, msg_code: str, /, **details: Any) -> AccountingError:
@@ -97,14 +102,10 @@ def _party(record: InvoiceRecord, role: str) -> dict[str, Any]:
 
 
 def receipt_summary(record: InvoiceRecord) -> dict[str, Any]:
-    """What the page and the API show of a receipt."""
-    data = record.data if isinstance(record.data, dict) else {}
-    return {"receipt_id": record.id, "key": record.key, "number": record.number,
-            "issue_date": record.issue_date.isoformat() if record.issue_date else None,
-            "total": str(record.total) if record.total is not None else None,
-            "bank": data.get("bank"), "payer": _party(record, "payer"),
-            "payee": _party(record, "payee"), "purpose": data.get("purpose"),
-            "file": record.original_filename, "verification_status": record.verification_status}
+    """What the page and the API show of a receipt (``accounting.public.ReceiptSummary``)."""
+    from accounting.public import ReceiptSummary
+
+    return ReceiptSummary.from_record(record).to_json()
 
 
 def _norm(name: str | None) -> str:
@@ -360,24 +361,14 @@ def remove_payment(session: Session, user: User, voucher_id: str, receipt_id: st
 
 
 def payment_to_dict(session: Session, row: VoucherPayment) -> dict[str, Any]:
-    rec = session.get(InvoiceRecord, row.receipt_id)
-    return {"id": row.id, "voucher_id": row.voucher_id, "receipt_id": row.receipt_id,
-            "state": row.state, "state_label": messages.label("payment_state", row.state),
-            "score": row.score, "reasons": list(row.reasons or []),
-            "amount": str(row.amount) if row.amount is not None else None,
-            "decided_by": row.decided_by, "decided_at": row.decided_at.isoformat(),
-            "removed_by": row.removed_by,
-            "removed_at": row.removed_at.isoformat() if row.removed_at else None,
-            "receipt": receipt_summary(rec) if rec else None}
+    """Plain data of one decision: ``accounting.public.PaymentPublic``'s JSON."""
+    from accounting.public import PaymentPublic
+
+    return PaymentPublic.from_row(session, row).to_json()
 
 
 def voucher_payments_dict(session: Session, voucher_id: str) -> dict[str, Any]:
-    """The voucher page's 付款回单 section: confirmed receipts and fresh suggestions."""
-    from accounting.ledger import VoucherState, get_voucher
+    """The voucher page's 付款回单 section: ``accounting.public.VoucherPaymentsPublic``'s JSON."""
+    from accounting.public import VoucherPaymentsPublic
 
-    voucher = get_voucher(session, voucher_id)
-    confirmed = [payment_to_dict(session, p) for p, _ in confirmed_payments(session, voucher.id)]
-    suggestions = ([s.to_dict() for s in suggest_payments(session, voucher.id)]
-                   if voucher.state == VoucherState.POSTED else [])
-    return {"voucher_id": voucher.id, "voucher_number": voucher.number, "payments": confirmed,
-            "suggestions": suggestions}
+    return VoucherPaymentsPublic.for_voucher(session, voucher_id).to_json()

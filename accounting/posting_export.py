@@ -46,12 +46,10 @@ def row_values(r: PostingFlagRow) -> list[Any]:
 
 
 def to_dict(r: PostingFlagRow) -> dict[str, Any]:
-    """The row for JSON (API and ``--json``): the same facts under stable English keys."""
-    values = row_values(r)
-    out = dict(zip(COLUMNS, values, strict=True))
-    out.update({"invoice_id": r.invoice_id, "kind": r.kind, "red_reversed": r.red_reversed,
-                "marked_at": r.marked_at.isoformat() if r.marked_at else None})
-    return out
+    """The row for JSON (API and ``--json``): ``accounting.public.PostingFlagRowPublic``'s JSON."""
+    from accounting.public import PostingFlagRowPublic
+
+    return PostingFlagRowPublic.from_row(r).to_json()
 
 
 def export(rows: Sequence[PostingFlagRow], fmt: str) -> bytes:

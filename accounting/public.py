@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import date as date_type
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 from sqlmodel import Session, col, select
 
 from accounting import payments
@@ -28,11 +29,12 @@ from accounting.claims import (
     claim_steps,
     needs_second_approval,
 )
+from accounting.entry_info import PostingFlagRow
 from accounting.invoice_status import InvoiceStatus, StatusReport, invoice_status, invoice_statuses
 from accounting.ledger import PostingFlag, Voucher, VoucherOrigin, VoucherState
 from accounting.transport_vat import transport_input_vat
 from core import messages
-from core.public import Money, PublicModel, Timestamp
+from core.public import Money, PublicModel, Timestamp, money_text
 from core.settings import get_settings
 from invoice.public import InvoiceBase, InvoicePublic, InvoiceSummary, OnlineCheckPublic
 from invoice.registry import InvoiceRecord
@@ -473,6 +475,169 @@ class DeletedVoucher(PublicModel):
     released_claims: list[str] = Field(default_factory=list)
 
 
+# --- payments (付款回单, ``accounting.payments``) ---------------------------------------------------
+
+
+class ReceiptSummary(PublicModel):
+    """What the page and the API show of a bank e-receipt (付款回单)."""
+
+    receipt_id: str
+    key: str
+    number: str | None = None
+    issue_date: date | None = None
+    total: Money | None = None
+    bank: Any = None
+    payer: dict[str, Any] = Field(default_factory=dict)
+    payee: dict[str, Any] = Field(default_factory=dict)
+    purpose: str | None = None
+    file: str | None = None
+    verification_status: str | None = None
+
+    @classmethod
+    def from_record(cls, record: InvoiceRecord) -> ReceiptSummary:
+        data = record.data if isinstance(record.data, dict) else {}
+
+        def party(role: str) -> dict[str, Any]:
+            value = data.get(role)
+            return value if isinstance(value, dict) else {}
+
+        return cls(receipt_id=record.id, key=record.key, number=record.number, issue_date=record.issue_date,
+                   total=record.total, bank=data.get("bank"), payer=party("payer"), payee=party("payee"),
+                   purpose=data.get("purpose"), file=record.original_filename,
+                   verification_status=record.verification_status)
+
+
+class SuggestionPublic(ReceiptSummary):
+    """A receipt that may pay the voucher: how sure (0-100), why (Chinese) and the reason codes."""
+
+    score: int
+    reasons: list[str] = Field(default_factory=list)
+    codes: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_suggestion(cls, sug: payments.Suggestion) -> SuggestionPublic:
+        return cls(**ReceiptSummary.from_record(sug.receipt).model_dump(), score=sug.score,
+                   reasons=list(sug.reasons), codes=list(sug.codes))
+
+
+class PaymentPublic(PublicModel):
+    """One decision about a (voucher, receipt) pair: confirmed, rejected or removed."""
+
+    id: str
+    voucher_id: str
+    receipt_id: str
+    state: payments.PaymentState
+    state_label: str
+    score: int
+    reasons: list[str] = Field(default_factory=list)
+    amount: Money | None = None
+    decided_by: str
+    decided_at: Timestamp
+    removed_by: str | None = None
+    removed_at: Timestamp | None = None
+    receipt: ReceiptSummary | None = None
+
+    @classmethod
+    def from_row(cls, session: Session, row: payments.VoucherPayment) -> PaymentPublic:
+        rec = session.get(InvoiceRecord, row.receipt_id)
+        return cls(id=row.id, voucher_id=row.voucher_id, receipt_id=row.receipt_id,
+                   state=payments.PaymentState(row.state), state_label=messages.label("payment_state", row.state),
+                   score=row.score, reasons=list(row.reasons or []), amount=row.amount,
+                   decided_by=row.decided_by, decided_at=row.decided_at, removed_by=row.removed_by,
+                   removed_at=row.removed_at, receipt=ReceiptSummary.from_record(rec) if rec else None)
+
+
+class VoucherPaymentsPublic(PublicModel):
+    """A voucher's 付款回单: the confirmed receipts and, once posted, fresh suggestions."""
+
+    voucher_id: str
+    voucher_number: str
+    payments: list[PaymentPublic] = Field(default_factory=list)
+    suggestions: list[SuggestionPublic] = Field(default_factory=list)
+
+    @classmethod
+    def for_voucher(cls, session: Session, voucher_id: str) -> VoucherPaymentsPublic:
+        from accounting.ledger import get_voucher
+
+        voucher = get_voucher(session, voucher_id)
+        confirmed = [PaymentPublic.from_row(session, p) for p, _ in payments.confirmed_payments(session, voucher.id)]
+        suggestions = ([SuggestionPublic.from_suggestion(s) for s in payments.suggest_payments(session, voucher.id)]
+                       if voucher.state == VoucherState.POSTED else [])
+        return cls(voucher_id=voucher.id, voucher_number=voucher.number, payments=confirmed,
+                   suggestions=suggestions)
+
+
+# --- the year's 入账标识 (``accounting.entry_info.posting_flags``) -----------------------------------
+
+
+def _or_empty(value: Any) -> Any:
+    """A missing cell is ``""`` in the JSON, as in the .csv/.xlsx export (API.md)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return money_text(value)
+    if isinstance(value, date_type):
+        return value.isoformat()
+    return value
+
+
+def _empty_is_none(value: Any) -> Any:
+    """``""`` (an empty cell, as sent) reads back as ``None``."""
+    return None if value == "" else value
+
+
+MoneyCell = Annotated[Decimal | None, BeforeValidator(_empty_is_none), PlainSerializer(_or_empty, return_type=str, when_used="json")]
+"""Money in an export row: ``"181.14"``, or ``""`` when the invoice has none."""
+
+DateCell = Annotated[date | None, BeforeValidator(_empty_is_none), PlainSerializer(_or_empty, return_type=str, when_used="json")]
+"""A day in an export row: ``YYYY-MM-DD``, or ``""``."""
+
+
+class PostingFlagRowPublic(PublicModel):
+    """One invoice's 入账标识 for the year (``GET /ledger/posting-flags``): the export's cells
+    under stable English keys, ``""`` where the export leaves a cell empty."""
+
+    invoice_code: str = ""
+    invoice_number: str = ""
+    issue_date: DateCell = None
+    seller_tax_id: str = ""
+    seller_name: str = ""
+    total: MoneyCell = None
+    tax: MoneyCell = None
+    flag: PostingFlag
+    flag_label: str
+    marked_at: Timestamp | None = Field(default=None, description="when the mark was made (UTC isoformat)")
+    voucher_number: str = ""
+    note: str = Field(default="", description="红字发票 reversal note, else empty")
+    invoice_id: str
+    kind: str
+    red_reversed: bool = False
+
+    @classmethod
+    def from_row(cls, r: PostingFlagRow) -> PostingFlagRowPublic:
+        return cls(invoice_code=r.code or "", invoice_number=r.number or "", issue_date=r.issue_date,
+                   seller_tax_id=r.seller_tax_id or "", seller_name=r.seller_name or "", total=r.total,
+                   tax=r.tax, flag=PostingFlag(r.flag), flag_label=messages.label("tax_posting_flag", r.flag),
+                   marked_at=r.marked_at, voucher_number=r.voucher_number or "",
+                   note=messages.label("posting_flag_note", "red_reversed") if r.red_reversed else "",
+                   invoice_id=r.invoice_id, kind=r.kind, red_reversed=r.red_reversed)
+
+
+class PostingFlagsPublic(PublicModel):
+    """``GET /ledger/posting-flags?year=Y``: every invoice of the year with its 入账标识."""
+
+    year: int
+    items: list[PostingFlagRowPublic]
+    total: int
+
+    @classmethod
+    def from_rows(cls, year: int, rows: list[PostingFlagRow]) -> PostingFlagsPublic:
+        return cls(year=year, items=[PostingFlagRowPublic.from_row(r) for r in rows], total=len(rows))
+
+
 __all__ = ["ClaimLinePublic", "ClaimPublic", "DeletedVoucher", "HistoryEntry", "InvoiceDetail", "InvoiceRow",
-           "InvoiceStatusPublic", "NumberGapPublic", "OverridePublic", "PostingMark", "PostingPublic", "StepPublic", "VoucherInvoicePublic", "VoucherLinePublic", "VoucherPeople", "VoucherPublic",
-           "VoucherRef", "invoice_detail", "invoice_rows"]
+           "InvoiceStatusPublic", "NumberGapPublic", "OverridePublic", "PaymentPublic",
+           "PostingFlagRowPublic", "PostingFlagsPublic", "PostingMark", "PostingPublic", "ReceiptSummary",
+           "StepPublic", "SuggestionPublic", "VoucherInvoicePublic", "VoucherLinePublic",
+           "VoucherPaymentsPublic", "VoucherPeople", "VoucherPublic", "VoucherRef", "invoice_detail",
+           "invoice_rows"]

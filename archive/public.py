@@ -163,7 +163,8 @@ class ExportPublic(PublicModel):
     error: dict[str, Any] | None = None
     heartbeat_at: Timestamp | None = None
     check: CheckRunPublic | None = None
-    job_id: str | None = None  # the queue job that runs the export (GET /jobs/{id})
+    job_id: str | None = Field(default=None, description="the queued job that runs it (GET /jobs/{id}); "
+                                                         "sent by POST /archive/exports only")
 
     @classmethod
     def from_job(cls, session: Session | None, job: ExportJob) -> ExportPublic:

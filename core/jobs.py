@@ -209,23 +209,10 @@ def queue_depth(session: Session) -> int:
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
-    """The public form of a job (API and CLI print the same)."""
-    from core import messages
+    """The public form of a job (API and CLI print the same): ``core.public.JobPublic``'s JSON."""
+    from core.public import JobPublic
 
-    total = job.progress_total
-    return {
-        "id": job.id, "kind": job.kind, "key": job.key, "state": job.state,
-        "state_label": messages.label("job_state", job.state),
-        "kind_label": messages.label("job_kind", job.kind),
-        "params": job.params, "attempts": job.attempts, "max_attempts": job.max_attempts,
-        "progress": {"done": job.progress_done, "total": total,
-                     "percent": (round(100 * job.progress_done / total, 1) if total else None)},
-        "counts": job.counts, "result": job.result, "error": job.error, "worker": job.worker,
-        "parent_id": job.parent_id, "created_by": job.created_by,
-        "created_at": job.created_at.isoformat(),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
+    return JobPublic.from_job(job).to_json()
 
 
 def children_summary(session: Session, parent_id: str) -> dict[str, int]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from core import messages
 from core.clock import CHINA
+from core.jobs import JobState
 
 
 def money_text(value: Decimal) -> str:
@@ -158,5 +159,66 @@ class Ok(PublicModel):
     ok: bool = True
 
 
-__all__ = ["ActionLabel", "AuditEntryPublic", "ChainReportPublic", "Items", "Money", "Ok", "Page",
+class JobProgress(PublicModel):
+    """How far a job has come: ``percent`` is ``None`` while the total is unknown."""
+
+    done: int = 0
+    total: int | None = None
+    percent: float | None = None
+
+
+class JobPublic(PublicModel):
+    """A queued job (``core.jobs``): ``GET /jobs``, ``fapiao job list --json``, and the answer of
+    the routes that queue work (``POST /archive/years/{year}/packages``)."""
+
+    id: str
+    kind: str
+    key: str | None = None
+    state: JobState
+    state_label: str
+    kind_label: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 0
+    max_attempts: int = 3
+    progress: JobProgress
+    counts: dict[str, int] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(default=None, description="{code, message, details} of the last failure")
+    worker: str | None = None
+    parent_id: str | None = None
+    created_by: str | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+
+    @classmethod
+    def from_job(cls, job: Any) -> JobPublic:
+        total = job.progress_total
+        return cls(id=job.id, kind=job.kind, key=job.key, state=JobState(job.state),
+                   state_label=messages.label("job_state", job.state),
+                   kind_label=messages.label("job_kind", job.kind), params=job.params or {},
+                   attempts=job.attempts, max_attempts=job.max_attempts,
+                   progress=JobProgress(done=job.progress_done, total=total,
+                                        percent=round(100 * job.progress_done / total, 1) if total else None),
+                   counts=job.counts or {}, result=job.result, error=job.error, worker=job.worker,
+                   parent_id=job.parent_id, created_by=job.created_by, created_at=job.created_at,
+                   started_at=job.started_at, finished_at=job.finished_at)
+
+
+class JobDetail(JobPublic):
+    """One job (``GET /jobs/{id}``, ``fapiao job show``): a fan-out job (``archive.build_year``)
+    also counts its children by state; ``children`` is ``None`` for other kinds."""
+
+    children: dict[JobState, int] | None = None
+
+    @classmethod
+    def for_job(cls, session: Any, job: Any) -> JobDetail:
+        from core import jobs
+
+        children = ({JobState(k): n for k, n in jobs.children_summary(session, job.id).items()}
+                    if job.kind == "archive.build_year" else None)
+        return cls(**JobPublic.from_job(job).model_dump(), children=children)
+
+
+__all__ = ["ActionLabel", "AuditEntryPublic", "ChainReportPublic", "Items", "JobDetail", "JobProgress", "JobPublic", "Money", "Ok", "Page",
            "PublicModel", "Timestamp", "TokenIssued", "TokenPublic", "UserPublic", "money_text"]

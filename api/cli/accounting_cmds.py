@@ -428,16 +428,36 @@ def _print_payments(d: dict[str, Any]) -> None:
 
 
 def _voucher_pay(args: argparse.Namespace) -> int:
-    """No option: list the confirmed receipts and the suggestions; else decide one."""
+    """No option: list the confirmed receipts and the suggestions; else decide one.
+
+    Prints the API's read models (``accounting.public``): ``VoucherPaymentsPublic`` as
+    ``GET /vouchers/{id}/payments``, the decision as ``PaymentPublic`` (the POST/DELETE answer)."""
     from accounting import payments
     from accounting.ledger import get_voucher
+    from accounting.public import PaymentPublic, VoucherPaymentsPublic
 
     if not (args.receipt or args.reject or args.remove):
         open_db()
         with _service() as s:
-            d = payments.voucher_payments_dict(s, get_voucher(s, args.id).id)
-        print_json(d) if args.json else _print_payments(d)
+            listing = VoucherPaymentsPublic.for_voucher(s, get_voucher(s, args.id).id)
+        print_json(listing.to_json()) if args.json else _print_payments(listing.to_json())
         return OK
+    user = open_db_as(args, "voucher.post")
+    with _service() as s:
+        vid = get_voucher(s, args.id).id
+        if args.receipt:
+            row = payments.confirm_payment(s, user, vid, args.receipt)
+        elif args.reject:
+            row = payments.reject_suggestion(s, user, vid, args.reject)
+        else:
+            row = payments.remove_payment(s, user, vid, args.remove)
+        decided = PaymentPublic.from_row(s, row)
+        listing = VoucherPaymentsPublic.for_voucher(s, vid)
+    if args.json:
+        print_json(decided.to_json())
+    else:
+        _print_payments(listing.to_json())
+    return OK
     user = open_db_as(args, "voucher.post")
     with _service() as s:
         vid = get_voucher(s, args.id).id

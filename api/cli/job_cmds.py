@@ -109,7 +109,7 @@ def run_show(args: argparse.Namespace) -> int:
         job = jobs.get_job(s, args.id)
         if job is None:
             raise CliError(REFUSED, "job_not_found", messages.text("job_not_found", id=args.id))
-        d = job_view(s, job)
+        d = job_view(s, job).to_json()
     if args.json:
         print_json(d)
     else:
@@ -120,15 +120,18 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """``GET /jobs``'s ``Items[JobPublic]``, or one line per job."""
     from core import jobs
+    from core.public import Items, JobPublic
 
     open_db()
     with service_session() as s:
-        items = [jobs.job_to_dict(j) for j in jobs.list_jobs(s, state=args.state, kind=args.kind, limit=args.limit)]
+        rows = jobs.list_jobs(s, state=args.state, kind=args.kind, limit=args.limit)
+        out = Items[JobPublic](items=[JobPublic.from_job(j) for j in rows], total=len(rows))
     if args.json:
-        print_json({"items": items, "total": len(items)})
+        print_json(out.to_json())
     else:
-        for d in items:
+        for d in out.to_json()["items"]:
             print(_line(d))
     return OK
 

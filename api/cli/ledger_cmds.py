@@ -35,7 +35,8 @@ def check_year(text: str) -> int:
 def _posting_flags(args: argparse.Namespace) -> int:
     from accounting.entry_info import posting_flags
     from accounting.errors import AccountingError
-    from accounting.posting_export import FORMATS, export, to_dict
+    from accounting.posting_export import FORMATS, export
+    from accounting.public import PostingFlagsPublic
 
     year = check_year(args.year)
     fmt = Path(args.out).suffix.lower().lstrip(".")
@@ -46,9 +47,9 @@ def _posting_flags(args: argparse.Namespace) -> int:
     with service_session(AccountingError) as s:
         rows = posting_flags(s, year)
     Path(args.out).write_bytes(export(rows, fmt))
-    if args.json:
-        print_json({"file": args.out, "year": year, "format": fmt, "total": len(rows),
-                    "items": [to_dict(r) for r in rows]})
+    if args.json:  # GET /ledger/posting-flags's PostingFlagsPublic, plus the file written
+        listing = PostingFlagsPublic.from_rows(year, rows).to_json()
+        print_json({"file": args.out, "format": fmt, **listing})
     else:
         print(messages.text("posting_flags.written", year=year, count=len(rows), file=args.out))
     return OK

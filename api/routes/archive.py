@@ -22,7 +22,7 @@ from archive.public import (
 )
 from archive.store import PackageStatus
 from core import jobs, worker
-from core.public import Page
+from core.public import JobPublic, Page
 from core.users import User
 
 router = APIRouter(tags=["archive"])
@@ -117,23 +117,21 @@ def start_export(body: ExportIn, user: Annotated[User, Depends(Requires("archive
                           created_by=user.username, max_attempts=1)
     s.commit()  # a worker (this process's runner or `fapiao worker`) reads the job row
     worker.kick()
-    started = export_dict(s, job)
-    started.job_id = queued.id
-    return started
+    return export_dict(s, job).model_copy(update={"job_id": queued.id})
 
 
-@router.post("/archive/years/{year}/packages", status_code=202,
+@router.post("/archive/years/{year}/packages", status_code=202, response_model=JobPublic,
              summary="Package every posted voucher of a year, in parallel on the workers",
              description="Queues one job per posted voucher without a live package (件号 allocated in the "
                          "database, gap-free). Returns the parent job; follow it at `GET /jobs/{id}`.")
 def build_year(user: Annotated[User, Depends(Requires("archive.package"))], s: SessionDep,
-               year: Annotated[int, Path(ge=1990, le=2200)]) -> dict[str, Any]:
+               year: Annotated[int, Path(ge=1990, le=2200)]) -> JobPublic:
     from archive.jobs import start_year_build
 
     job = start_year_build(s, user, year)
     s.commit()
     worker.kick()
-    return jobs.job_to_dict(job)
+    return JobPublic.from_job(job)
 
 
 @router.get("/archive/exports/{export_id}", response_model=ExportPublic,

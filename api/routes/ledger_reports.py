@@ -13,7 +13,7 @@ Read-only (``voucher.read``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -21,7 +21,8 @@ from sqlmodel import col, select
 
 from accounting.entry_info import entry_info_for_voucher, posting_flags
 from accounting.ledger import InvoicePosting, Voucher
-from accounting.posting_export import export, to_dict
+from accounting.posting_export import export
+from accounting.public import PostingFlagsPublic
 from api.deps import ReadSessionDep, Requires
 from api.errors import ApiError
 from archive import xbrl
@@ -34,11 +35,10 @@ MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
          "csv": "text/csv; charset=utf-8"}
 
 
-@router.get("/ledger/posting-flags", summary="The year's 入账标识 (01/02/03/06) per invoice")
+@router.get("/ledger/posting-flags", response_model=PostingFlagsPublic, summary="The year's 入账标识 (01/02/03/06) per invoice")
 def posting_flags_json(_: Annotated[User, Depends(Requires("voucher.read"))], s: ReadSessionDep,
-                       year: Year) -> dict[str, Any]:
-    rows = posting_flags(s, year)
-    return {"year": year, "items": [to_dict(r) for r in rows], "total": len(rows)}
+                       year: Year) -> PostingFlagsPublic:
+    return PostingFlagsPublic.from_rows(year, posting_flags(s, year))
 
 
 def _file(s: ReadSessionDep, year: int, fmt: str) -> Response:
