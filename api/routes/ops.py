@@ -15,20 +15,38 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import Public
 from core import messages, metrics
+from core.public import Ok, PublicModel
 from core.readiness import readiness
+
+
+class ProbePublic(PublicModel):
+    """One part of readiness: ``reason`` (English, for operators) and ``message`` (Chinese)
+    only when it failed."""
+
+    ok: bool
+    reason: str | None = None
+    message: str | None = None
+
+
+class ReadinessPublic(PublicModel):
+    ready: bool
+    checks: dict[str, ProbePublic]
+    message: str
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", dependencies=[Depends(Public("liveness probe of the orchestrator"))],
-            summary="The process is alive")
-def healthz() -> dict[str, Any]:
-    return {"ok": True}
+            summary="The process is alive", response_model=Ok)
+def healthz() -> Ok:
+    return Ok()
 
 
 @router.get("/readyz", dependencies=[Depends(Public("readiness probe of the load balancer"))],
             summary="Database reachable, migrations at head, store writable (503 otherwise)",
-            responses={503: {"description": "not ready; `checks` names the failing part and why"}})
+            response_model=ReadinessPublic,
+            responses={503: {"model": ReadinessPublic,
+                             "description": "not ready; `checks` names the failing part and why"}})
 def readyz() -> JSONResponse:
     probes = readiness()
     ready = all(p.ok for p in probes)
@@ -41,6 +59,7 @@ def readyz() -> JSONResponse:
 
 
 @router.get("/metrics", dependencies=[Depends(Public("scraped by Prometheus; counts only, no records"))],
-            summary="Prometheus metrics", response_class=Response)
+            summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 def prometheus_metrics() -> Response:
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
