@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 AXE_JS = Path(os.environ.get("FAPIAO_AXE_JS") or REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js")
 
 # Format names, units and standards a Chinese page may show in Latin letters.
-ALLOWED = {"OFD", "PDF", "XML", "JSON", "ZIP", "Excel", "xlsx", "SHA", "SM2", "SM3", "MB", "KB", "GB", "T",
+ALLOWED = {"OFD", "PDF", "XML", "JSON", "ZIP", "JPEG", "PNG", "Excel", "xlsx", "SHA", "SM2", "SM3", "MB", "KB", "GB", "T",
            "CA", "QR", "BagIt", "DA", "ID", "HTTP"}
 
 _VISIBLE_TOKENS = """
