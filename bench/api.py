@@ -31,7 +31,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -43,29 +42,6 @@ SELLERS = [("91440101MA5AL52Y44", "广州灵感之茶餐饮管理有限公司"),
            ("92320213MACRYAKN16", "梁溪苏翼智能产品中心"),
            ("91440106068698695J", "广州华栈天城科技有限公司")]
 
-TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
-<EInvoice>
-  <Header>
-    <EIid>{number}</EIid>
-    <InherentLabel><GeneralOrSpecialVAT><LabelCode>02</LabelCode><LabelName>普通发票</LabelName></GeneralOrSpecialVAT></InherentLabel>
-  </Header>
-  <EInvoiceData>
-    <SellerInformation><SellerIdNum>{seller_id}</SellerIdNum><SellerName>{seller}</SellerName></SellerInformation>
-    <BuyerInformation><BuyerIdNum>{buyer_id}</BuyerIdNum><BuyerName>{buyer}</BuyerName></BuyerInformation>
-    <BasicInformation>
-      <TotalAmWithoutTax>{amount}</TotalAmWithoutTax><TotalTaxAm>{tax}</TotalTaxAm>
-      <TotalTax-includedAmount>{total}</TotalTax-includedAmount>
-      <Drawer>压测</Drawer><RequestTime>{date} 10:11:12</RequestTime>
-    </BasicInformation>
-    <IssuItemInformation>
-      <ItemName>*办公用品*打印纸</ItemName><MeaUnits>箱</MeaUnits><Quantity>1</Quantity><UnPrice>{amount}</UnPrice>
-      <Amount>{amount}</Amount><TaxRate>0.13</TaxRate><ComTaxAm>{tax}</ComTaxAm><TotaltaxIncludedAmount>{total}</TotaltaxIncludedAmount>
-    </IssuItemInformation>
-  </EInvoiceData>
-  <TaxSupervisionInfo><InvoiceNumber>{number}</InvoiceNumber><IssueTime>{date} 10:11:13</IssueTime><TaxBureauCode>13200000000</TaxBureauCode></TaxSupervisionInfo>
-  <TaxBureauSignature><SignatureValue>MEUCIQ==&amp;MjAyNS0wNy0yMg==</SignatureValue><KeyInfo/></TaxBureauSignature>
-</EInvoice>
-"""
 
 
 def realistic_files(n: int) -> list[tuple[str, str, bytes]]:
@@ -77,15 +53,12 @@ def realistic_files(n: int) -> list[tuple[str, str, bytes]]:
 
 
 def make_invoice(i: int, rng: random.Random) -> tuple[str, str, bytes]:
-    """One distinct 数电票 XML: (file name, number, bytes)."""
+    """One distinct 数电票 XML: (file name, number, bytes), as ``bench/mix.py`` makes it."""
+    sys.path.append(str(ROOT / "bench"))
+    from mix import xml_invoice
+
     number = f"2532200000{i:010d}"
-    amount = Decimal(rng.randint(1000, 500000)) / 100
-    tax = (amount * Decimal("0.13")).quantize(Decimal("0.01"))
-    seller_id, seller = SELLERS[i % len(SELLERS)]
-    xml = TEMPLATE.format(number=number, seller_id=seller_id, seller=seller, buyer_id=ORG_TAX_ID,
-                          buyer=ORG_NAME, amount=amount, tax=tax, total=amount + tax,
-                          date=f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}")
-    return f"bench-{number}.xml", number, xml.encode("utf-8")
+    return f"bench-{number}.xml", number, xml_invoice(i, rng)
 
 
 def free_port() -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import random
@@ -29,7 +28,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,20 +37,6 @@ sys.path.insert(0, str(ROOT))
 from pgscratch import scratch_database  # noqa: E402  (bench/ is on the path of a bench script)
 
 SAMPLE = ROOT.parent / "shared" / "samples" / "invoices" / "ofdrw__ofdrw" / "发票示例.ofd"
-SAMPLE_NO = b"24112000000048542163"
-
-
-def ofd_variant(template: bytes, i: int) -> bytes:
-    number = f"24112{i:015d}".encode()
-    src = zipfile.ZipFile(io.BytesIO(template))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename.lower().endswith(".xml"):
-                data = data.replace(SAMPLE_NO, number)
-            z.writestr(info, data)
-    return out.getvalue()
 
 
 def bench_import(n_files: int, workers: int, mix: str = "realistic") -> dict[str, object]:
@@ -69,6 +53,8 @@ def bench_import(n_files: int, workers: int, mix: str = "realistic") -> dict[str
 
             categories = write_mix(src, n_files)
         else:
+            from mix import ofd_variant
+
             for i in range(n_files):
                 p = src / f"d{i % 10}" / f"e{i % 7}" / f"{i:06d}.ofd"
                 p.parent.mkdir(parents=True, exist_ok=True)
