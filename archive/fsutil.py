@@ -9,13 +9,14 @@ flushed by a small thread pool before the package is renamed into place.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.fsutil import fsync_path
 
-__all__ = ["fsync_path", "sync_paths", "sync_tree"]
+__all__ = ["freeze_tree", "fsync_path", "remove_tree", "sync_paths", "sync_tree"]
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -35,3 +36,24 @@ def sync_tree(root: Path) -> None:
         paths.extend(os.path.join(dirpath, f) for f in files)
         paths.append(dirpath)
     sync_paths(paths)
+
+
+def freeze_tree(root: Path) -> None:
+    """Make a package read-only: files 0444, folders 0555 (the write-once store)."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o555)
+    os.chmod(root, 0o555)
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a (possibly frozen) half-built or cached package: writable again, then gone."""
+    if not root.exists():
+        return
+    for dirpath, dirnames, _ in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o755)
+    shutil.rmtree(root, ignore_errors=True)

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archive.fsutil import freeze_tree, remove_tree
 from core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -111,26 +111,9 @@ def fetch_into(pkg: ArchivePackage, target: Path) -> None:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
-    _freeze(target)
+    freeze_tree(target)
 
 
-def _freeze(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            os.chmod(os.path.join(dirpath, name), 0o444)
-        for name in dirnames:
-            os.chmod(os.path.join(dirpath, name), 0o555)
-    os.chmod(root, 0o555)
-
-
-def _remove(root: Path) -> None:
-    if not root.exists():
-        return
-    for dirpath, dirnames, _ in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for name in dirnames:
-            os.chmod(os.path.join(dirpath, name), 0o755)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def materialise(pkg: ArchivePackage, local: Path) -> None:
@@ -148,7 +131,7 @@ def materialise(pkg: ArchivePackage, local: Path) -> None:
         with contextlib.suppress(OSError):  # another process cached it first
             os.rename(tmp, local)
     finally:
-        _remove(tmp)
+        remove_tree(tmp)
 
 
 @contextlib.contextmanager
@@ -163,4 +146,4 @@ def fresh_copy(pkg: ArchivePackage) -> Iterator[Path]:
             target.mkdir(exist_ok=True)
         yield target
     finally:
-        _remove(base)
+        remove_tree(base)

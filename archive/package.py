@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,7 +54,7 @@ from archive.check import (
 )
 from archive.codes import ArchivalCode, dir_name, make_code, series_for
 from archive.errors import ArchiveError, bad_input, not_found, refused
-from archive.fsutil import fsync_path, sync_tree
+from archive.fsutil import freeze_tree, fsync_path, remove_tree, sync_tree
 from archive.retention import VOUCHER_RULE, retention_until
 from archive.store import (
     ArchivedInvoice,
@@ -128,24 +127,6 @@ def _write(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _freeze(root: Path) -> None:
-    """Make the package read-only: files 0444, folders 0555 (write-once store)."""
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for f in filenames:
-            os.chmod(os.path.join(dirpath, f), 0o444)
-        for d in dirnames:
-            os.chmod(os.path.join(dirpath, d), 0o555)
-    os.chmod(root, 0o555)
-
-
-def _remove(root: Path) -> None:
-    if not root.exists():
-        return
-    for dirpath, dirnames, _ in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for d in dirnames:
-            os.chmod(os.path.join(dirpath, d), 0o755)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _money(v: Any) -> str:
@@ -255,7 +236,7 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
                      {"archival_code": pkg.archival_code, "version": version, "voucher_id": v.id,
                       "manifest_sha256": pkg.manifest_sha256, "check_run": run.id,
                       "supersedes": previous.id if previous else None})
-        _freeze(tmp)
+        freeze_tree(tmp)
         sync_tree(tmp)
         os.rename(tmp, final)  # the last step: the store only ever sees a complete package
         fsync_path(final.parent)
@@ -265,7 +246,7 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
             objects.publish(pkg, final)
         return pkg
     finally:
-        _remove(tmp)
+        remove_tree(tmp)
 
 
 def _assemble(session: Session, user: User, src: VoucherSource, code: ArchivalCode, version: int,

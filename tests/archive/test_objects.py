@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from archive import check, objects, package
+from archive.fsutil import remove_tree
 from archive.store import ArchivePackage, package_dir
 from core.db import session_scope
 from core.s3store import bucket_from_settings
@@ -37,7 +38,7 @@ def s3_people(people: People, settings: Settings, s3_server_url: str) -> People:
     return people
 
 def _remove_cache(pkg: ArchivePackage) -> None:
-    objects._remove(package_dir(pkg))
+    remove_tree(package_dir(pkg))
 
 def test_package_is_published_locked_and_checked_from_the_bucket(s3_people: People, settings: Settings) -> None:
     pkg = _build(s3_people, [SIGNED, DIGITAL_OFD])
