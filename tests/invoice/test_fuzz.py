@@ -279,7 +279,7 @@ def _detect_holds(seed: int, number: int, raw: bytes) -> None:
     plan = _plan(number)
     for data in (_bytes_mutated(_DETECT_SEEDS[seed], plan), _xml_mutated(XML_SEEDS[0], plan), raw):
         fmt = detect_format(data)
-        assert fmt is None or fmt.value in ("ofd", "pdf", "xml")
+        assert fmt is None or fmt.value in ("ofd", "pdf", "xml", "image")
 
 
 def test_fuzz_detect_format() -> None:
