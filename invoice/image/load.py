@@ -11,7 +11,10 @@ or corrupt file fails when decoded: both become ``ParseError`` with a code and a
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from invoice.errors import ErrorCode, ParseError
@@ -27,6 +30,28 @@ def image_type(data: bytes) -> str | None:
     if data.startswith(PNG_MAGIC):
         return "png"
     return None
+
+
+_STRICT = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Refuse truncated pictures whatever an imported library set.
+
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` is one global of Pillow, and WeasyPrint (the archive's
+    PDF/A renditions) sets it to True when imported: in a process that has rendered a voucher,
+    a JPEG cut in half would otherwise decode as a grey-bottomed invoice and be read as real.
+    """
+    from PIL import ImageFile
+
+    with _STRICT:
+        earlier = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = earlier
 
 
 def open_image(data: bytes, max_pixels: int, max_side: int) -> Any:
@@ -61,7 +86,7 @@ def open_image(data: bytes, max_pixels: int, max_side: int) -> Any:
                        f"the picture is {width} x {height} = {width * height} pixels; "
                        f"the cap is {max_pixels}")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _strict_decoding():
             warnings.simplefilter("error")  # a truncated JPEG warns in some paths: refuse it
             img.load()
             img = ImageOps.exif_transpose(img) or img

@@ -170,7 +170,13 @@ def test_too_long_a_side_is_refused(settings: Settings) -> None:
     assert "边长" in ei.value.text
 
 
-def test_truncated_jpeg_is_a_bad_image() -> None:
+@pytest.mark.parametrize("weasyprint_loaded", [False, True])
+def test_truncated_jpeg_is_a_bad_image(weasyprint_loaded: bool) -> None:
+    if weasyprint_loaded:  # it sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process
+        import weasyprint  # noqa: F401
+        from PIL import ImageFile
+
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True
     data = _scan(DIGITAL)
     with pytest.raises(ParseError) as ei:
         parse(data[: len(data) // 2])
