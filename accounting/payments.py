@@ -360,13 +360,6 @@ def remove_payment(session: Session, user: User, voucher_id: str, receipt_id: st
     return row
 
 
-def payment_to_dict(session: Session, row: VoucherPayment) -> dict[str, Any]:
-    """Plain data of one decision: ``accounting.public.PaymentPublic``'s JSON."""
-    from accounting.public import PaymentPublic
-
-    return PaymentPublic.from_row(session, row).to_json()
-
-
 def voucher_payments_dict(session: Session, voucher_id: str) -> dict[str, Any]:
     """The voucher page's 付款回单 section: ``accounting.public.VoucherPaymentsPublic``'s JSON."""
     from accounting.public import VoucherPaymentsPublic

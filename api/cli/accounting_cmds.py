@@ -458,19 +458,3 @@ def _voucher_pay(args: argparse.Namespace) -> int:
     else:
         _print_payments(listing.to_json())
     return OK
-    user = open_db_as(args, "voucher.post")
-    with _service() as s:
-        vid = get_voucher(s, args.id).id
-        if args.receipt:
-            row = payments.confirm_payment(s, user, vid, args.receipt)
-        elif args.reject:
-            row = payments.reject_suggestion(s, user, vid, args.reject)
-        else:
-            row = payments.remove_payment(s, user, vid, args.remove)
-        out = payments.payment_to_dict(s, row)
-        d = payments.voucher_payments_dict(s, vid)
-    if args.json:
-        print_json(out)
-    else:
-        _print_payments(d)
-    return OK
