@@ -101,13 +101,6 @@ def _party(record: InvoiceRecord, role: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def receipt_summary(record: InvoiceRecord) -> dict[str, Any]:
-    """What the page and the API show of a receipt (``accounting.public.ReceiptSummary``)."""
-    from accounting.public import ReceiptSummary
-
-    return ReceiptSummary.from_record(record).to_json()
-
-
 def _norm(name: str | None) -> str:
     return "".join((name or "").split()).replace("（", "(").replace("）", ")")
 
