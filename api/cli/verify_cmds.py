@@ -20,7 +20,6 @@ import sys
 from typing import Any
 
 from api.cli.common import BAD_INPUT, OK, REFUSED, add_flags, print_json, read_input
-from invoice.verify.report import VerifyStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,6 +63,8 @@ def verify_file(path: str) -> dict[str, Any]:
 def exit_status(results: list[dict[str, Any]]) -> int:
     if any("error" in r for r in results):
         return BAD_INPUT
+    from invoice.verify.report import VerifyStatus
+
     if any(r["status"] not in (VerifyStatus.VALID, VerifyStatus.UNSIGNED) for r in results):
         return REFUSED
     return OK

@@ -133,7 +133,14 @@ def read_page_revisions(reader: Any, max_pages: int) -> PageRevisions:
 
 def page_revisions(data: bytes, max_pages: int = 10) -> PageRevisions | None:
     """Revisions per page, or ``None`` when pyHanko cannot read the file's revisions (the
-    renderers may still read it; the locations then name the page only)."""
+    renderers may still read it; the locations then name the page only).
+
+    Every revision ends with its own ``startxref``, so a file in which the word occurs once
+    has one revision and every page is revision 1: most invoices, read without loading
+    pyHanko (with its certificate validator, about half of a one-file ``fapiao parse``).
+    Signature checks read revisions with pyHanko themselves (``invoice.verify.pdf``)."""
+    if data.count(b"startxref") == 1:
+        return PageRevisions(total=1, pages=(1,) * max_pages)
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:

@@ -231,6 +231,7 @@ def login(page: Page, server: Server, username: str, password: str = PASSWORD) -
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    expect(page).to_have_url(server.base + "/invoices")
+    # Password hashing is deliberately slow; on a loaded machine (or PostgreSQL) 5 s can pass.
+    expect(page).to_have_url(server.base + "/invoices", timeout=20_000)
 
 

@@ -1,4 +1,5 @@
-"""``fapiao parse`` and ``fapiao verify`` store nothing, so they load no database or web stack.
+"""``fapiao parse`` and ``fapiao verify`` store nothing, so they load no database or web stack,
+and no pydantic.
 
 Importing SQLModel/SQLAlchemy cost a one-file ``fapiao parse`` about 0.3 s of its 0.5 s. The
 test runs the commands as the ``fapiao`` script does (a fresh process, ``one_shot``) and looks
@@ -19,7 +20,10 @@ import pytest
 from tests.samples import DIGITAL_PDF, V4SIGNED
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "alembic", "uvicorn")
+HEAVY = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "alembic", "uvicorn",
+         # Settings are read without pydantic (core/settings.py): importing pydantic-settings
+         # cost more CPU than parsing a PDF.
+         "pydantic", "pydantic_settings")
 
 _SCRIPT = f"""
 import contextlib, io, json, sys
@@ -60,3 +64,17 @@ def test_a_command_that_stores_still_opens_its_database(tmp_path: Path) -> None:
     result = _run(tmp_path, "init", "--org-name", "测试单位")
     loaded = result["loaded"]
     assert isinstance(loaded, list) and "sqlalchemy" in loaded and "sqlmodel" in loaded
+
+
+
+def test_a_pdf_with_a_later_revision_still_gets_its_revision(tmp_path: Path) -> None:
+    """The one-revision short cut (``invoice/pdf/revisions.py``) must not hide an incremental
+    update: a PDF with a second revision is read with pyHanko (in the sandbox process), whose
+    revision then names the field locations."""
+    from tests.invoice.test_verify_pdf import _overlay
+
+    updated = tmp_path / "updated.pdf"
+    updated.write_bytes(_overlay(DIGITAL_PDF.read_bytes(), b"0.01"))
+    result = _run(tmp_path, "parse", "--json", str(updated))
+    out = json.loads(str(result["out"]))
+    assert "revision 2, page 1" in out[0]["field_locations"].values()

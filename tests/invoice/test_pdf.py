@@ -14,7 +14,7 @@ from invoice.pdf import parse_pdf
 from invoice.pdf.fields import parse_cn_amount
 from invoice.pdf.text import Char, garbage_ratio, group_segments, is_letter_spaced
 from invoice.qr import parse_qr
-from tests.samples import EXPECTED, OTHER, SAMPLES
+from tests.samples import DIGITAL_PDF, EXPECTED, OTHER, SAMPLES
 
 PDF_ENTRIES = [e for e in EXPECTED if e["file"].endswith(".pdf")]
 MALFORMED = "invoices/renoyuan__easyofd/blob-cc0d1a40-test.pdf"
@@ -327,3 +327,19 @@ def test_sales_list_lines_replace_the_face_line() -> None:
         ("*文具*签字笔", "支", "10", Decimal("100.00"), "3%", Decimal("3.00")),
         ("*蔬菜*白菜", "公斤", "10", Decimal("80.00"), "免税", Decimal("0.00")),
     ]
+
+
+def test_one_revision_is_known_without_pyhanko(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with one ``startxref`` has one revision: pyHanko (and its certificate
+    validator, most of a one-file parse's start-up) is not loaded for it."""
+    import sys
+
+    from invoice.pdf.revisions import page_revisions
+
+    data = DIGITAL_PDF.read_bytes()
+    assert data.count(b"startxref") == 1
+    monkeypatch.setitem(sys.modules, "pyhanko.pdf_utils.reader", None)  # importing it fails
+    revs = page_revisions(data, 3)
+    assert revs is not None and revs.total == 1 and revs.of_page(0) == 1
+    with pytest.raises(ImportError):  # the same guard trips on a file with two revisions
+        page_revisions(data + b"\n% appended\nstartxref\n0\n%%EOF\n", 3)
