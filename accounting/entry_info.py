@@ -12,7 +12,9 @@ The tax platform separately keeps an 入账标识 per 数电票, which the buyer
 mark. ``posting_flags`` lists, for one year, every invoice that was issued or marked in it
 with its current mark, for the export (``fapiao ledger posting-flags``, the API's
 ``/ledger/posting-flags``). Red-reversed invoices (a 红字发票 exists) cannot be marked on the
-platform; they are listed with that fact so the export does not send them.
+platform; they are listed with that fact so the export does not send them. Each row also
+says whether the voucher of its latest mark has been paid (a 06 row names the reversing
+voucher, which owes nothing, so it reads 未支付) and by which bank e-receipts.
 
 Which entries belong to which invoice: a voucher built from claims books all its invoices in
 one set of lines (expense debits, input VAT, the payable). The entries recorded for each
@@ -39,6 +41,7 @@ from accounting.ledger import (
     VoucherInvoice,
     VoucherLine,
 )
+from accounting.payments import PaidState, payment_cover
 from core.clock import CHINA
 from core.settings import get_settings
 from invoice.registry import InvoiceRecord
@@ -84,6 +87,10 @@ class EntryInfo:
     lines: tuple[EntryLine, ...]
     org_name: str
     org_tax_id: str
+    # paid: confirmed bank e-receipts cover what the voucher owes (``accounting.payments``);
+    # the receipts' numbers are written even when they cover only part of it
+    paid: bool = False
+    bank_receipt_numbers: tuple[str, ...] = ()
 
 
 def _split_account(chart: Chart, code: str, name: str) -> tuple[str, str | None]:
@@ -127,6 +134,7 @@ def entry_info_for_voucher(session: Session, voucher: Voucher) -> list[EntryInfo
     postings = {p.invoice_id: p for p in session.exec(
         select(InvoicePosting).where(InvoicePosting.voucher_id == voucher.id)).all()}
     lines = entry_lines(session, voucher.id)
+    cover = payment_cover(session, voucher)
     s = get_settings()
     out: list[EntryInfo] = []
     for inv in invoices:
@@ -139,7 +147,8 @@ def entry_info_for_voucher(session: Session, voucher: Voucher) -> list[EntryInfo
             amount=inv.amount, tax=inv.tax, total=inv.total, checked=is_checked(inv), booked=booked,
             posting_flag=flag, voucher_number=voucher.number, posting_date=voucher.date,
             period=voucher.period, posted_at=voucher.posted_at, lines=lines,
-            org_name=s.org_name or "", org_tax_id=s.org_tax_id or ""))
+            org_name=s.org_name or "", org_tax_id=s.org_tax_id or "", paid=cover.paid,
+            bank_receipt_numbers=cover.receipt_numbers))
     return out
 
 
@@ -162,6 +171,9 @@ class PostingFlagRow:
     marked_at: datetime | None  # when the mark was made (China time when shown)
     voucher_number: str | None
     red_reversed: bool  # a 红字发票 reverses it: the platform accepts no mark
+    # whether the voucher of the latest mark has been paid (``accounting.payments.payment_cover``)
+    paid_state: PaidState = PaidState.UNPAID
+    bank_receipt_numbers: tuple[str, ...] = ()
 
 
 def posting_flags(session: Session, year: int) -> list[PostingFlagRow]:
@@ -189,16 +201,21 @@ def posting_flags(session: Session, year: int) -> list[PostingFlagRow]:
                                 .where(col(Voucher.id).in_(voucher_ids))).all()) if voucher_ids else {}
     red_keys = set(session.exec(select(InvoiceRecord.red_reverses_key).where(
         col(InvoiceRecord.red_reverses_key).in_([i.key for i in invoices]))).all()) if invoices else set()
+    covers = {v.id: payment_cover(session, v) for v in session.exec(
+        select(Voucher).where(col(Voucher.id).in_(voucher_ids))).all()} if voucher_ids else {}
     rows: list[PostingFlagRow] = []
     for inv in invoices:
         marks = history.get(inv.id, [])
         last = marks[-1] if marks else None
+        cover = covers.get(last.voucher_id) if last else None
         rows.append(PostingFlagRow(
             invoice_id=inv.id, kind=inv.kind, code=inv.code, number=inv.number, issue_date=inv.issue_date,
             seller_name=inv.seller_name, seller_tax_id=inv.seller_tax_id, total=inv.total, tax=inv.tax,
             flag=last.flag if last else FLAG_NOT_POSTED, marked_at=last.at if last else None,
             voucher_number=numbers.get(last.voucher_id) if last else None,
-            red_reversed=inv.key in red_keys))
+            red_reversed=inv.key in red_keys,
+            paid_state=cover.state if cover else PaidState.UNPAID,
+            bank_receipt_numbers=cover.receipt_numbers if cover else ()))
     return rows
 
 

@@ -123,10 +123,8 @@ def _owed(session: Session, voucher: Any) -> _Owed:
         voucher_invoices,
         voucher_lines,
     )
-    from accounting.mapping import PAYABLE_ACCOUNT
 
     lines = voucher_lines(session, voucher.id)
-    payable = sum((ln.credit for ln in lines if ln.account_code == PAYABLE_ACCOUNT), Decimal("0"))
     claims = voucher_claims(session, voucher.id)
     claimants: dict[str, str] = {}
     for c in claims:
@@ -140,8 +138,17 @@ def _owed(session: Session, voucher: Any) -> _Owed:
             claimants.setdefault(_norm(shown), shown)
     sellers = {_norm(i.seller_name): i.seller_name for i in voucher_invoices(session, voucher.id)
                if i.seller_name}
-    return _Owed(payable if payable > 0 else Decimal(voucher.total_credit),
-                 [Decimal(c.total) for c in claims], claimants, sellers, voucher.summary or "")
+    return _Owed(_owed_amount(voucher, lines), [Decimal(c.total) for c in claims], claimants, sellers,
+                 voucher.summary or "")
+
+
+def _owed_amount(voucher: Any, lines: list[Any]) -> Decimal:
+    """What a voucher owes: its credits to 2241 其他应付款, else its total (the one rule that
+    both the suggestions and the paid state use)."""
+    from accounting.mapping import PAYABLE_ACCOUNT
+
+    payable = sum((ln.credit for ln in lines if ln.account_code == PAYABLE_ACCOUNT), Decimal("0"))
+    return payable if payable > 0 else Decimal(voucher.total_credit)
 
 
 def _score(receipt: InvoiceRecord, owed: _Owed, on: date) -> Suggestion | None:
@@ -358,3 +365,70 @@ def voucher_payments_dict(session: Session, voucher_id: str) -> dict[str, Any]:
     from accounting.public import VoucherPaymentsPublic
 
     return VoucherPaymentsPublic.for_voucher(session, voucher_id).to_json()
+
+
+# --- whether a voucher has been paid (入账信息 WhetherEinvoiceHasBeenPaid) ---------------------------
+
+class PaidState(StrEnum):
+    """How far the confirmed bank e-receipts cover what a voucher owes; stored and sent text."""
+
+    PAID = "paid"  # covered in full: 已支付
+    PARTIAL = "partial"  # some confirmed payment, less than owed: 部分支付
+    UNPAID = "unpaid"  # no confirmed payment: 未支付
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCover:
+    """What a voucher owes, how much of it confirmed receipts cover, and which receipts."""
+
+    state: PaidState
+    owed: Decimal
+    covered: Decimal
+    receipt_numbers: tuple[str, ...]  # the bank's 电子回单 numbers, oldest decision first
+
+    @property
+    def paid(self) -> bool:
+        return self.state is PaidState.PAID
+
+
+def _share(session: Session, row: VoucherPayment, receipt: InvoiceRecord) -> Decimal:
+    """The part of a receipt's amount that pays ``row``'s voucher.
+
+    A receipt may pay several vouchers (a batch payment): its amount goes to them in the order
+    the accountant confirmed them, each taking at most what it owed when confirmed
+    (``row.amount``). A receipt whose amount was not read counts for what the voucher owed:
+    the accountant's confirmation is the evidence then."""
+    recorded = row.amount if row.amount is not None else Decimal("0")
+    if receipt.total is None:
+        return recorded
+    left = Decimal(receipt.total)
+    earlier = session.exec(select(VoucherPayment).where(
+        VoucherPayment.receipt_id == receipt.id, VoucherPayment.state == PaymentState.CONFIRMED)
+        .order_by(col(VoucherPayment.decided_at), col(VoucherPayment.id))).all()
+    for other in earlier:
+        if other.id == row.id:
+            break
+        left -= min(left, other.amount or Decimal("0"))
+    return max(Decimal("0"), min(left, recorded))
+
+
+def payment_cover(session: Session, voucher: Any) -> PaymentCover:
+    """Whether a posted voucher has been paid, by its confirmed bank e-receipts.
+
+    Paid when the receipts' shares (``_share``) together reach what the voucher owes (its 2241
+    credits, else its total); partial when they cover less; unpaid without a confirmed receipt.
+    Suggestions never count: only an accountant's confirmation does. A voucher that owes
+    nothing (a red reversal) is never paid."""
+    from accounting.ledger import voucher_lines
+
+    owed = _owed_amount(voucher, list(voucher_lines(session, voucher.id)))
+    confirmed = confirmed_payments(session, voucher.id)
+    covered = sum((_share(session, p, r) for p, r in confirmed), Decimal("0"))
+    numbers = tuple(r.number or r.key for _, r in confirmed)
+    if not confirmed or owed <= 0:
+        state = PaidState.UNPAID
+    elif covered >= owed:
+        state = PaidState.PAID
+    else:
+        state = PaidState.PARTIAL
+    return PaymentCover(state, owed, covered, numbers)

@@ -3,7 +3,9 @@
 One row per invoice (``accounting.entry_info.posting_flags``): 发票代码, 发票号码, 开票日期, the
 seller, 价税合计, 税额, the 入账标识 code (01/02/03/06) and its name, when it was marked (China
 time) and the 记账凭证 that marked it. Red-reversed invoices are marked in the 备注 column: the
-platform takes no mark for them. Codes and numbers are written as text (leading zeros kept);
+platform takes no mark for them. The last two columns (added after 备注, so earlier columns keep
+their places) say whether that voucher has been paid — 已支付 / 部分支付 / 未支付 — and by which
+bank e-receipts (``accounting.payments.payment_cover``). Codes and numbers are written as text (leading zeros kept);
 CSV is UTF-8 with a BOM so that Excel and WPS open the Chinese correctly; a text that a
 spreadsheet would read as a formula is written as text (``core.spreadsheet``).
 
@@ -24,7 +26,7 @@ from core.clock import CHINA
 from core.spreadsheet import needs_text_guard, safe_row
 
 COLUMNS = ("invoice_code", "invoice_number", "issue_date", "seller_tax_id", "seller_name", "total", "tax",
-           "flag", "flag_label", "marked_at", "voucher_number", "note")
+           "flag", "flag_label", "marked_at", "voucher_number", "note", "paid_state", "bank_receipt_numbers")
 FORMATS = ("xlsx", "csv")
 
 
@@ -42,6 +44,7 @@ def row_values(r: PostingFlagRow) -> list[Any]:
         r.marked_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S") if r.marked_at else "",
         r.voucher_number or "",
         messages.label("posting_flag_note", "red_reversed") if r.red_reversed else "",
+        messages.label("paid_state", r.paid_state), "、".join(r.bank_receipt_numbers),
     ]
 
 
@@ -75,7 +78,7 @@ def export(rows: Sequence[PostingFlagRow], fmt: str) -> bytes:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(safe_row(row_values(r)))
-    for col, width in zip("ABCDEFGHIJKL", (14, 22, 12, 22, 30, 12, 10, 8, 26, 20, 18, 30), strict=True):
+    for col, width in zip("ABCDEFGHIJKLMN", (14, 22, 12, 22, 30, 12, 10, 8, 26, 20, 18, 30, 10, 24), strict=True):
         ws.column_dimensions[col].width = width
     out = io.BytesIO()
     wb.save(out)

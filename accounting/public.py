@@ -32,6 +32,7 @@ from accounting.claims import (
 from accounting.entry_info import PostingFlagRow
 from accounting.invoice_status import InvoiceStatus, StatusReport, invoice_status, invoice_statuses
 from accounting.ledger import PostingFlag, Voucher, VoucherOrigin, VoucherState
+from accounting.payments import PaidState
 from accounting.transport_vat import transport_input_vat
 from core import messages
 from core.public import Money, PublicModel, Timestamp, money_text
@@ -612,6 +613,12 @@ class PostingFlagRowPublic(PublicModel):
     invoice_id: str
     kind: str
     red_reversed: bool = False
+    paid_state: PaidState = Field(default=PaidState.UNPAID,
+                                  description="whether the voucher of the latest mark has been paid: "
+                                              "paid | partial | unpaid (confirmed bank e-receipts)")
+    paid_label: str = ""
+    bank_receipt_numbers: list[str] = Field(default_factory=list,
+                                            description="the confirmed bank e-receipts' numbers")
 
     @classmethod
     def from_row(cls, r: PostingFlagRow) -> PostingFlagRowPublic:
@@ -620,7 +627,9 @@ class PostingFlagRowPublic(PublicModel):
                    tax=r.tax, flag=PostingFlag(r.flag), flag_label=messages.label("tax_posting_flag", r.flag),
                    marked_at=r.marked_at, voucher_number=r.voucher_number or "",
                    note=messages.label("posting_flag_note", "red_reversed") if r.red_reversed else "",
-                   invoice_id=r.invoice_id, kind=r.kind, red_reversed=r.red_reversed)
+                   invoice_id=r.invoice_id, kind=r.kind, red_reversed=r.red_reversed,
+                   paid_state=r.paid_state, paid_label=messages.label("paid_state", r.paid_state),
+                   bank_receipt_numbers=list(r.bank_receipt_numbers))
 
 
 class PostingFlagsPublic(PublicModel):

@@ -18,7 +18,8 @@ Layout of a package folder::
     content/invoices/NN-<number>.<ofd|pdf|xml>     the originals, byte for byte
     content/verification/NN-<number>.json          each invoice's verification report
     content/entry-info/NN-<number>.xml             each invoice's 入账信息 as XBRL (archive.xbrl)
-    schema/einv-entry-info-1.xsd                   the XSD of the 入账信息 facts written
+    schema/einv-entry-info-2.xsd                   the XSD of the 入账信息 facts written (-1: before
+                                                   the payment facts; old packages keep it)
     content/payments/NN-<number>.<ofd|pdf|xml>     the confirmed 付款回单 (bank e-receipts), byte for byte
     content/verification/payment-NN-<number>.json  each receipt's verification report
 
@@ -408,7 +409,7 @@ def _put_entry_info(session: Session, voucher: Any, invoice_files: dict[str, str
     infos = entry_info_for_voucher(session, voucher)
     if not infos:
         return
-    put(xbrl.XSD_PACKAGE_PATH, xbrl.xsd_bytes(), "结构定义", "XML")
+    put(xbrl.xsd_package_path(), xbrl.xsd_bytes(), "结构定义", "XML")
     for info in infos:
         stem = invoice_files[info.invoice_id].rsplit("/", 1)[-1].rsplit(".", 1)[0]
         try:

@@ -15,6 +15,7 @@ import re
 import zipfile
 
 from archive import metadata as md
+from archive import xbrl
 from archive.checks.base import CheckItem, PackageView, Result, make_item, step, verdict
 from archive.schema import validate_package_xml
 from invoice.errors import InvoiceError
@@ -116,6 +117,7 @@ def files_open(view: PackageView) -> CheckItem:
         if err:
             problems.append(f"{rel}: {err}")
     problems += validate_package_xml(view.root)  # the archive XML against the XSD it declares
+    problems += xbrl.validate_package(view.root)  # 入账信息 against the XSD version it carries
     return verdict("U2", problems, f"all {len(view.present)} files open; {len(view.inv_meta)} invoices parse")
 
 

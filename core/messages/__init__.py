@@ -26,6 +26,7 @@ from core.messages import (
     claims,
     invoice,
     kinds,
+    paidflag,
     parsecore,
     queue,
     records,
@@ -39,7 +40,7 @@ from core.messages import (
 )
 
 _AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web,
-          kinds, bank, scans, typed, parsecore, render, storage, queue)
+          kinds, bank, scans, typed, parsecore, render, storage, queue, paidflag)
 
 
 def _join(name: str) -> dict[str, Any]:
