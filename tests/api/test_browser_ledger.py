@@ -79,7 +79,7 @@ def test_approve_post_and_archive_on_the_page(server: Server, browser: Browser) 
     page.goto(f"{server.base}/vouchers/{voucher_id}")
     page.click("#package-voucher")
     result = page.locator("#package-result")
-    expect(result).to_contain_text("已生成档案包，档号")
+    expect(result).to_contain_text("已生成档案包，档号", timeout=90_000)  # PDF/A + 四性 check
     expect(result).to_contain_text("四性检测通过")
     page.click("nav >> text=会计档案")
     year = admin.get(f"/api/v1/vouchers/{voucher_id}").json()["period"][:4]
