@@ -123,7 +123,8 @@ class JobRetry(RetryStrategy):
             return None
         if isinstance(exception, ServiceError) and exception.kind != ErrorKind.CONFLICT:
             return None
-        runs = int(job.task_kwargs.get("max_attempts") or 3)
+        wanted = job.task_kwargs.get("max_attempts")
+        runs = wanted if isinstance(wanted, int) else 3
         if runs <= 1:
             return None
         # procrastinate's max_attempts counts retries (job.attempts is 0 on the first run).

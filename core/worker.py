@@ -176,8 +176,8 @@ def kick() -> None:
 
     A request that queues a job calls this after committing: up to
     ``queue_embedded_workers`` threads drain the queue and end when it is empty (a kick that
-    arrives while they drain makes them look once more). With 0 the job waits for
-    ``fapiao worker`` processes.
+    arrives while they drain makes them look once more; on PostgreSQL a draining procrastinate
+    worker). With 0 the job waits for ``fapiao worker`` processes.
     """
     from core.settings import get_settings
 
@@ -185,6 +185,8 @@ def kick() -> None:
     limit = get_settings().queue_embedded_workers
     if limit <= 0:
         return
+    if _embedded is not None and jobs.on_postgres(get_engine()):
+        return  # this process's procrastinate worker hears of the job at once (LISTEN/NOTIFY)
     with _kick_lock:
         if _draining >= limit:
             _again = True
