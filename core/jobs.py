@@ -439,6 +439,16 @@ def run_delivered(engine: Engine, job_id: str, worker: str, attempt: int,
     if job is None:
         log.info("job %s: nothing to run (finished or gone)", job_id)
         return None
+    if job.attempts > job.max_attempts:  # its earlier runs all lost their worker (see core.pq)
+        from core import messages
+
+        err = {"code": "job.worker_lost", "details": {"attempts": job.max_attempts},
+               "message": messages.text("job.worker_lost", kind=job.kind, attempts=job.max_attempts)}
+        ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
+                         done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+        _finish(engine, job, ctx, state=JobState.FAILED, error=err, finished_at=utcnow())
+        log.error("job %s (%s): %d runs lost their worker; stopped", job.id, job.kind, job.max_attempts)
+        return None
     ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
                      done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
     handler = _HANDLERS.get(job.kind)

@@ -27,6 +27,7 @@ from core.messages import (
     invoice,
     kinds,
     parsecore,
+    procrastinate,
     queue,
     records,
     render,
@@ -39,7 +40,8 @@ from core.messages import (
 )
 
 _AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web,
-          kinds, bank, scans, typed, parsecore, render, storage, queue)
+          kinds, bank, scans, typed, parsecore, render, storage, queue,
+          procrastinate)
 
 
 def _join(name: str) -> dict[str, Any]:

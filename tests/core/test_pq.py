@@ -209,3 +209,13 @@ def test_the_periodic_schedule_is_deferred_once_per_tick_with_two_workers(engine
     with session_scope() as s:  # and one job of each daily kind for the day, however many ticks
         daily = s.exec(select(jobs.Job).where(col(jobs.Job.kind).in_(list(worker.DAILY)))).all()
     assert sorted(j.kind for j in daily) == sorted(worker.DAILY)
+
+
+def test_a_job_whose_every_run_lost_its_worker_stops_with_a_chinese_message(engine: Engine) -> None:
+    jid = _enqueue("test.ok", max_attempts=1)
+    _as_if_taken_by(engine, jid, heartbeat_age=600)
+    assert len(pq.recover_stalled(engine, 30)) == 1
+    jobs.run_pending(engine)
+    job = _get(jid)
+    assert job.state == "failed" and job.error is not None and job.error["code"] == "job.worker_lost"
+    assert "中途停止" in job.error["message"] and CALLS == []  # not run a second time
