@@ -42,7 +42,7 @@ def _refuse(ctx: jobs.JobContext, params: dict[str, Any]) -> None:
 @pytest.fixture(autouse=True)
 def _kinds() -> None:
     CALLS.clear()
-    for kind, fn in (("test.ok", _ok), ("test.boom", _boom), ("test.refuse", _refuse)):
+    for kind, fn in (("pqtest.ok", _ok), ("pqtest.boom", _boom), ("pqtest.refuse", _refuse)):
         jobs.register(kind, fn)
 
 
@@ -74,8 +74,8 @@ def _events(engine: Engine, pq_id: int) -> list[str]:
 
 
 def test_enqueue_defers_one_procrastinate_job_locked_by_the_job_id(engine: Engine) -> None:
-    jid = _enqueue("test.ok", key="k:1")
-    again = _enqueue("test.ok", key="k:1")  # the same key: no second job, no second delivery
+    jid = _enqueue("pqtest.ok", key="k:1")
+    again = _enqueue("pqtest.ok", key="k:1")  # the same key: no second job, no second delivery
     assert again == jid
     [row] = _pq_rows(engine, jid)
     assert (row["status"], row["task_name"], row["lock"], row["queueing_lock"]) == ("todo", pq.TASK, jid, jid)
@@ -85,7 +85,7 @@ def test_enqueue_defers_one_procrastinate_job_locked_by_the_job_id(engine: Engin
 
 def test_a_rolled_back_enqueue_leaves_neither_the_row_nor_the_delivery(engine: Engine) -> None:
     with pytest.raises(RuntimeError), session_scope() as s:
-        jid = jobs.enqueue(s, "test.ok", {}).id
+        jid = jobs.enqueue(s, "pqtest.ok", {}).id
         raise RuntimeError("the request failed after queueing")
     assert _pq_rows(engine, jid) == []
     with session_scope() as s:
@@ -93,8 +93,8 @@ def test_a_rolled_back_enqueue_leaves_neither_the_row_nor_the_delivery(engine: E
 
 
 def test_procrastinate_is_what_runs_the_job(engine: Engine) -> None:
-    delivered = _enqueue("test.ok", params={"n": 1})
-    orphan = _enqueue("test.ok", params={"n": 2})
+    delivered = _enqueue("pqtest.ok", params={"n": 1})
+    orphan = _enqueue("pqtest.ok", params={"n": 2})
     with engine.begin() as conn:  # take the second one's delivery away: nothing may run it
         conn.execute(text("DELETE FROM procrastinate_jobs WHERE args->>'job_id' = :j"), {"j": orphan})
     with session_scope() as s:
@@ -108,7 +108,7 @@ def test_procrastinate_is_what_runs_the_job(engine: Engine) -> None:
 
 
 def test_a_failure_is_retried_by_procrastinate_with_a_growing_wait(engine: Engine) -> None:
-    jid = _enqueue("test.boom", max_attempts=3)
+    jid = _enqueue("pqtest.boom", max_attempts=3)
     jobs.run_pending(engine)
     [row] = _pq_rows(engine, jid)
     first_wait = row["scheduled_at"] - utcnow()
@@ -129,7 +129,7 @@ def test_a_failure_is_retried_by_procrastinate_with_a_growing_wait(engine: Engin
 
 
 def test_a_refusal_is_not_retried_by_procrastinate(engine: Engine) -> None:
-    jid = _enqueue("test.refuse", max_attempts=3)
+    jid = _enqueue("pqtest.refuse", max_attempts=3)
     jobs.run_pending(engine)
     [row] = _pq_rows(engine, jid)
     assert row["status"] == "failed" and row["attempts"] == 1  # procrastinate counts runs when it finishes
@@ -154,8 +154,8 @@ def _as_if_taken_by(engine: Engine, jid: str, heartbeat_age: float) -> int:
 
 
 def test_a_stalled_workers_job_is_recovered_once_and_run_as_attempt_two(engine: Engine) -> None:
-    dead = _enqueue("test.ok", params={"n": "dead"})
-    alive = _enqueue("test.ok", params={"n": "alive"})
+    dead = _enqueue("pqtest.ok", params={"n": "dead"})
+    alive = _enqueue("pqtest.ok", params={"n": "alive"})
     _as_if_taken_by(engine, dead, heartbeat_age=600)
     _as_if_taken_by(engine, alive, heartbeat_age=0)
     found: list[list[int]] = []
@@ -212,7 +212,7 @@ def test_the_periodic_schedule_is_deferred_once_per_tick_with_two_workers(engine
 
 
 def test_a_job_whose_every_run_lost_its_worker_stops_with_a_chinese_message(engine: Engine) -> None:
-    jid = _enqueue("test.ok", max_attempts=1)
+    jid = _enqueue("pqtest.ok", max_attempts=1)
     _as_if_taken_by(engine, jid, heartbeat_age=600)
     assert len(pq.recover_stalled(engine, 30)) == 1
     jobs.run_pending(engine)
