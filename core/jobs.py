@@ -4,16 +4,18 @@ Long work (a folder import, the year-end export, a year's packages, fixity and s
 the daily audit anchor) is recorded as a job and run by a worker: ``fapiao worker`` on any
 number of machines, or the in-process runner of ``fapiao serve`` (``core.worker``). The rules:
 
-* **No broker.** The queue is the database the service already has. A worker claims the
-  oldest runnable job in one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL (workers never wait on each other), ``BEGIN IMMEDIATE`` on SQLite (one writer at a
-  time anyway). This is the mechanism procrastinate uses; it is kept in our own table so that
-  SQLite gets the same queue and jobs carry progress and counts (see the README's
-  "Queue and scale-out" for why procrastinate itself is not used).
-* **Leases, not locks.** A claimed job holds a lease (``lease_until``) that its worker renews
-  while it runs. A worker that dies (SIGKILL, a lost machine) stops renewing; once the lease has
-  run out any worker claims the job again (``attempts`` + 1). A job that fails with an error is
-  retried with a growing delay until ``max_attempts``, then stays ``failed`` with its error.
+* **No broker.** The queue is the database the service already has. The engine decides only
+  who delivers: on PostgreSQL **procrastinate** (``core.pq``): ``enqueue`` defers a
+  procrastinate job in the same transaction as the row, procrastinate workers fetch it, retry
+  it by its ``RetryStrategy`` and hand back the jobs of workers whose heartbeat stopped. On
+  SQLite our own table is claimed directly (``claim``: ``BEGIN IMMEDIATE``, one writer at a
+  time anyway), by the in-process runner of ``fapiao serve`` or ``fapiao worker``.
+* **Leases, not locks** (SQLite delivery). A claimed job holds a lease (``lease_until``) that
+  its worker renews while it runs. A worker that dies (SIGKILL, a lost machine) stops renewing;
+  once the lease has run out any worker claims the job again (``attempts`` + 1). A job that
+  fails with an error is retried with a growing delay until ``max_attempts``, then stays
+  ``failed`` with its error. On PostgreSQL the same ``job_lease_seconds`` is the heartbeat
+  silence after which procrastinate's job is given to another worker.
 * **Exactly one effect.** A job may therefore run more than once, so every handler is
   idempotent: it checks what is already done (a registered SHA-256, a live package, a
   finished export) and does only the rest. Enqueueing is idempotent too: a job with a ``key``
@@ -50,6 +52,14 @@ log = logging.getLogger("fapiao.jobs")
 
 LEASE_SECONDS = 60.0  # a worker renews every third of this; a dead one's job is free after it
 RETRY_BASE_SECONDS = 5.0  # failed attempt n waits base * 4**(n-1) before the next
+
+
+def on_postgres(bind: Engine | Session) -> bool:
+    """Whether procrastinate delivers for this database (PostgreSQL) or our table does (SQLite).
+
+    Here and not in ``core.pq`` so that asking does not import procrastinate."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name == "postgresql"
 
 
 class JobState(StrEnum):
@@ -175,6 +185,10 @@ def enqueue(session: Session, kind: str, params: dict[str, Any] | None = None, *
         with session.begin_nested():
             session.add(job)
             session.flush()
+            if on_postgres(session):  # the delivery commits with the row, or neither does
+                from core import pq
+
+                pq.defer(session, job.id, max_attempts, run_after if run_after and run_after > utcnow() else None)
     except IntegrityError:
         found = session.exec(select(Job).where(Job.key == key)).first()
         if found is None:
@@ -200,8 +214,14 @@ def list_jobs(session: Session, *, state: str | None = None, kind: str | None = 
 
 
 def queue_depth(session: Session) -> int:
-    """Jobs waiting or running (for the ``/metrics`` gauge)."""
+    """Jobs waiting or running (for the ``/metrics`` gauge): procrastinate's count on
+    PostgreSQL (what its workers will fetch), our table's on SQLite."""
     from sqlalchemy import func
+
+    if on_postgres(session):
+        from core import pq
+
+        return pq.queue_depth(session)
 
     n = session.exec(select(func.count()).select_from(Job)
                      .where(col(Job.state).in_([JobState.QUEUED, JobState.RUNNING]))).one()
@@ -364,8 +384,15 @@ def _service_error(exc: ServiceError) -> dict[str, Any]:
 
 
 def run_pending(engine: Engine | None = None, limit: int | None = None) -> int:
-    """Run runnable jobs in this thread until none is left (tests, ``fapiao worker --once``)."""
+    """Run runnable jobs in this thread until none is left (tests, ``fapiao worker --once``).
+
+    On PostgreSQL a procrastinate worker drains its queue (``core.pq.drain``).
+    """
     engine = engine or get_engine()
+    if on_postgres(engine):
+        from core import pq
+
+        return pq.drain(engine, limit)
     me = worker_name()
     n = 0
     while limit is None or n < limit:
@@ -375,3 +402,88 @@ def run_pending(engine: Engine | None = None, limit: int | None = None) -> int:
         run_job(engine, job, me)
         n += 1
     return n
+
+
+# --- delivery by procrastinate (PostgreSQL) -------------------------------------------------
+
+
+def _start_attempt(engine: Engine, job_id: str, worker: str, attempt: int) -> Job | None:
+    """Mark the row running as attempt ``attempt`` of ``worker``; None when there is nothing to
+    run (the row is gone, or already finished: a delivery that came twice)."""
+    now = utcnow()
+    with session_scope(engine) as s:
+        job = s.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+        if job is None or job.state in (JobState.DONE, JobState.FAILED):
+            return None
+        if job.state == JobState.RUNNING:
+            log.warning("job %s (%s): worker %s stopped, run again by %s", job.id, job.kind, job.worker, worker)
+        job.state = JobState.RUNNING
+        job.attempts = attempt
+        job.worker = worker
+        job.lease_until = None
+        job.started_at = job.started_at or now
+        s.add(job)
+        s.flush()
+        s.expunge(job)
+        return job
+
+
+def run_delivered(engine: Engine, job_id: str, worker: str, attempt: int,
+                  retry_in: Callable[[BaseException], float | None]) -> Job | None:
+    """Run job ``job_id`` as procrastinate delivered it and record the outcome in our row.
+
+    ``retry_in`` is the retry strategy's answer for an exception (seconds to wait, or None for
+    no retry); the exception is raised again so that procrastinate records and retries it.
+    """
+    job = _start_attempt(engine, job_id, worker, attempt)
+    if job is None:
+        log.info("job %s: nothing to run (finished or gone)", job_id)
+        return None
+    if job.attempts > job.max_attempts:  # its earlier runs all lost their worker (see core.pq)
+        from core import messages
+
+        err = {"code": "job.worker_lost", "details": {"attempts": job.max_attempts},
+               "message": messages.text("job.worker_lost", kind=job.kind, attempts=job.max_attempts)}
+        ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
+                         done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+        _finish(engine, job, ctx, state=JobState.FAILED, error=err, finished_at=utcnow())
+        log.error("job %s (%s): %d runs lost their worker; stopped", job.id, job.kind, job.max_attempts)
+        return None
+    ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
+                     done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+    handler = _HANDLERS.get(job.kind)
+    try:
+        if handler is None:
+            raise JobError("job.unknown_kind", f"no handler for job kind {job.kind}", {"kind": job.kind})
+        result = handler(ctx, dict(job.params))
+    except Exception as exc:
+        err = _error_of(job, exc)
+        wait = retry_in(exc)
+        if wait is None:
+            _finish(engine, job, ctx, state=JobState.FAILED, error=err, finished_at=utcnow())
+            log.warning("job %s (%s) failed on attempt %d: %s", job.id, job.kind, job.attempts, exc)
+        else:
+            _finish(engine, job, ctx, state=JobState.QUEUED, error=err,
+                    run_after=utcnow() + timedelta(seconds=wait))
+            log.warning("job %s (%s) attempt %d failed, retried in %.0fs: %s", job.id, job.kind,
+                        job.attempts, wait, exc)
+        raise
+    _finish(engine, job, ctx, state=JobState.DONE, result=result or {}, error=None, finished_at=utcnow())
+    with session_scope(engine) as s:
+        done = s.get(Job, job.id)
+        assert done is not None
+        s.expunge(done)
+        return done
+
+
+def _error_of(job: Job, exc: Exception) -> dict[str, Any]:
+    """The row's ``error`` for an exception: a refusal's own message, else ``job.failed``."""
+    from core import messages
+
+    if isinstance(exc, JobError):
+        return {"code": exc.code, "message": messages.text(exc.code, **exc.params), "details": exc.params}
+    if isinstance(exc, ServiceError):
+        return _service_error(exc)
+    code = getattr(exc, "code", None) or "job.failed"
+    return {"code": "job.failed", "message": messages.text("job.failed", kind=job.kind, error=str(exc)),
+            "details": {"cause": str(code), "error": f"{type(exc).__name__}: {exc}"}}

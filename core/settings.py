@@ -99,7 +99,13 @@ class Settings:
     # `fapiao serve` starts (0: none, jobs wait for `fapiao worker` processes), and the lease a
     # worker holds on a job (renewed every third of it; a dead worker's job is free after it).
     queue_embedded_workers: int = field(default=1, metadata=_meta(ge=0, le=32))
+    # On PostgreSQL (procrastinate delivers) the same figure is the heartbeat silence after
+    # which a worker counts as dead and its job is queued again (heartbeat every third of it).
     job_lease_seconds: float = field(default=60.0, metadata=_meta(ge=1.0))
+    # On PostgreSQL: when procrastinate's periodic task records the day's scheduled jobs (cron,
+    # UTC, seconds as an optional sixth field); each tick is deferred once across all workers
+    # and the per-day keys make it one job a day. Hourly, so a day is not missed by a restart.
+    queue_schedule_cron: str = "7 * * * *"
     # Scheduled work the runners enqueue (once per UTC day each, whichever worker is first).
     schedule_daily: bool = True
     # Where originals and archive packages live (core/s3store.py): ``disk`` under ``home``

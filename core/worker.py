@@ -7,10 +7,15 @@ serve`` starts one inside the API process (``queue_embedded_workers`` threads, d
 that on SQLite, where no second process should write, the one-command start still runs every
 job. Both run exactly the same code on the same table.
 
-Scheduled work is enqueued by every runner once a minute under a per-day key
-(``"store.sweep:2026-11-27"``): whichever worker comes first records the day's job, the
-others find it recorded (``core.jobs.enqueue`` is idempotent by key), so many workers never
-run a daily job twice.
+On PostgreSQL a ``Runner`` is a procrastinate worker instead (``core.pq.serve``: ``threads``
+is its concurrency), beside it the recovery of jobs whose worker stopped sending heartbeats;
+the table is then only the record, procrastinate delivers.
+
+Scheduled work is recorded under a per-day key (``"store.sweep:2026-11-27"``): whichever
+worker comes first records the day's job, the others find it recorded (``core.jobs.enqueue``
+is idempotent by key), so many workers never run a daily job twice. On SQLite every runner
+tries once a minute; on PostgreSQL procrastinate's periodic task ``fapiao.schedule`` does
+(cron ``queue_schedule_cron``, each tick deferred once across workers).
 """
 
 from __future__ import annotations
@@ -72,6 +77,13 @@ class Runner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Runner:
+        engine = self.engine or get_engine()
+        if jobs.on_postgres(engine):
+            t = threading.Thread(target=self._procrastinate, args=(engine,), name="job-procrastinate",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+            return self
         for i in range(self.threads):
             t = threading.Thread(target=self._loop, args=(i,), name=f"job-runner-{i}", daemon=True)
             t.start()
@@ -88,6 +100,17 @@ class Runner:
         for t in self._threads:
             while t.is_alive():
                 t.join(timeout=0.5)
+
+    def _procrastinate(self, engine: Engine) -> None:
+        """PostgreSQL: a procrastinate worker with ``threads`` concurrency until ``stop()``."""
+        from core import pq
+
+        try:
+            pq.serve(engine, self.threads, self._stop,
+                     schedule=(lambda: enqueue_daily(engine)) if self.schedule else None,
+                     housekeeping=lambda: report_depth(engine))
+        except Exception:
+            log.exception("procrastinate worker stopped")
 
     def _loop(self, index: int) -> None:
         me = f"{jobs.worker_name()}/{index}"
@@ -153,8 +176,8 @@ def kick() -> None:
 
     A request that queues a job calls this after committing: up to
     ``queue_embedded_workers`` threads drain the queue and end when it is empty (a kick that
-    arrives while they drain makes them look once more). With 0 the job waits for
-    ``fapiao worker`` processes.
+    arrives while they drain makes them look once more; on PostgreSQL a draining procrastinate
+    worker). With 0 the job waits for ``fapiao worker`` processes.
     """
     from core.settings import get_settings
 
@@ -162,6 +185,8 @@ def kick() -> None:
     limit = get_settings().queue_embedded_workers
     if limit <= 0:
         return
+    if _embedded is not None and jobs.on_postgres(get_engine()):
+        return  # this process's procrastinate worker hears of the job at once (LISTEN/NOTIFY)
     with _kick_lock:
         if _draining >= limit:
             _again = True

@@ -2,7 +2,8 @@
 
 ``worker`` runs on any machine that reaches the database (PostgreSQL for several machines);
 SIGTERM or Ctrl+C stops it after the jobs it is running. A worker killed outright loses
-nothing: its jobs' leases lapse and another worker runs them again (``core.jobs``).
+nothing: on SQLite its jobs' leases lapse, on PostgreSQL (a procrastinate worker, ``core.pq``)
+its heartbeat stops, and another worker runs them again.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from core.messages import (
     kinds,
     paidflag,
     parsecore,
+    procrastinate,
     queue,
     records,
     render,
@@ -40,7 +41,8 @@ from core.messages import (
 )
 
 _AREAS = (invoice, verify, checks, claims, sandbox, accounting, archive, records, auth, web,
-          kinds, bank, scans, typed, parsecore, render, storage, queue, paidflag)
+          kinds, bank, scans, typed, parsecore, render, storage, queue, paidflag,
+          procrastinate)
 
 
 def _join(name: str) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from invoice import search
 
 # Made by migrations on purpose and not described by models: the trigram search index (an FTS5
 # table with its shadow tables on SQLite, a pg_trgm GIN index on PostgreSQL).
-_UNMODELLED = (search.FTS_TABLE, search.PG_INDEX)
+# procrastinate's own schema (PostgreSQL only, migration 0015 applies its SQL) belongs to the
+# library that delivers jobs (core/pq.py): its tables are not our models.
+_UNMODELLED = (search.FTS_TABLE, search.PG_INDEX, "procrastinate_")
 
 
 def _modelled(name: str | None, type_: str, parent_names: object) -> bool:
