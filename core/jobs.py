@@ -328,14 +328,23 @@ def run_job(engine: Engine, job: Job, worker: str) -> Job:
         beat.join(timeout=5)
 
 
-def _run_job(engine: Engine, job: Job, worker: str) -> Job:
-    ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
-                     done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+def _context(engine: Engine, job: Job, worker: str) -> JobContext:
+    """What a handler sees of its job: progress so far, counts, this attempt."""
+    return JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
+                      done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+
+
+def _call_handler(ctx: JobContext, job: Job) -> Any:
     handler = _HANDLERS.get(job.kind)
+    if handler is None:
+        raise JobError("job.unknown_kind", f"no handler for job kind {job.kind}", {"kind": job.kind})
+    return handler(ctx, dict(job.params))
+
+
+def _run_job(engine: Engine, job: Job, worker: str) -> Job:
+    ctx = _context(engine, job, worker)
     try:
-        if handler is None:
-            raise JobError("job.unknown_kind", f"no handler for job kind {job.kind}", {"kind": job.kind})
-        result = handler(ctx, dict(job.params))
+        result = _call_handler(ctx, job)
     except JobError as exc:
         from core import messages
 
@@ -444,18 +453,13 @@ def run_delivered(engine: Engine, job_id: str, worker: str, attempt: int,
 
         err = {"code": "job.worker_lost", "details": {"attempts": job.max_attempts},
                "message": messages.text("job.worker_lost", kind=job.kind, attempts=job.max_attempts)}
-        ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
-                         done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
+        ctx = _context(engine, job, worker)
         _finish(engine, job, ctx, state=JobState.FAILED, error=err, finished_at=utcnow())
         log.error("job %s (%s): %d runs lost their worker; stopped", job.id, job.kind, job.max_attempts)
         return None
-    ctx = JobContext(job_id=job.id, attempt=job.attempts, engine=engine, worker=worker,
-                     done=job.progress_done, total=job.progress_total, counts=dict(job.counts))
-    handler = _HANDLERS.get(job.kind)
+    ctx = _context(engine, job, worker)
     try:
-        if handler is None:
-            raise JobError("job.unknown_kind", f"no handler for job kind {job.kind}", {"kind": job.kind})
-        result = handler(ctx, dict(job.params))
+        result = _call_handler(ctx, job)
     except Exception as exc:
         err = _error_of(job, exc)
         wait = retry_in(exc)
