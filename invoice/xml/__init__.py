@@ -153,42 +153,59 @@ _OLD_LINE = {"Item": "name", "Specification": "spec", "MeasurementDimension": "u
              "Quantity": "quantity", "Price": "unit_price", "Amount": "amount",
              "TaxScheme": "tax_rate", "TaxAmount": "tax"}
 _ANY_NS = {name: "{*}" + name for name in (*_DIGITAL_LINE, *_OLD_LINE)}
+_ITEM_ORDER = ("name", "spec", "unit", "quantity", "unit_price", "amount", "tax_rate", "tax")
+assert tuple(_DIGITAL_LINE.values()) == tuple(_OLD_LINE.values()) == _ITEM_ORDER
 
 
 def _items(lines: list[etree._Element], names: dict[str, str], where: str,
            scope: etree._Element | None = None) -> list[Item]:
     """Goods lines as Items; equal lines (100-line lists often repeat one) share one Item."""
-    fields = tuple(names.values())
     # column by column pays off for long lists; below that, line by line is cheaper
     rows = _columns(lines, tuple(names), scope) if scope is not None and len(lines) >= 16 else None
     if rows is None:
-        by_tag = _BY_TAG.setdefault(id(names), {})
-        rows = [_line_fields(line, names, fields, by_tag) for line in lines]
-    i_amount, i_tax, i_rate = fields.index("amount"), fields.index("tax"), fields.index("tax_rate")
+        by_tag = _TAGS_OF[id(names)]
+        rows = [_line_fields(line, by_tag) for line in lines]
+    # both field maps list the Item fields in this order:
+    # name, spec, unit, quantity, unit_price, amount, tax_rate, tax
     items: list[Item] = []
     same: dict[tuple[str | None, ...], Item] = {}
+    amount_of, tax_of = normalize.amount, normalize.tax
     for i, row in enumerate(rows, start=1):
         item = same.get(row)
         if item is None:
+            name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = row
             try:
-                amount = normalize.amount(row[i_amount])
-                tax = normalize.tax(row[i_tax])
+                amount = amount_of(amount_raw)
+                tax = tax_of(tax_raw)
             except normalize.Refused as exc:  # the element is named only when it is wrong
-                bad = "amount" if exc.raw == row[i_amount] else "tax"
+                bad = "amount" if exc.raw == amount_raw else "tax"
                 element = next(k for k, v in names.items() if v == bad)
                 raise ParseError(ErrorCode.BAD_XML, f"{exc.raw!r} is not an amount",
                                  f"{where}[{i}]/{element}") from None
-            raw = dict(zip(fields, row, strict=True))
-            item = same[row] = Item(
-                name=raw["name"], spec=raw["spec"], unit=raw["unit"],
-                quantity=raw["quantity"], unit_price=raw["unit_price"], amount=amount,
-                tax_rate=_rate(row[i_rate]), tax=tax)
+            item = same[row] = Item(name, spec, unit, quantity, unit_price, amount,
+                                    _rate(rate_raw), tax)
         items.append(item)
     return items
 
 
-# id(line field map) -> full tag -> Item field (or None): tags repeat on every line
-_BY_TAG: dict[int, dict[object, str | None]] = {}
+class _FieldOfTag(dict[object, "str | None"]):
+    """Full tag -> Item field (``None`` for elements no field reads), filled on first sight:
+    tags repeat on every line and every file, so the local-name split runs once per tag."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, tag: object) -> str | None:
+        field = self.names.get(_local_tag(tag))
+        if len(self) < 1024:  # bounded: tags come from the input
+            self[tag] = field
+        return field
+
+
+_DIGITAL_TAGS = _FieldOfTag(_DIGITAL_LINE)
+_OLD_TAGS = _FieldOfTag(_OLD_LINE)
+_TAGS_OF = {id(_DIGITAL_LINE): _DIGITAL_TAGS, id(_OLD_LINE): _OLD_TAGS}
 
 
 def _columns(lines: list[etree._Element], elements: tuple[str, ...],
@@ -214,22 +231,17 @@ _PARENT = operator.methodcaller("getparent")
 _TEXT = operator.attrgetter("text")
 
 
-def _line_fields(line: etree._Element, names: dict[str, str], fields: tuple[str, ...],
-                 by_tag: dict[object, str | None]) -> tuple[str | None, ...]:
-    """One goods line's fields from its children's own text (first occurrence wins)."""
+def _line_fields(line: etree._Element, by_tag: _FieldOfTag) -> tuple[str | None, ...]:
+    """One goods line's fields from its children's own text (first occurrence wins), in
+    ``_ITEM_ORDER``."""
     raw: dict[str, str | None] = {}
+    field_of = by_tag.__getitem__
     for c in line:
-        tag = c.tag
-        if tag in by_tag:
-            fld = by_tag[tag]
-        else:
-            fld = names.get(_local_tag(tag))
-            if len(by_tag) < 1024:
-                by_tag[tag] = fld
+        fld = field_of(c.tag)
         if fld is not None and fld not in raw:
             t = c.text
             raw[fld] = (t.strip() or None) if t else None
-    return tuple(map(raw.get, fields))
+    return tuple(map(raw.get, _ITEM_ORDER))
 
 
 def parse_xml_invoice(data: bytes) -> Invoice:
@@ -272,7 +284,6 @@ def _digital(root: etree._Element) -> Invoice:
     amount = _money(basic.get("TotalAmWithoutTax"), f"{where_basic}/TotalAmWithoutTax")
     tax = _money(basic.get("TotalTaxAm"), f"{where_basic}/TotalTaxAm", tax=True)
 
-    sources: dict[str, str] = {}
     number = supervision.get("InvoiceNumber")
     head = _fields(header, _HEADER)
     eiid = head.get("EIid")
@@ -306,23 +317,21 @@ def _digital(root: etree._Element) -> Invoice:
                    "EInvoice/EInvoiceData/IssuItemInformation", data)
     remark = _fields(_first(body, "AdditionalInformation"), _REMARK).get("Remark")
 
+    drawer = basic.get("Drawer")
+    values = (kind, number, issue, buyer.name, buyer.tax_id, seller.name, seller.tax_id,
+              amount, tax, total, drawer, remark, items or None)
+    sources = {f: _SRC for f, v in zip(_DIGITAL_SOURCED, values, strict=True) if v is not None}
     inv = Invoice(kind=kind, source_format=SourceFormat.XML, number=number, code=None,
                   issue_date=issue, check_code=None, buyer=buyer, seller=seller, amount=amount,
-                  tax=tax, total=total, items=items, drawer=basic.get("Drawer"),
-                  remarks=remark)
-    for field, value in (("kind", kind), ("number", number), ("issue_date", issue),
-                         ("buyer.name", buyer.name), ("buyer.tax_id", buyer.tax_id),
-                         ("seller.name", seller.name), ("seller.tax_id", seller.tax_id),
-                         ("amount", amount), ("tax", tax), ("total", total),
-                         ("drawer", inv.drawer), ("remarks", inv.remarks)):
-        if value is not None:
-            sources[field] = _SRC
-    if items:
-        sources["items"] = _SRC
-    inv.field_sources = sources
+                  tax=tax, total=total, items=items, drawer=drawer, remarks=remark,
+                  field_sources=sources, extra=extra)
     _check_sums(inv, extra)
-    inv.extra = extra
     return inv
+
+
+# The fields a 数电票 XML gives (``field_sources``), in the order of ``values`` above.
+_DIGITAL_SOURCED = ("kind", "number", "issue_date", "buyer.name", "buyer.tax_id", "seller.name",
+                    "seller.tax_id", "amount", "tax", "total", "drawer", "remarks", "items")
 
 
 def _first(kids: dict[str, list[etree._Element]], name: str) -> etree._Element | None:
