@@ -171,7 +171,8 @@ assert tuple(_DIGITAL_LINE.values()) == tuple(_OLD_LINE.values()) == _ITEM_ORDER
 def _items(lines: list[etree._Element], names: dict[str, str], where: str,
            scope: etree._Element | None = None) -> list[Item]:
     """Goods lines as Items; in long lists equal lines (100-line lists often repeat one)
-    share one Item, read once."""
+    share one Item, cleaned and normalised once. Rows hold the elements' own text as
+    written; it is stripped here, when a row is first seen."""
     long = len(lines) >= _LONG_LIST
     # column by column pays off for long lists; below that, line by line is cheaper
     rows = _columns(lines, tuple(names), scope) if long and scope is not None else None
@@ -186,7 +187,8 @@ def _items(lines: list[etree._Element], names: dict[str, str], where: str,
             items.append(item)
             continue
         # both field maps list the Item fields in _ITEM_ORDER
-        name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = row
+        name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = [
+            (t.strip() or None) if t else None for t in row]
         try:
             amount = amount_of(amount_raw)
             tax = tax_of(tax_raw)
@@ -217,7 +219,7 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
 
     Used only when every line has each field exactly once as a direct child (checked by
     parent identity); anything else returns ``None`` and the per-line reading runs. A field
-    is its element's own text, as in the per-line reading.
+    is its element's own text as written, as in the per-line reading.
     """
     n = len(lines)
     columns: list[list[str | None]] = []
@@ -225,7 +227,7 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
         found = list(scope.iter(_ANY_NS[name]))
         if len(found) != n or any(map(operator.is_not, map(_PARENT, found), lines)):
             return None
-        columns.append([(t.strip() or None) if t else None for t in map(_TEXT, found)])
+        columns.append(list(map(_TEXT, found)))
     return list(zip(*columns, strict=True))
 
 
@@ -234,15 +236,14 @@ _TEXT = operator.attrgetter("text")
 
 
 def _line_fields(line: etree._Element, by_tag: _TagMap) -> tuple[str | None, ...]:
-    """One goods line's fields from its children's own text (first occurrence wins), in
-    ``_ITEM_ORDER``."""
+    """One goods line's fields, its children's own text as written (first occurrence wins),
+    in ``_ITEM_ORDER``."""
     raw: dict[str, str | None] = {}
     field_of = by_tag.__getitem__
     for c in line:
         fld = field_of(c.tag)
         if fld is not None and fld not in raw:
-            t = c.text
-            raw[fld] = (t.strip() or None) if t else None
+            raw[fld] = c.text
     return tuple(map(raw.get, _ITEM_ORDER))
 
 
@@ -356,6 +357,13 @@ _OLD_ROOT = frozenset({"TaxInclusiveTotalAmount", "InvoiceNo", "TypeCode", "Invo
                        "InvoiceCode", "IssueDate", "TaxExclusiveTotalAmount", "TaxTotalAmount",
                        "InvoiceClerk", "Note", "MachineNo", "GraphCode"})
 _GOODS_LINE = _wanted("GoodsInfo")
+_WHERE_OLD_AMOUNT = "eInvoice/TaxExclusiveTotalAmount"
+_WHERE_OLD_TAX = "eInvoice/TaxTotalAmount"
+_WHERE_OLD_TOTAL = "eInvoice/TaxInclusiveTotalAmount"
+# The fields an old eInvoice XML gives (``field_sources``), in the order of ``values`` in _old.
+_OLD_SOURCED = ("kind", "code", "number", "issue_date", "check_code", "buyer.name",
+                "buyer.tax_id", "seller.name", "seller.tax_id", "amount", "tax", "total",
+                "drawer", "remarks", "items")
 _OLD_BUYER = _wanted("BuyerName", "BuyerTaxID")
 _OLD_SELLER = _wanted("SellerName", "SellerTaxID")
 
@@ -386,27 +394,24 @@ def _old(root: etree._Element) -> Invoice:
     extra: dict[str, str] = {}
     buyer = _fields(top.get("Buyer"), _OLD_BUYER)
     seller = _fields(top.get("Seller"), _OLD_SELLER)
+    code, issue = rf.get("InvoiceCode"), _date(rf.get("IssueDate"), extra)
+    check_code = normalize.key(rf.get("InvoiceCheckCode"))
+    buyer_party = Party(buyer.get("BuyerName"), _tax_id(buyer.get("BuyerTaxID")))
+    seller_party = Party(seller.get("SellerName"), _tax_id(seller.get("SellerTaxID")))
+    amount = _money(rf.get("TaxExclusiveTotalAmount"), _WHERE_OLD_AMOUNT)
+    tax = _money(rf.get("TaxTotalAmount"), _WHERE_OLD_TAX, tax=True)
+    total = _money(total_text, _WHERE_OLD_TOTAL)
+    drawer, remarks = rf.get("InvoiceClerk"), rf.get("Note")
+    values = (kind, code, number, issue, check_code, buyer_party.name, buyer_party.tax_id,
+              seller_party.name, seller_party.tax_id, amount, tax, total, drawer, remarks,
+              items or None)
     inv = Invoice(
-        kind=kind, source_format=SourceFormat.XML, number=number, code=rf.get("InvoiceCode"),
-        issue_date=_date(rf.get("IssueDate"), extra),
-        check_code=normalize.key(rf.get("InvoiceCheckCode")),
-        buyer=Party(buyer.get("BuyerName"), _tax_id(buyer.get("BuyerTaxID"))),
-        seller=Party(seller.get("SellerName"), _tax_id(seller.get("SellerTaxID"))),
-        amount=_money(rf.get("TaxExclusiveTotalAmount"), f"{where}/TaxExclusiveTotalAmount"),
-        tax=_money(rf.get("TaxTotalAmount"), f"{where}/TaxTotalAmount", tax=True),
-        total=_money(total_text, f"{where}/TaxInclusiveTotalAmount"),
-        items=items, drawer=rf.get("InvoiceClerk"), remarks=rf.get("Note"), extra=extra,
+        kind=kind, source_format=SourceFormat.XML, number=number, code=code, issue_date=issue,
+        check_code=check_code, buyer=buyer_party, seller=seller_party, amount=amount, tax=tax,
+        total=total, items=items, drawer=drawer, remarks=remarks, extra=extra,
+        field_sources={f: _SRC for f, v in zip(_OLD_SOURCED, values, strict=True)
+                       if v is not None},
     )
-    for name, value in (("kind", kind), ("code", inv.code), ("number", number),
-                        ("issue_date", inv.issue_date), ("check_code", inv.check_code),
-                        ("buyer.name", inv.buyer.name), ("buyer.tax_id", inv.buyer.tax_id),
-                        ("seller.name", inv.seller.name), ("seller.tax_id", inv.seller.tax_id),
-                        ("amount", inv.amount), ("tax", inv.tax), ("total", inv.total),
-                        ("drawer", inv.drawer), ("remarks", inv.remarks)):
-        if value is not None:
-            inv.field_sources[name] = _SRC
-    if items:
-        inv.field_sources["items"] = _SRC
     machine = rf.get("MachineNo")
     if machine:
         inv.extra["machine_no"] = machine
