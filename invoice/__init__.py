@@ -67,16 +67,17 @@ _READERS: dict[SourceFormat, Callable[[bytes], Invoice]] = {}
 def _reader(fmt: SourceFormat) -> Callable[[bytes], Invoice]:
     """The reader of ``fmt``, imported on first use: a command that reads only XML never
     loads the PDF and OFD libraries, and later files pay one dict look-up, not an import."""
-    found = _READERS.get(fmt)
-    if found is not None:
-        return found
+    known = _READERS.get(fmt)
+    if known is not None:
+        return known
+    reader: Callable[[bytes], Invoice]
     if fmt is SourceFormat.OFD:
-        from invoice.ofd import parse_ofd as found
+        from invoice.ofd import parse_ofd as reader
     elif fmt is SourceFormat.PDF:
-        from invoice.pdf import parse_pdf as found
+        from invoice.pdf import parse_pdf as reader
     elif fmt is SourceFormat.XML:
-        from invoice.xml import parse_xml_invoice as found
+        from invoice.xml import parse_xml_invoice as reader
     else:
-        from invoice.image import parse_image as found
-    _READERS[fmt] = found
-    return found
+        from invoice.image import parse_image as reader
+    _READERS[fmt] = reader
+    return reader
