@@ -171,11 +171,12 @@ assert tuple(_DIGITAL_LINE.values()) == tuple(_OLD_LINE.values()) == _ITEM_ORDER
 def _items(lines: list[etree._Element], names: dict[str, str], where: str,
            scope: etree._Element | None = None) -> list[Item]:
     """Goods lines as Items; in long lists equal lines (100-line lists often repeat one)
-    share one Item, cleaned and normalised once. Rows hold the elements' own text as
-    written; it is stripped here, when a row is first seen."""
+    share one Item, cleaned and normalised once (a long list's rows hold the elements' text
+    as written, stripped here when a row is first seen)."""
     long = len(lines) >= _LONG_LIST
     # column by column pays off for long lists; below that, line by line is cheaper
     rows = _columns(lines, tuple(names), scope) if long and scope is not None else None
+    stripped = rows is None  # column rows are stripped below, once per distinct row
     if rows is None:
         by_tag = _TAGS_OF[id(names)]
         rows = [_line_fields(line, by_tag) for line in lines]
@@ -187,8 +188,8 @@ def _items(lines: list[etree._Element], names: dict[str, str], where: str,
             items.append(item)
             continue
         # both field maps list the Item fields in _ITEM_ORDER
-        name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = [
-            (t.strip() or None) if t else None for t in row]
+        name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = (
+            row if stripped else [(t.strip() or None) if t else None for t in row])
         try:
             amount = amount_of(amount_raw)
             tax = tax_of(tax_raw)
@@ -236,14 +237,15 @@ _TEXT = operator.attrgetter("text")
 
 
 def _line_fields(line: etree._Element, by_tag: _TagMap) -> tuple[str | None, ...]:
-    """One goods line's fields, its children's own text as written (first occurrence wins),
+    """One goods line's fields, its children's own text stripped (first occurrence wins),
     in ``_ITEM_ORDER``."""
     raw: dict[str, str | None] = {}
     field_of = by_tag.__getitem__
     for c in line:
         fld = field_of(c.tag)
         if fld is not None and fld not in raw:
-            raw[fld] = c.text
+            t = c.text
+            raw[fld] = (t.strip() or None) if t else None
     return tuple(map(raw.get, _ITEM_ORDER))
 
 
