@@ -350,7 +350,7 @@ _WHERE_TOTAL = f"{_WHERE_BASIC}/TotalTax-includedAmount"
 _WHERE_AMOUNT = f"{_WHERE_BASIC}/TotalAmWithoutTax"
 _WHERE_TAX = f"{_WHERE_BASIC}/TotalTaxAm"
 _BASIC = _wanted("TotalTax-includedAmount", "TotalAmWithoutTax", "TotalTaxAm", "Drawer",
-                    "RequestTime")
+                 "RequestTime")
 _LABEL = _wanted("LabelCode", "LabelName")
 _SELLER = _wanted("SellerName", "SellerIdNum")
 _BUYER = _wanted("BuyerName", "BuyerIdNum")
