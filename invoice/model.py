@@ -220,6 +220,11 @@ def canonicalize_keys(inv: Invoice) -> Invoice:
     The fields that held non-ASCII digits are listed in ``extra[NON_ASCII_KEY_DIGITS]`` so
     that verification can flag them (``key_digits``); the values themselves become ASCII.
     """
+    for value in (inv.code, inv.number, inv.check_code, inv.buyer.tax_id, inv.seller.tax_id):
+        if value is not None and not (value.isascii() and value.isalnum()):
+            break
+    else:  # every key field already canonical (what real files print): nothing to change
+        return inv
     flagged: list[str] = []
     for name in ("code", "number", "check_code"):
         raw = getattr(inv, name)

@@ -171,7 +171,7 @@ def date(raw: str | None) -> str | None:
     m = _PLAIN_DATE.fullmatch(t)
     if m is None:
         m = _SEPARATED_DATE.search(t)  # 2024年02月03日 as printed: no Unicode work
-        if m is None or m.start():
+        if (m is None or m.start()) and not t.isascii():  # ASCII: NFKC would change nothing
             t = _unicode(t).strip()
             m = _SEPARATED_DATE.search(t)
         if m is None or (m.start() and not _is_prefix_noise(t[:m.start()])):

@@ -53,20 +53,42 @@ def _node_text(c: etree._Element) -> str | None:
     return (t.strip() or None) if t else None
 
 
-def _fields(el: etree._Element | None,
-            names: frozenset[str] | None = None) -> dict[str, str | None]:
-    """Direct children's text by local name (first occurrence wins): one pass per element,
-    so that a 500-line invoice is read in linear time. With ``names``, only those children
-    are read (a container's goods list is never joined into text it does not need)."""
+class _TagMap(dict[object, "str | None"]):
+    """Full tag -> the key it is read under (``None``: not read), filled on first sight.
+
+    One look-up per child replaces the local-name split and the "is it wanted" test: tags
+    repeat on every line and every file. ``keys_by_name`` maps local names to keys (a
+    container's wanted children, or goods-line elements to Item fields). Bounded: tags come
+    from the input."""
+
+    def __init__(self, keys_by_name: dict[str, str]) -> None:
+        super().__init__()
+        self.keys_by_name = keys_by_name
+
+    def __missing__(self, tag: object) -> str | None:
+        key = self.keys_by_name.get(_local_tag(tag))
+        if len(self) < 1024:
+            self[tag] = key
+        return key
+
+
+def _wanted(*names: str) -> _TagMap:
+    return _TagMap({n: n for n in names})
+
+
+def _fields(el: etree._Element | None, wanted: _TagMap) -> dict[str, str | None]:
+    """The text of the ``wanted`` direct children, by local name (first occurrence wins):
+    one pass per element, so that a 500-line invoice is read in linear time, and a
+    container's goods list is never joined into text it does not need."""
     out: dict[str, str | None] = {}
     if el is None:
         return out
-    memo = _LOCAL
+    key_of = wanted.__getitem__
     for c in el:
-        tag = c.tag
-        name = memo.get(tag) or _local_tag(tag)
-        if name and name not in out and (names is None or name in names):
-            out[name] = _node_text(c)
+        key = key_of(c.tag)
+        if key is not None and key not in out:
+            t = c.text if len(c) == 0 else "".join(c.itertext())
+            out[key] = (t.strip() or None) if t else None
     return out
 
 
@@ -88,9 +110,18 @@ def _kids(el: etree._Element | None) -> dict[str, list[etree._Element]]:
     return out
 
 
-def _texts(kids: dict[str, list[etree._Element]], names: frozenset[str]) -> dict[str, str | None]:
-    """The text of the first child of each name in ``names``, from a ``_kids`` index."""
-    return {name: _node_text(found[0]) for name in names if (found := kids.get(name))}
+def _index(el: etree._Element | None) -> dict[str, etree._Element]:
+    """The first child of each local name, in one pass."""
+    out: dict[str, etree._Element] = {}
+    if el is None:
+        return out
+    memo = _LOCAL
+    for c in el:
+        tag = c.tag
+        name = memo.get(tag) or _local_tag(tag)
+        if name and name not in out:
+            out[name] = c
+    return out
 
 
 def _child(el: etree._Element | None, name: str) -> etree._Element | None:
@@ -100,26 +131,6 @@ def _child(el: etree._Element | None, name: str) -> etree._Element | None:
         if _local_tag(c.tag) == name:
             return c
     return None
-
-
-def _children(el: etree._Element | None, name: str) -> list[etree._Element]:
-    if el is None:
-        return []
-    return [c for c in el if _local_tag(c.tag) == name]
-
-
-def _path(el: etree._Element | None, *names: str) -> etree._Element | None:
-    for n in names:
-        el = _child(el, n)
-    return el
-
-
-def _text(el: etree._Element | None, *names: str) -> str | None:
-    node = _path(el, *names)
-    if node is None:
-        return None
-    t = "".join(node.itertext()).strip()
-    return t or None
 
 
 def _money(value: str | None, where: str, *, tax: bool = False) -> Decimal | None:
@@ -153,42 +164,53 @@ _OLD_LINE = {"Item": "name", "Specification": "spec", "MeasurementDimension": "u
              "Quantity": "quantity", "Price": "unit_price", "Amount": "amount",
              "TaxScheme": "tax_rate", "TaxAmount": "tax"}
 _ANY_NS = {name: "{*}" + name for name in (*_DIGITAL_LINE, *_OLD_LINE)}
+_ITEM_ORDER = ("name", "spec", "unit", "quantity", "unit_price", "amount", "tax_rate", "tax")
+assert tuple(_DIGITAL_LINE.values()) == tuple(_OLD_LINE.values()) == _ITEM_ORDER
 
 
 def _items(lines: list[etree._Element], names: dict[str, str], where: str,
            scope: etree._Element | None = None) -> list[Item]:
-    """Goods lines as Items; equal lines (100-line lists often repeat one) share one Item."""
-    fields = tuple(names.values())
+    """Goods lines as Items; in long lists equal lines (100-line lists often repeat one)
+    share one Item, cleaned and normalised once (a long list's rows hold the elements' text
+    as written, stripped here when a row is first seen)."""
+    long = len(lines) >= _LONG_LIST
     # column by column pays off for long lists; below that, line by line is cheaper
-    rows = _columns(lines, tuple(names), scope) if scope is not None and len(lines) >= 16 else None
+    rows = _columns(lines, tuple(names), scope) if long and scope is not None else None
+    stripped = rows is None  # column rows are stripped below, once per distinct row
     if rows is None:
-        by_tag = _BY_TAG.setdefault(id(names), {})
-        rows = [_line_fields(line, names, fields, by_tag) for line in lines]
-    i_amount, i_tax, i_rate = fields.index("amount"), fields.index("tax"), fields.index("tax_rate")
+        by_tag = _TAGS_OF[id(names)]
+        rows = [_line_fields(line, by_tag) for line in lines]
     items: list[Item] = []
-    same: dict[tuple[str | None, ...], Item] = {}
+    same: dict[tuple[str | None, ...], Item] | None = {} if long else None
+    amount_of, tax_of, rate_of = normalize.amount, normalize.tax, _rate
     for i, row in enumerate(rows, start=1):
-        item = same.get(row)
-        if item is None:
-            try:
-                amount = normalize.amount(row[i_amount])
-                tax = normalize.tax(row[i_tax])
-            except normalize.Refused as exc:  # the element is named only when it is wrong
-                bad = "amount" if exc.raw == row[i_amount] else "tax"
-                element = next(k for k, v in names.items() if v == bad)
-                raise ParseError(ErrorCode.BAD_XML, f"{exc.raw!r} is not an amount",
-                                 f"{where}[{i}]/{element}") from None
-            raw = dict(zip(fields, row, strict=True))
-            item = same[row] = Item(
-                name=raw["name"], spec=raw["spec"], unit=raw["unit"],
-                quantity=raw["quantity"], unit_price=raw["unit_price"], amount=amount,
-                tax_rate=_rate(row[i_rate]), tax=tax)
+        if same is not None and (item := same.get(row)) is not None:
+            items.append(item)
+            continue
+        # both field maps list the Item fields in _ITEM_ORDER
+        name, spec, unit, quantity, unit_price, amount_raw, rate_raw, tax_raw = (
+            row if stripped else [(t.strip() or None) if t else None for t in row])
+        try:
+            amount = amount_of(amount_raw)
+            tax = tax_of(tax_raw)
+        except normalize.Refused as exc:  # the element is named only when it is wrong
+            bad = "amount" if exc.raw == amount_raw else "tax"
+            element = next(k for k, v in names.items() if v == bad)
+            raise ParseError(ErrorCode.BAD_XML, f"{exc.raw!r} is not an amount",
+                             f"{where}[{i}]/{element}") from None
+        item = Item(name, spec, unit, quantity, unit_price, amount, rate_of(rate_raw), tax)
+        if same is not None:
+            same[row] = item
         items.append(item)
     return items
 
 
-# id(line field map) -> full tag -> Item field (or None): tags repeat on every line
-_BY_TAG: dict[int, dict[object, str | None]] = {}
+_LONG_LIST = 16  # lines from which a list is read by columns and equal lines are shared
+
+
+_DIGITAL_TAGS = _TagMap(_DIGITAL_LINE)
+_OLD_TAGS = _TagMap(_OLD_LINE)
+_TAGS_OF = {id(_DIGITAL_LINE): _DIGITAL_TAGS, id(_OLD_LINE): _OLD_TAGS}
 
 
 def _columns(lines: list[etree._Element], elements: tuple[str, ...],
@@ -198,7 +220,7 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
 
     Used only when every line has each field exactly once as a direct child (checked by
     parent identity); anything else returns ``None`` and the per-line reading runs. A field
-    is its element's own text, as in the per-line reading.
+    is its element's own text as written, as in the per-line reading.
     """
     n = len(lines)
     columns: list[list[str | None]] = []
@@ -206,7 +228,7 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
         found = list(scope.iter(_ANY_NS[name]))
         if len(found) != n or any(map(operator.is_not, map(_PARENT, found), lines)):
             return None
-        columns.append([(t.strip() or None) if t else None for t in map(_TEXT, found)])
+        columns.append(list(map(_TEXT, found)))
     return list(zip(*columns, strict=True))
 
 
@@ -214,22 +236,17 @@ _PARENT = operator.methodcaller("getparent")
 _TEXT = operator.attrgetter("text")
 
 
-def _line_fields(line: etree._Element, names: dict[str, str], fields: tuple[str, ...],
-                 by_tag: dict[object, str | None]) -> tuple[str | None, ...]:
-    """One goods line's fields from its children's own text (first occurrence wins)."""
+def _line_fields(line: etree._Element, by_tag: _TagMap) -> tuple[str | None, ...]:
+    """One goods line's fields, its children's own text stripped (first occurrence wins),
+    in ``_ITEM_ORDER``."""
     raw: dict[str, str | None] = {}
+    field_of = by_tag.__getitem__
     for c in line:
-        tag = c.tag
-        if tag in by_tag:
-            fld = by_tag[tag]
-        else:
-            fld = names.get(_local_tag(tag))
-            if len(by_tag) < 1024:
-                by_tag[tag] = fld
+        fld = field_of(c.tag)
         if fld is not None and fld not in raw:
             t = c.text
             raw[fld] = (t.strip() or None) if t else None
-    return tuple(map(raw.get, fields))
+    return tuple(map(raw.get, _ITEM_ORDER))
 
 
 def parse_xml_invoice(data: bytes) -> Invoice:
@@ -250,10 +267,10 @@ def parse_xml_invoice(data: bytes) -> Invoice:
 
 
 def _digital(root: etree._Element) -> Invoice:
-    top = _kids(root)
-    header = _first(top, "Header")
-    data = _first(top, "EInvoiceData")
-    supervision = _fields(_first(top, "TaxSupervisionInfo"), _SUPERVISION)
+    top = _index(root)
+    header = top.get("Header")
+    data = top.get("EInvoiceData")
+    supervision = _fields(top.get("TaxSupervisionInfo"), _SUPERVISION)
     if data is None:
         raise ParseError(ErrorCode.BAD_XML, "<EInvoiceData> is missing", "EInvoice")
     body = _kids(data)
@@ -261,21 +278,20 @@ def _digital(root: etree._Element) -> Invoice:
     if basic_el is None:
         raise ParseError(ErrorCode.BAD_XML, "<BasicInformation> is missing",
                          "EInvoice/EInvoiceData")
-    basic = _texts(_kids(basic_el), _BASIC)
-    where_basic = "EInvoice/EInvoiceData/BasicInformation"
+    basic = _fields(basic_el, _BASIC)
     total_text = basic.get("TotalTax-includedAmount")
     if total_text is None:
         raise ParseError(ErrorCode.BAD_XML,
                          "the invoice total <TotalTax-includedAmount> is missing (a line's "
-                         "TotaltaxIncludedAmount is not the invoice total)", where_basic)
-    total = _money(total_text, f"{where_basic}/TotalTax-includedAmount")
-    amount = _money(basic.get("TotalAmWithoutTax"), f"{where_basic}/TotalAmWithoutTax")
-    tax = _money(basic.get("TotalTaxAm"), f"{where_basic}/TotalTaxAm", tax=True)
+                         "TotaltaxIncludedAmount is not the invoice total)", _WHERE_BASIC)
+    total = _money(total_text, _WHERE_TOTAL)
+    amount = _money(basic.get("TotalAmWithoutTax"), _WHERE_AMOUNT)
+    tax = _money(basic.get("TotalTaxAm"), _WHERE_TAX, tax=True)
 
-    sources: dict[str, str] = {}
     number = supervision.get("InvoiceNumber")
-    head = _fields(header, _HEADER)
-    eiid = head.get("EIid")
+    head = _index(header)
+    eiid_el = head.get("EIid")
+    eiid = _node_text(eiid_el) if eiid_el is not None else None
     extra: dict[str, str] = {}
     if number is None:
         number = eiid
@@ -289,8 +305,8 @@ def _digital(root: etree._Element) -> Invoice:
     issue_time = supervision.get("IssueTime")
     issue = _date(issue_time if issue_time is not None else basic.get("RequestTime"), extra)
 
-    label = _path(header, "InherentLabel", "GeneralOrSpecialVAT")
-    lab = _fields(label, _LABEL)
+    inherent = head.get("InherentLabel")
+    lab = _fields(_child(inherent, "GeneralOrSpecialVAT"), _LABEL)
     code = lab.get("LabelCode")
     lname = lab.get("LabelName") or ""
     special = code == "01" or "专用" in lname
@@ -306,23 +322,21 @@ def _digital(root: etree._Element) -> Invoice:
                    "EInvoice/EInvoiceData/IssuItemInformation", data)
     remark = _fields(_first(body, "AdditionalInformation"), _REMARK).get("Remark")
 
+    drawer = basic.get("Drawer")
+    values = (kind, number, issue, buyer.name, buyer.tax_id, seller.name, seller.tax_id,
+              amount, tax, total, drawer, remark, items or None)
+    sources = {f: _SRC for f, v in zip(_DIGITAL_SOURCED, values, strict=True) if v is not None}
     inv = Invoice(kind=kind, source_format=SourceFormat.XML, number=number, code=None,
                   issue_date=issue, check_code=None, buyer=buyer, seller=seller, amount=amount,
-                  tax=tax, total=total, items=items, drawer=basic.get("Drawer"),
-                  remarks=remark)
-    for field, value in (("kind", kind), ("number", number), ("issue_date", issue),
-                         ("buyer.name", buyer.name), ("buyer.tax_id", buyer.tax_id),
-                         ("seller.name", seller.name), ("seller.tax_id", seller.tax_id),
-                         ("amount", amount), ("tax", tax), ("total", total),
-                         ("drawer", inv.drawer), ("remarks", inv.remarks)):
-        if value is not None:
-            sources[field] = _SRC
-    if items:
-        sources["items"] = _SRC
-    inv.field_sources = sources
+                  tax=tax, total=total, items=items, drawer=drawer, remarks=remark,
+                  field_sources=sources, extra=extra)
     _check_sums(inv, extra)
-    inv.extra = extra
     return inv
+
+
+# The fields a 数电票 XML gives (``field_sources``), in the order of ``values`` above.
+_DIGITAL_SOURCED = ("kind", "number", "issue_date", "buyer.name", "buyer.tax_id", "seller.name",
+                    "seller.tax_id", "amount", "tax", "total", "drawer", "remarks", "items")
 
 
 def _first(kids: dict[str, list[etree._Element]], name: str) -> etree._Element | None:
@@ -330,25 +344,36 @@ def _first(kids: dict[str, list[etree._Element]], name: str) -> etree._Element |
     return found[0] if found else None
 
 
-_SUPERVISION = frozenset({"InvoiceNumber", "IssueTime"})
-_BASIC = frozenset({"TotalTax-includedAmount", "TotalAmWithoutTax", "TotalTaxAm", "Drawer",
-                    "RequestTime"})
-_HEADER = frozenset({"EIid"})
-_LABEL = frozenset({"LabelCode", "LabelName"})
-_SELLER = frozenset({"SellerName", "SellerIdNum"})
-_BUYER = frozenset({"BuyerName", "BuyerIdNum"})
-_REMARK = frozenset({"Remark"})
+_SUPERVISION = _wanted("InvoiceNumber", "IssueTime")
+_WHERE_BASIC = "EInvoice/EInvoiceData/BasicInformation"
+_WHERE_TOTAL = f"{_WHERE_BASIC}/TotalTax-includedAmount"
+_WHERE_AMOUNT = f"{_WHERE_BASIC}/TotalAmWithoutTax"
+_WHERE_TAX = f"{_WHERE_BASIC}/TotalTaxAm"
+_BASIC = _wanted("TotalTax-includedAmount", "TotalAmWithoutTax", "TotalTaxAm", "Drawer",
+                 "RequestTime")
+_LABEL = _wanted("LabelCode", "LabelName")
+_SELLER = _wanted("SellerName", "SellerIdNum")
+_BUYER = _wanted("BuyerName", "BuyerIdNum")
+_REMARK = _wanted("Remark")
 _OLD_ROOT = frozenset({"TaxInclusiveTotalAmount", "InvoiceNo", "TypeCode", "InvoiceCheckCode",
                        "InvoiceCode", "IssueDate", "TaxExclusiveTotalAmount", "TaxTotalAmount",
                        "InvoiceClerk", "Note", "MachineNo", "GraphCode"})
-_OLD_BUYER = frozenset({"BuyerName", "BuyerTaxID"})
-_OLD_SELLER = frozenset({"SellerName", "SellerTaxID"})
+_GOODS_LINE = _wanted("GoodsInfo")
+_WHERE_OLD_AMOUNT = "eInvoice/TaxExclusiveTotalAmount"
+_WHERE_OLD_TAX = "eInvoice/TaxTotalAmount"
+_WHERE_OLD_TOTAL = "eInvoice/TaxInclusiveTotalAmount"
+# The fields an old eInvoice XML gives (``field_sources``), in the order of ``values`` in _old.
+_OLD_SOURCED = ("kind", "code", "number", "issue_date", "check_code", "buyer.name",
+                "buyer.tax_id", "seller.name", "seller.tax_id", "amount", "tax", "total",
+                "drawer", "remarks", "items")
+_OLD_BUYER = _wanted("BuyerName", "BuyerTaxID")
+_OLD_SELLER = _wanted("SellerName", "SellerTaxID")
 
 
 def _old(root: etree._Element) -> Invoice:
     where = "eInvoice"
-    top = _kids(root)
-    rf = _texts(top, _OLD_ROOT)
+    top = _index(root)
+    rf = {name: _node_text(el) for name in _OLD_ROOT if (el := top.get(name)) is not None}
     total_text = rf.get("TaxInclusiveTotalAmount")
     if total_text is None:
         raise ParseError(ErrorCode.BAD_XML, "the invoice total <TaxInclusiveTotalAmount> is "
@@ -364,33 +389,31 @@ def _old(root: etree._Element) -> Invoice:
     qr = parse_qr(graph) if graph and graph.startswith("01,") else None
     if qr is not None and qr.kind in (InvoiceKind.VAT_E_SPECIAL, InvoiceKind.VAT_E_ORDINARY):
         kind = qr.kind
-    goods = _first(top, "GoodsInfos")
-    items = _items(_children(goods, "GoodsInfo"), _OLD_LINE, "eInvoice/GoodsInfos/GoodsInfo",
-                   goods)
+    goods = top.get("GoodsInfos")
+    is_line = _GOODS_LINE.__getitem__
+    lines = [c for c in goods if is_line(c.tag)] if goods is not None else []
+    items = _items(lines, _OLD_LINE, "eInvoice/GoodsInfos/GoodsInfo", goods)
     extra: dict[str, str] = {}
-    buyer = _fields(_first(top, "Buyer"), _OLD_BUYER)
-    seller = _fields(_first(top, "Seller"), _OLD_SELLER)
+    buyer = _fields(top.get("Buyer"), _OLD_BUYER)
+    seller = _fields(top.get("Seller"), _OLD_SELLER)
+    code, issue = rf.get("InvoiceCode"), _date(rf.get("IssueDate"), extra)
+    check_code = normalize.key(rf.get("InvoiceCheckCode"))
+    buyer_party = Party(buyer.get("BuyerName"), _tax_id(buyer.get("BuyerTaxID")))
+    seller_party = Party(seller.get("SellerName"), _tax_id(seller.get("SellerTaxID")))
+    amount = _money(rf.get("TaxExclusiveTotalAmount"), _WHERE_OLD_AMOUNT)
+    tax = _money(rf.get("TaxTotalAmount"), _WHERE_OLD_TAX, tax=True)
+    total = _money(total_text, _WHERE_OLD_TOTAL)
+    drawer, remarks = rf.get("InvoiceClerk"), rf.get("Note")
+    values = (kind, code, number, issue, check_code, buyer_party.name, buyer_party.tax_id,
+              seller_party.name, seller_party.tax_id, amount, tax, total, drawer, remarks,
+              items or None)
     inv = Invoice(
-        kind=kind, source_format=SourceFormat.XML, number=number, code=rf.get("InvoiceCode"),
-        issue_date=_date(rf.get("IssueDate"), extra),
-        check_code=normalize.key(rf.get("InvoiceCheckCode")),
-        buyer=Party(buyer.get("BuyerName"), _tax_id(buyer.get("BuyerTaxID"))),
-        seller=Party(seller.get("SellerName"), _tax_id(seller.get("SellerTaxID"))),
-        amount=_money(rf.get("TaxExclusiveTotalAmount"), f"{where}/TaxExclusiveTotalAmount"),
-        tax=_money(rf.get("TaxTotalAmount"), f"{where}/TaxTotalAmount", tax=True),
-        total=_money(total_text, f"{where}/TaxInclusiveTotalAmount"),
-        items=items, drawer=rf.get("InvoiceClerk"), remarks=rf.get("Note"), extra=extra,
+        kind=kind, source_format=SourceFormat.XML, number=number, code=code, issue_date=issue,
+        check_code=check_code, buyer=buyer_party, seller=seller_party, amount=amount, tax=tax,
+        total=total, items=items, drawer=drawer, remarks=remarks, extra=extra,
+        field_sources={f: _SRC for f, v in zip(_OLD_SOURCED, values, strict=True)
+                       if v is not None},
     )
-    for name, value in (("kind", kind), ("code", inv.code), ("number", number),
-                        ("issue_date", inv.issue_date), ("check_code", inv.check_code),
-                        ("buyer.name", inv.buyer.name), ("buyer.tax_id", inv.buyer.tax_id),
-                        ("seller.name", inv.seller.name), ("seller.tax_id", inv.seller.tax_id),
-                        ("amount", inv.amount), ("tax", inv.tax), ("total", inv.total),
-                        ("drawer", inv.drawer), ("remarks", inv.remarks)):
-        if value is not None:
-            inv.field_sources[name] = _SRC
-    if items:
-        inv.field_sources["items"] = _SRC
     machine = rf.get("MachineNo")
     if machine:
         inv.extra["machine_no"] = machine

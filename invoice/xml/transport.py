@@ -96,20 +96,27 @@ def parse_air_xml(root: etree._Element) -> Invoice:
 
 
 def digital_transport_kind(header: etree._Element | None) -> InvoiceKind | None:
-    """A 数电票 XML header whose invoice-type label names a railway ticket or air itinerary."""
+    """A 数电票 XML header whose invoice-type label names a railway ticket or air itinerary.
+
+    Only ``LabelName`` and ``LabelCode`` elements (any depth, any namespace, document order)
+    can decide: libxml2 picks them out, so the header's other elements cost nothing.
+    """
     if header is None:
         return None
-    for el in header.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in header.iter(_LABEL_NAME, _LABEL_CODE):
         name = el.tag.rpartition("}")[2]
         text = (el.text or "").strip()
-        if name == "LabelName" and RAILWAY_TITLE in text:
-            return InvoiceKind.RAILWAY_TICKET
-        if name == "LabelName" and AIR_TITLE in text:
-            return InvoiceKind.AIR_ITINERARY
-        parent = el.getparent()
-        if (name == "LabelCode" and parent is not None and isinstance(parent.tag, str)
-                and parent.tag.rpartition("}")[2] == "EInvoiceType" and text in _LABEL_KINDS):
-            return _LABEL_KINDS[text]
+        if name == "LabelName":
+            if RAILWAY_TITLE in text:
+                return InvoiceKind.RAILWAY_TICKET
+            if AIR_TITLE in text:
+                return InvoiceKind.AIR_ITINERARY
+        elif text in _LABEL_KINDS:
+            parent = el.getparent()
+            if (parent is not None and isinstance(parent.tag, str)
+                    and parent.tag.rpartition("}")[2] == "EInvoiceType"):
+                return _LABEL_KINDS[text]
     return None
+
+
+_LABEL_NAME, _LABEL_CODE = "{*}LabelName", "{*}LabelCode"

@@ -136,3 +136,28 @@ def test_bare_ampersand_in_a_signature_value_outside_tax_bureau_signature_is_bad
     with pytest.raises(ParseError) as info:
         parse(data)
     assert info.value.code is ErrorCode.BAD_XML
+
+
+# --- the DOCTYPE/ENTITY byte scan: one case-insensitive search, no lower-case copy (issue 15) ---
+
+
+@pytest.mark.parametrize("decl", [b"<!DocType a>", b"<!doctype a>", b'<!Entity x "1">'])
+def test_declarations_in_any_case_are_refused_by_the_scan(decl: bytes) -> None:
+    data = b'<?xml version="1.0"?>' + decl + b"<a/>"
+    with pytest.raises(ParseError) as ei:
+        parse_xml(data)
+    assert ei.value.code is ErrorCode.FORBIDDEN_XML
+
+
+def test_cdata_and_comments_are_not_declarations() -> None:
+    data = b'<?xml version="1.0"?><!-- c --><a><![CDATA[2020<!>]]><!-- d --></a>'
+    assert parse_xml(data).text == "2020<!>"
+
+
+def test_entity_text_far_into_the_file_is_still_refused() -> None:
+    # An ENTITY declaration is refused wherever the scan meets it, as before: even past 4 KB.
+    data = b'<?xml version="1.0"?><a>' + b"x" * 5000 + b"<![CDATA[<!ENTITY y>]]></a>"
+    with pytest.raises(ParseError) as ei:
+        parse_xml(data)
+    assert ei.value.code is ErrorCode.FORBIDDEN_XML
+    assert parse_xml(data.replace(b"<!ENTITY", b"<!ENTRY")).text is not None
