@@ -38,9 +38,10 @@ PREFIX = "25322999"
 
 def _template() -> tuple[dict[str, Any], dict[str, Any], str]:
     """(invoice JSON, verification report, verification status) of one real parsed XML invoice."""
+    from mix import xml_invoice
+
     from core.settings import Settings, override_settings
     from invoice.analysis import analyse
-    from mix import xml_invoice
 
     override_settings(Settings(environment="test", org_name=ORG_NAME, org_tax_id=ORG_TAX_ID))
     a = analyse(xml_invoice(1, random.Random(1)), "template.xml", ORG_NAME, ORG_TAX_ID)

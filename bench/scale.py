@@ -296,6 +296,8 @@ def main() -> None:
     ap.add_argument("--s3-port", type=int, default=54341, help="port for the moto server this script starts")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a setting for the workers")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl+C, so the workers, the S3 server and the scratch database go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="fapiao-scale-") as tmp, ExitStack() as stack:
         home = Path(tmp) / "home"
         home.mkdir()
