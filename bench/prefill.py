@@ -123,12 +123,12 @@ def prefill(url: str, n: int, username: str = "bench-clerk", batch: int = 50_000
                     for r in inv_rows:
                         cp.write_row(r)
                 with cur.copy("COPY stored_files (sha256, size, content_type, stored_at) FROM STDIN") as cp:
-                    for r in file_rows:
-                        cp.write_row(r)
+                    for f in file_rows:
+                        cp.write_row(f)
                 with cur.copy("COPY audit_log (seq, at, actor, action, object_type, object_id, details, "
                               "prev_hash, hash) FROM STDIN") as cp:
-                    for r in audit_rows:
-                        cp.write_row(r)
+                    for e in audit_rows:
+                        cp.write_row(e)
             conn.commit()
         t_index = time.perf_counter()
         with conn.cursor() as cur:
