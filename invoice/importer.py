@@ -155,19 +155,35 @@ def _register_all(analyses: Sequence[Analysis], username: str, policy: str,
                   result: ImportResult, optimistic: bool = False) -> None:
     """Register stored files in ONE transaction; entries are reported after the commit.
 
+    Every file given here was stored by this process just before (``store.put`` returned:
+    the bucket or the disk store confirmed the bytes under their SHA-256), so ``register``
+    is told not to ask the store again: on S3 that question is one HEAD request per file,
+    made while the transaction holds the audit chain's lock.
+
     ``optimistic`` (the files were screened just before): no look-up or savepoint per file,
-    and if any file collides after all (a concurrent upload, the same invoice twice in the
-    batch) the whole batch is rolled back and registered again file by file with savepoints.
+    and if any file collides after all (a concurrent upload) the whole batch is rolled back
+    and registered again file by file with savepoints. A file that repeats the bytes or the
+    invoice key of an earlier file *of this batch* (the screen cannot see those: neither is
+    registered yet) takes the careful path at once, so that one re-sent invoice in a batch
+    of 200 does not send the whole batch through a rollback and a second registration.
     """
     done: list[tuple[EntryKind, dict[str, Any]]] = []
     verified: list[str] = []  # verification outcomes, counted once the batch is committed
+    seen: set[str] = set()  # "s:<sha256>" and "k:<unique key>" of the files before in this batch
     try:
         with session_scope() as session:
             for a in analyses:
                 assert a.invoice is not None
+                careful = not optimistic
+                if optimistic:
+                    ukey = unique_key_for(a.invoice, str((a.report or {}).get("status")), a.sha256)
+                    mine = {"s:" + a.sha256, *(["k:" + ukey] if ukey else [])}
+                    careful = bool(mine & seen)
+                    seen |= mine
                 try:
                     rec = register(session, a.invoice, a.report, a.sha256, a.file, username, a.size,
-                                   policy=policy, optimistic=optimistic)  # type: ignore[arg-type]
+                                   policy=policy, optimistic=not careful,  # type: ignore[arg-type]
+                                   check_blob=False)
                 except DuplicateInvoice as exc:
                     done.append(("duplicates", _duplicate_entry(a.file, exc.details)))
                 except RegistryError as exc:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
 from core import audit
 from core.db import session_scope
@@ -25,6 +26,27 @@ def test_chain_verifies_after_appends(engine: Engine) -> None:
     with session_scope() as s:
         report = audit.verify_chain(s)
     assert report.ok and report.entries == 5 and report.first_broken is None
+
+
+def test_many_appends_in_one_transaction_and_a_rolled_back_savepoint(engine: Engine) -> None:
+    """The head is read once per transaction; a savepoint rolled back leaves no stale head."""
+    _append(0)
+    with session_scope() as s:
+        for n in range(1, 4):
+            audit.append(s, "alice", "test.action", "thing", f"id-{n}", {"n": n})
+        with pytest.raises(RuntimeError), s.begin_nested():
+            audit.append(s, "alice", "test.action", "thing", "gone", {})
+            raise RuntimeError("roll the savepoint back")
+        audit.append(s, "alice", "test.action", "thing", "id-4", {"n": 4})
+        with s.begin_nested():
+            audit.append(s, "alice", "test.action", "thing", "id-5", {"n": 5})
+        audit.append(s, "alice", "test.action", "thing", "id-6", {"n": 6})
+    _append(7)
+    with session_scope() as s:
+        report = audit.verify_chain(s)
+        ids = s.exec(select(audit.AuditEntry.object_id).order_by(audit.AuditEntry.seq)).all()  # type: ignore[arg-type]
+    assert report.ok, report.first_broken
+    assert ids == ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7"]
 
 
 def test_concurrent_appends_never_fork_the_chain(engine: Engine) -> None:

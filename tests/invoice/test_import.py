@@ -189,11 +189,29 @@ def test_import_refuses_a_missing_path(engine: Engine, tmp_path: Path) -> None:
     assert exc.value.code == "no_such_path" and "nope" in exc.value.message
 
 
-def test_same_invoice_twice_in_one_batch(engine: Engine, tmp_path: Path) -> None:
-    """Screening misses it (neither is registered yet); the batch falls back to savepoints."""
+def test_same_invoice_twice_in_one_batch(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Screening misses it (neither is registered yet): the repeat alone takes the careful
+    path, so every file is registered once (no rollback and second pass of the batch), and
+    the store is not asked again for files this import has just stored."""
+    import invoice.importer as importer
+
+    calls: list[bool] = []
+    real_register = importer.register
+
+    def counting_register(*args: Any, **kwargs: Any) -> InvoiceRecord:
+        calls.append(bool(kwargs.get("optimistic")))
+        return real_register(*args, **kwargs)
+
+    store_type = type(get_blobstore())
+    asked: list[str] = []
+    real_exists = store_type.exists
+    monkeypatch.setattr(importer, "register", counting_register)
+    monkeypatch.setattr(store_type, "exists", lambda self, sha: asked.append(sha) or real_exists(self, sha))
     ofd, pdf = OFD_PAIR
     write_variants(tmp_path / "in", 3)
     result = import_paths([tmp_path / "in", ofd, pdf], "alice", workers=1)
+    assert calls == [True, True, True, True, False]  # five files, one pass; the repeat is careful
+    assert asked == []
     assert result.counts == {"imported": 4, "already_imported": 0, "duplicates": 1, "rejected": 0}
     (dup,) = result.duplicates
     assert dup["file"] == str(pdf)
