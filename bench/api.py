@@ -90,6 +90,43 @@ def pg_database() -> tuple[str, Callable[[], None]]:
     return server.rsplit("/", 1)[0] + "/" + name, drop
 
 
+def server_cpu(root: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's process tree, as API processes and sandbox.
+
+    Read from ``/proc`` (user + system time of each descendant of ``root``, plus that of its
+    reaped children, so that retired sandbox workers still count). The sandbox is the
+    forkserver and the workers forked from it; everything else (uvicorn's processes) is API.
+    CPU time, unlike latency, hardly depends on what else the machine runs: it is the figure
+    to compare between runs on a shared machine.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick
+    out = {"api": 0.0, "sandbox": 0.0}
+    for pid in times:
+        p = pid
+        while p not in (0, 1, root) and p in parents:
+            p = parents[p]
+        if p != root:
+            continue
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        out["sandbox" if b"forkserver" in cmd else "api"] += times[pid]
+    return out
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -120,7 +157,8 @@ async def drive(n: int, concurrency: int, make: Callable[[int], Awaitable[tuple[
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else float("nan")}
 
 
-async def run(base: str, clerk: str, reader: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def run(base: str, clerk: str, reader: str, args: argparse.Namespace, server: int
+              ) -> dict[str, dict[str, float]]:
     rng = random.Random(7)
     n_files = args.uploads + args.mixed_uploads
     files = (realistic_files(n_files) if args.mix == "realistic" else [make_invoice(i, rng) for i in range(n_files)])
@@ -166,12 +204,22 @@ async def run(base: str, clerk: str, reader: str, args: argparse.Namespace) -> d
         return r.status_code == 200, (time.perf_counter() - t) * 1000
 
     out: dict[str, dict[str, float]] = {}
+
+    async def measured(phase: Awaitable[dict[str, float]]) -> dict[str, float]:
+        """The phase's figures plus the server's CPU milliseconds per request."""
+        before = server_cpu(server)
+        r = await phase
+        after = server_cpu(server)
+        for part in ("api", "sandbox"):
+            r[f"{part}_cpu_ms"] = round(1000 * (after[part] - before[part]) / max(1, r["requests"]), 1)
+        return r
+
     await drive(20, 4, lambda _i: query_warm(q))  # warm-up
     if args.mixed_only:  # a few uploads so that queries find invoices, then only the mixed phase
         await drive(args.uploads, 4, upload)
     else:
-        out["uploads"] = await drive(args.uploads, args.concurrency, upload)
-        out["queries"] = await drive(args.queries, args.concurrency, query)
+        out["uploads"] = await measured(drive(args.uploads, args.concurrency, upload))
+        out["queries"] = await measured(drive(args.queries, args.concurrency, query))
     offset = args.uploads
 
     async def upload_more(i: int) -> tuple[bool, float]:
@@ -205,6 +253,8 @@ def main() -> None:
                     help="upload the realistic mix of bench/mix.py (default) or distinct XML only")
     ap.add_argument("--mixed-only", action="store_true", help="seed with --uploads, then only the mixed phase")
     ap.add_argument("--nice", type=int, default=None, help="FAPIAO_SANDBOX_NICE for the server (A/B runs)")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for the server (A/B runs), e.g. FAPIAO_SANDBOX_MAX_WORKERS=2")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="fapiao-bench-")
@@ -213,6 +263,11 @@ def main() -> None:
     env.update({"FAPIAO_HOME": str(home), "FAPIAO_ENVIRONMENT": "test"})
     if args.nice is not None:
         env["FAPIAO_SANDBOX_NICE"] = str(args.nice)
+    for pair in args.env:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            sys.exit(f"--env wants KEY=VALUE, not {pair!r}")
+        env[key] = value
     drop: Callable[[], None] | None = None
     if args.db == "postgres":
         env["DATABASE_URL"], drop = pg_database()
@@ -239,7 +294,7 @@ def main() -> None:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}) as c:
             clerk = c.post("/api/v1/users", json={"username": "bench-clerk", "role": "clerk"}).json()["token"]
             reader = c.post("/api/v1/users", json={"username": "bench-auditor", "role": "auditor"}).json()["token"]
-        results = asyncio.run(run(base, clerk, reader, args))
+        results = asyncio.run(run(base, clerk, reader, args, proc.pid))
     finally:
         proc.terminate()
         try:
@@ -253,11 +308,14 @@ def main() -> None:
 
     print(f"fapiao API load test — {args.db}, {args.workers} uvicorn workers, {os.cpu_count()} cores, "
           f"concurrency {args.concurrency}")
-    print(f"{'phase':<15}{'requests':>9}{'fail':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'phase':<15}{'requests':>9}{'fail':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'CPU ms/req: api':>17}{'sandbox':>9}")
     for phase, r in results.items():
         if phase == "outcomes":
             continue
-        print(f"{phase:<15}{r['requests']:>9}{r['failures']:>6}{r['per_second']:>9}{r['p50_ms']:>9}{r['p99_ms']:>9}")
+        cpu = (f"{r['api_cpu_ms']:>17}{r['sandbox_cpu_ms']:>9}" if "api_cpu_ms" in r else "")
+        print(f"{phase:<15}{r['requests']:>9}{r['failures']:>6}{r['per_second']:>9}{r['p50_ms']:>9}{r['p99_ms']:>9}"
+              + cpu)
     print(f"upload outcomes: {results['outcomes']}; load average {os.getloadavg()}")
     up_ok = results.get("uploads", results["mixed_uploads"])["per_second"] >= 30
     q_ok = results.get("queries", results["mixed_queries"])["p99_ms"] < 300
@@ -266,7 +324,7 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"api-{args.db}.json").write_text(json.dumps({"db": args.db, "workers": args.workers, "mix": args.mix,
-                                                          "nice": args.nice, "cores": os.cpu_count(),
+                                                          "nice": args.nice, "env": args.env, "cores": os.cpu_count(),
                                                           "load_average": os.getloadavg(), "results": results},
                                                          indent=2))
 
