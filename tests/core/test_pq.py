@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from core import jobs, pq, worker
 from core.db import session_scope, utcnow
-from core.errors import ErrorKind, ServiceError
+from tests.core.test_jobs import _boom, _enqueue, _get, _refuse  # not its autouse fixture
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db_url", ["postgres"], indirect=True)]
 
@@ -31,14 +31,6 @@ def _ok(ctx: jobs.JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"attempt": ctx.attempt}
 
 
-def _boom(ctx: jobs.JobContext, params: dict[str, Any]) -> None:
-    raise RuntimeError("disk full")
-
-
-def _refuse(ctx: jobs.JobContext, params: dict[str, Any]) -> None:
-    raise ServiceError(ErrorKind.REFUSED, "job_not_found", "no", {"id": "x"})
-
-
 @pytest.fixture(autouse=True)
 def _kinds() -> None:
     CALLS.clear()
@@ -46,17 +38,6 @@ def _kinds() -> None:
         jobs.register(kind, fn)
 
 
-def _enqueue(kind: str, **kw: Any) -> str:
-    with session_scope() as s:
-        return jobs.enqueue(s, kind, kw.pop("params", {}), **kw).id
-
-
-def _get(job_id: str) -> jobs.Job:
-    with session_scope() as s:
-        job = jobs.get_job(s, job_id)
-        assert job is not None
-        s.expunge(job)
-        return job
 
 
 def _pq_rows(engine: Engine, job_id: str) -> list[dict[str, Any]]:
