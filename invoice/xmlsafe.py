@@ -79,7 +79,10 @@ def utf8_view(data: bytes) -> bytes:
         text = data[bom:].decode(codec)
     except (UnicodeDecodeError, ValueError):
         return data
-    out = text.encode("utf-8")
+    # UTF-8 with a BOM (what several vendors write): the decode above proved the bytes valid,
+    # and valid UTF-8 re-encodes to itself, so the bytes after the BOM are the view; encoding
+    # the text again cost ~30 us on a 41 KB attachment for the same bytes.
+    out = data[bom:] if codec == "utf-8" else text.encode("utf-8")
     m = _DECL.match(out)
     if m:
         decl = _DECL_ENCODING.sub(rb'\1"UTF-8"', m.group(0), count=1)
@@ -97,7 +100,11 @@ def _refuse_doctype(data: bytes, where: str) -> None:
     # outright rather than trust every parser flag. ``data`` is already the UTF-8 view. A
     # DOCTYPE can only stand in the prolog (the tree's docinfo catches one further on); an
     # ENTITY declaration is refused wherever it stands. One case-insensitive scan, no
-    # lower-case copy of the file (CDATA sections make ``<!`` common in real files).
+    # lower-case copy of the file (CDATA sections make ``<!`` common in real files). Both
+    # declarations contain ``!``: a file without one (most, CDATA-free ones) is passed by a
+    # one-byte C search instead of the case-insensitive regex scan (~20 us on 41 KB).
+    if data.find(b"!") < 0:
+        return
     for m in _DECLARATION.finditer(data):
         if m.group(1) is None or m.end() <= _PROLOG:
             raise ParseError(ErrorCode.FORBIDDEN_XML,

@@ -221,18 +221,21 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
     Used only when every line has each field exactly once as a direct child (checked by
     parent identity); anything else returns ``None`` and the per-line reading runs. A field
     is its element's own text as written, as in the per-line reading.
+
+    The parent check is ``line.__contains__(field)``: lxml compares the two C nodes
+    (``field``'s parent pointer is ``line``'s node), the same test as ``field.getparent() is
+    line`` without looking up a parent proxy per element (~90 -> ~20 us for 800 fields).
     """
     n = len(lines)
     columns: list[list[str | None]] = []
     for name in elements:
         found = list(scope.iter(_ANY_NS[name]))
-        if len(found) != n or any(map(operator.is_not, map(_PARENT, found), lines)):
+        if len(found) != n or not all(map(operator.contains, lines, found)):
             return None
         columns.append(list(map(_TEXT, found)))
     return list(zip(*columns, strict=True))
 
 
-_PARENT = operator.methodcaller("getparent")
 _TEXT = operator.attrgetter("text")
 
 
