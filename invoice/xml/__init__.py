@@ -175,11 +175,20 @@ def _items(lines: list[etree._Element], names: dict[str, str], where: str,
     as written, stripped here when a row is first seen)."""
     long = len(lines) >= _LONG_LIST
     # column by column pays off for long lists; below that, line by line is cheaper
-    rows = _columns(lines, tuple(names), scope) if long and scope is not None else None
-    stripped = rows is None  # column rows are stripped below, once per distinct row
-    if rows is None:
+    columns = _columns(lines, tuple(names), scope) if long and scope is not None else None
+    stripped = columns is None  # column rows are stripped below, once per distinct row
+    repeat = 1
+    rows: list[tuple[str | None, ...]]
+    if columns is None:
         by_tag = _TAGS_OF[id(names)]
         rows = [_line_fields(line, by_tag) for line in lines]
+    elif all(col.count(col[0]) == len(col) for col in columns):
+        # One line written n times (what 100-line sample lists are): every column holds one
+        # value, proven by C-level string compares, so one row is read and its Item repeated;
+        # no row tuple is built, hashed and looked up per line.
+        rows, repeat = [tuple(col[0] for col in columns)], len(lines)
+    else:
+        rows = list(zip(*columns, strict=True))
     items: list[Item] = []
     same: dict[tuple[str | None, ...], Item] | None = {} if long else None
     amount_of, tax_of, rate_of = normalize.amount, normalize.tax, _rate
@@ -202,7 +211,7 @@ def _items(lines: list[etree._Element], names: dict[str, str], where: str,
         if same is not None:
             same[row] = item
         items.append(item)
-    return items
+    return items * repeat if repeat > 1 else items
 
 
 _LONG_LIST = 16  # lines from which a list is read by columns and equal lines are shared
@@ -214,9 +223,10 @@ _TAGS_OF = {id(_DIGITAL_LINE): _DIGITAL_TAGS, id(_OLD_LINE): _OLD_TAGS}
 
 
 def _columns(lines: list[etree._Element], elements: tuple[str, ...],
-             scope: etree._Element) -> list[tuple[str | None, ...]] | None:
-    """The goods fields of every line, read column by column with lxml's C-level tag match
-    (no tag string is built per element, which is most of the cost of a 100-line list).
+             scope: etree._Element) -> list[list[str | None]] | None:
+    """The goods fields of every line, one list per field in ``elements`` order (line i's
+    value at index i), read column by column with lxml's C-level tag match (no tag string
+    is built per element, which is most of the cost of a 100-line list).
 
     Used only when every line has each field exactly once as a direct child (checked by
     parent identity); anything else returns ``None`` and the per-line reading runs. A field
@@ -233,7 +243,7 @@ def _columns(lines: list[etree._Element], elements: tuple[str, ...],
         if len(found) != n or not all(map(operator.contains, lines, found)):
             return None
         columns.append(list(map(_TEXT, found)))
-    return list(zip(*columns, strict=True))
+    return columns
 
 
 _TEXT = operator.attrgetter("text")
