@@ -73,7 +73,10 @@ def test_one_invoice_runs_a_bounded_number_of_statements(registered: list[str]) 
     with read_scope() as s, counted(read_engine()) as seen:
         detail = public.invoice_detail(s, registry.get_invoice(s, registered[0]))
     assert detail.id == registered[0]
-    assert len(seen) <= 11, "\n".join(seen)  # 11 on 2026-11-27: each look-up once per fact
+    # 11 or 12 on 2026-11-27 (the red-letter look-up runs for some samples only): postings,
+    # claim locks and overrides are still each read twice (named in the README); more means
+    # a look-up per related row crept in.
+    assert len(seen) <= 12, "\n".join(seen)
 
 
 def test_a_token_is_checked_in_one_statement(db_people: People) -> None:  # noqa: F811
