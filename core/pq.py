@@ -116,12 +116,7 @@ class JobRetry(RetryStrategy):
     passed in the job's args) and no retry for a refusal, which would only refuse again."""
 
     def get_retry_decision(self, *, exception: BaseException, job: pq_jobs.Job) -> RetryDecision | None:
-        from core.errors import ErrorKind, ServiceError
-        from core.jobs import JobError
-
-        if isinstance(exception, JobError):
-            return None
-        if isinstance(exception, ServiceError) and exception.kind != ErrorKind.CONFLICT:
+        if is_refusal(exception):
             return None
         wanted = job.task_kwargs.get("max_attempts")
         runs = wanted if isinstance(wanted, int) else 3
@@ -130,6 +125,31 @@ class JobRetry(RetryStrategy):
         # procrastinate's max_attempts counts retries (job.attempts is 0 on the first run).
         return RetryStrategy.get_retry_decision(attr.evolve(self, max_attempts=runs - 1),
                                                 exception=exception, job=job)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """A business refusal (``JobError``, a ``ServiceError`` other than a conflict): running the
+    job again would refuse again, and it is an answer, not a crash."""
+    from core.errors import ErrorKind, ServiceError
+    from core.jobs import JobError
+
+    return isinstance(exc, JobError) or (isinstance(exc, ServiceError) and exc.kind != ErrorKind.CONFLICT)
+
+
+class _RefusalWithoutTraceback(logging.Filter):
+    """procrastinate logs every failed job with its traceback. A refusal (the four-property
+    check failed, a voucher is not posted) is an answer already recorded in our row with its
+    Chinese message, not a crash: its line stays, its traceback goes. Crashes keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+        if exc is not None and is_refusal(exc):
+            record.exc_info, record.exc_text = None, None
+            record.msg = f"{record.msg} ({type(exc).__name__}: {exc})"
+        return True
+
+
+logging.getLogger("procrastinate.worker").addFilter(_RefusalWithoutTraceback())
 
 
 def retry_strategy() -> JobRetry:

@@ -6,6 +6,7 @@ an in-process loop) ran the job instead.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -200,3 +201,19 @@ def test_a_job_whose_every_run_lost_its_worker_stops_with_a_chinese_message(engi
     job = _get(jid)
     assert job.state == "failed" and job.error is not None and job.error["code"] == "job.worker_lost"
     assert "中途停止" in job.error["message"] and CALLS == []  # not run a second time
+
+
+def test_a_refusal_is_logged_without_traceback_a_crash_with(engine: Engine,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal is an answer (recorded in our row); a server log with a traceback means a crash
+    (the API tests fail on one). procrastinate's outcome line keeps the refusal's words."""
+    refused = _enqueue("pqtest.refuse", max_attempts=3)
+    crashed = _enqueue("pqtest.boom", max_attempts=1)
+    with caplog.at_level(logging.INFO, logger="procrastinate.worker"):
+        jobs.run_pending(engine)
+    assert _get(refused).state == "failed" and _get(crashed).state == "failed"
+    outcomes = [r for r in caplog.records if r.name == "procrastinate.worker" and r.levelno >= logging.ERROR]
+    refusals = [r for r in outcomes if "ServiceError" in r.getMessage()]
+    crashes = [r for r in outcomes if r.exc_info and isinstance(r.exc_info[1], RuntimeError)]
+    assert refusals and all(r.exc_info is None for r in refusals)
+    assert crashes, [r.getMessage() for r in outcomes]
