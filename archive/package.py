@@ -239,12 +239,17 @@ def _build(session: Session, user: User, src: VoucherSource, code: ArchivalCode,
                       "supersedes": previous.id if previous else None})
         freeze_tree(tmp)
         sync_tree(tmp)
-        os.rename(tmp, final)  # the last step: the store only ever sees a complete package
-        fsync_path(final.parent)
         from archive import objects
 
-        if objects.enabled():  # the bucket's copy is the record; the folder becomes its cache
-            objects.publish(pkg, final)
+        # The bucket's copy is the record and the folder its cache. It is written from the
+        # staging folder, before the rename: uploading takes seconds, and a process killed
+        # between the rename and the commit leaves a folder the database does not name, so
+        # that window must stay as short on S3 as on disk. A kill during the upload leaves
+        # only content-addressed objects and an index under a package id never committed.
+        if objects.enabled():
+            objects.publish(pkg, tmp)
+        os.rename(tmp, final)  # the last step: the store only ever sees a complete package
+        fsync_path(final.parent)
         return pkg
     finally:
         remove_tree(tmp)
